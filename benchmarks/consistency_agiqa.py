@@ -1,12 +1,14 @@
 """Consistency with the text prompt: the process judge's consistency score against AGIQA-3K
 ``mos_align`` on its test split (split_by_group over prompts, test 0.2, val 0.1, seed 0),
-against an image-only ridge on the same frozen features, fitted in the same run.
+against image-only ridges on the same frozen features, fitted in the same run.
 
     python benchmarks/consistency_agiqa.py
 
 The judge sees the image as a one-frame process with the prompt (MiniLM embedding) as its
-context token; the ridge sees only the pooled image tokens (it cannot know the prompt).
-Writes benchmarks/results/consistency_agiqa.json.
+context token and the image's concept alignment with the prompt (``grounding``). The
+ridges see only the image: (a) its pooled patch tokens; (b) those plus the ImageNet class
+logits the judge's grounding starts from, so that whatever the judge gains over (b) comes
+from the prompt. Writes benchmarks/results/consistency_agiqa.json.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from artjudge import metrics
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
-    from artjudge.models.process.train import agiqa_bundle, predict
+    from artjudge.models.process.train import add_alignment, agiqa_bundle, predict
 
     t0 = time.time()
     root = SHARED / "agiqa-3k"
@@ -54,17 +56,26 @@ def main(argv: list[str] | None = None) -> int:
     split = np.array(splits)
     train, test = bundle.subset(split == "train"), bundle.subset(split == "test")
     y_train, y_test = train.labels[:, 0], test.labels[:, 0]
+    if net.grounder.ready:
+        add_alignment([test], encoder, net.grounder, fit=False)
 
     model_pred = predict(net, test)[:, 0]
-    # Image-only ridge on the frozen features (pooled patch tokens), alpha by CV on train.
-    x_train = train.frames[:, 0].mean(axis=1)
-    x_test = test.frames[:, 0].mean(axis=1)
-    mu, sd = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
-    ridge = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit((x_train - mu) / sd, y_train)
-    ridge_pred = ridge.predict((x_test - mu) / sd)
+
+    def ridge_fit_predict(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, float]:
+        """Image-only ridge, alpha by cross-validation on the train split."""
+        mu, sd = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
+        ridge = RidgeCV(alphas=np.logspace(-2, 5, 15)).fit((x_train - mu) / sd, y_train)
+        return ridge.predict((x_test - mu) / sd), float(ridge.alpha_)
+
+    pooled_train, pooled_test = train.frames[:, 0].mean(axis=1), test.frames[:, 0].mean(axis=1)
+    ridge_a, alpha_a = ridge_fit_predict(pooled_train, pooled_test)
+    logits_train, logits_test = encoder.class_logits(train.frames[:, 0]), encoder.class_logits(test.frames[:, 0])
+    ridge_b, alpha_b = ridge_fit_predict(np.hstack([pooled_train, logits_train]),
+                                         np.hstack([pooled_test, logits_test]))
 
     rows = {}
-    for name, pred in (("process judge (image + prompt)", model_pred), ("ridge, image only", ridge_pred)):
+    for name, pred in (("process judge (image + prompt)", model_pred), ("ridge, image tokens", ridge_a),
+                       ("ridge, image tokens + logits", ridge_b)):
         rep = metrics.report(pred, y_test, bootstrap=args.bootstrap, seed=0)
         rows[name] = {"srcc": rep.srcc.value, "srcc_ci": [rep.srcc.lo, rep.srcc.hi],
                       "plcc": rep.plcc.value, "plcc_ci": [rep.plcc.lo, rep.plcc.hi]}
@@ -77,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/consistency_agiqa.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "split": "split_by_group(prompt, test_fraction=0.2, val_fraction=0.1, seed=0)",
         "n_test": int(len(y_test)), "n_train": int(len(y_train)), "resolution": encoder.resolution,
-        "ridge_alpha": float(ridge.alpha_), "results": rows, "seconds": round(time.time() - t0, 1),
+        "ridge_alpha": {"tokens": alpha_a, "tokens+logits": alpha_b}, "results": rows,
+        "judge_beats_image_only": bool(rows["process judge (image + prompt)"]["srcc"]
+                                       > max(rows["ridge, image tokens"]["srcc"],
+                                             rows["ridge, image tokens + logits"]["srcc"])), "seconds": round(time.time() - t0, 1),
         "weights": str(wpath), "weights_version": blob.get("version"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

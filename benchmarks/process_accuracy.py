@@ -1,13 +1,14 @@
 """Process-judge accuracy on held-out synthetic processes, against the averaged-embedding
 baseline trained in the same run on the same data; and the Sheep Market real-order check.
 
-    python benchmarks/process_accuracy.py [--n-test 160] [--n-sheep 100] [--shuffles 3]
+    python benchmarks/process_accuracy.py [--n-test 160] [--n-sheep 0] [--shuffles 3]
 
 Held-out processes use a different seed and AGIQA-3K *test*-split images as targets (never
 painted in training). Per attribute: SRCC, PLCC, MSE (1-10 scale) and ACC (rounded-score
-agreement, PPJudge). Real order: for Sheep Market *test* drawings, the true stroke order
-against random permutations of the same strokes; the judge should give the true order
-higher process stability. Writes benchmarks/results/process_accuracy.json.
+agreement, PPJudge). Real order: for Sheep Market *test* drawings (every one with at least
+4 strokes by default; ``--n-sheep N`` samples N), the true stroke order against random
+permutations of the same strokes (never the true order itself); the judge should give the
+true order higher process stability. Writes benchmarks/results/process_accuracy.json.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ def attribute_table(pred: np.ndarray, target: np.ndarray) -> dict[str, dict[str,
     return out
 
 
+def _shuffles(n_strokes: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``k`` random stroke orders, each different from the true one."""
+    out: list[np.ndarray] = []
+    while len(out) < k:
+        perm = rng.permutation(n_strokes)
+        if not np.array_equal(perm, np.arange(n_strokes)):
+            out.append(perm)
+    return out
+
+
 def real_order_check(judge_net: torch.nn.Module, baseline: torch.nn.Module, encoder: object, n: int,
                      shuffles: int, n_frames: int, seed: int = 7) -> dict[str, object]:
     from tqdm import tqdm
@@ -55,11 +66,12 @@ def real_order_check(judge_net: torch.nn.Module, baseline: torch.nn.Module, enco
     j = PROCESS.keys().index("process_stability")
     drawings = [d for d in load_sheep(SHARED / "process" / "sheep-market", "test") if len(d.strokes) >= 4]
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(drawings), size=min(n, len(drawings)), replace=False)
+    pick = np.arange(len(drawings)) if n <= 0 else rng.choice(len(drawings), size=min(n, len(drawings)),
+                                                               replace=False)
     model_true, model_shuf, base_true, base_shuf = [], [], [], []
     for i in tqdm(pick, desc="sheep order"):
         d = drawings[int(i)]
-        orders = [np.arange(len(d.strokes))] + [rng.permutation(len(d.strokes)) for _ in range(shuffles)]
+        orders = [np.arange(len(d.strokes)), *_shuffles(len(d.strokes), shuffles, rng)]
         imgs = [im for o in orders for im in rasterise(d.strokes, n_frames, 128, o)]
         flat = torch.from_numpy(encoder.encode(imgs))  # type: ignore[attr-defined]
         toks = flat.reshape(len(orders), n_frames, *flat.shape[1:])
@@ -85,7 +97,7 @@ def real_order_check(judge_net: torch.nn.Module, baseline: torch.nn.Module, enco
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-test", type=int, default=160)
-    ap.add_argument("--n-sheep", type=int, default=100)
+    ap.add_argument("--n-sheep", type=int, default=0, help="Sheep Market test drawings (0: all; -1: skip the order check)")
     ap.add_argument("--shuffles", type=int, default=3)
     ap.add_argument("--baseline-epochs", type=int, default=60)
     ap.add_argument("--weights", default="default")
@@ -97,11 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
     from artjudge.models.process.train import (
+        Bundle,
         TrainConfig,
+        add_alignment,
         agiqa_bundle,
         load_targets,
         predict,
-        sheep_bundle,
+        sheep_pairs,
         synthetic_bundle,
         train_baseline,
     )
@@ -119,28 +133,30 @@ def main(argv: list[str] | None = None) -> int:
     train_targets = load_targets(agiqa_root if have_agiqa else None, tc.n_targets, tc.size, int(meta["seed"]))
     synth = synthetic_bundle(encoder, int(meta["n_synthetic"]), int(meta["seed"]), train_targets, cache,
                              tc.n_frames, tc.size)
-    bundles = [(synth, 1.0)]
+    sources: list = [(synth, 1.0)]
     if int(meta["n_sheep"]) > 0:
-        st, ss = sheep_bundle(encoder, SHARED / "process" / "sheep-market", "train", int(meta["n_sheep"]),
-                              int(meta["seed"]), cache, tc.sheep_frames, tc.size,
-                              shuffles=int(meta.get("sheep_shuffles", 1)))
-        bundles += [(st, float(meta.get("sheep_shuffles", 1))), (ss, 1.0)]
+        pairs = sheep_pairs(encoder, SHARED / "process" / "sheep-market", "train", int(meta["n_sheep"]),
+                            int(meta["seed"]), cache, tc.sheep_frames, tc.size,
+                            shuffles=int(meta.get("sheep_shuffles", 1)))
+        sources.append((pairs, float(meta.get("sheep_passes", 1.0))))
     if have_agiqa:
         ag, splits = agiqa_bundle(encoder, agiqa_root, cache)
-        bundles.append((ag.subset(np.array([s == "train" for s in splits])), 1.0))
-    baseline = train_baseline(bundles, epochs=args.baseline_epochs, progress=True)
+        sources.append((ag.subset(np.array([s == "train" for s in splits])), 1.0))
 
     # Held out: new seed, targets from the AGIQA-3K test split.
     test_targets = load_targets(agiqa_root if have_agiqa else None, 80, tc.size, 99, split="test")
     test = synthetic_bundle(encoder, args.n_test, 20251122, test_targets, cache, tc.n_frames, tc.size,
                             name="synthetic-heldout")
+    if net.grounder.ready:  # the judge's grounding features, for the judge and the baseline alike
+        add_alignment([s for s, _ in sources if isinstance(s, Bundle)] + [test], encoder, net.grounder, fit=False)
+    baseline = train_baseline(sources, epochs=args.baseline_epochs, progress=True)
     model_pred = predict(net, test)
     base_pred = predict(baseline, test)
     model_tab = attribute_table(model_pred, test.labels)
     base_tab = attribute_table(base_pred, test.labels)
 
     order = None
-    if (SHARED / "process" / "sheep-market").is_dir() and args.n_sheep > 0:
+    if (SHARED / "process" / "sheep-market").is_dir() and args.n_sheep >= 0:
         order = real_order_check(net, baseline, encoder, args.n_sheep, args.shuffles, tc.sheep_frames)
 
     from artjudge.taxonomy import PROCESS

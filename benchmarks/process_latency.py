@@ -4,9 +4,10 @@
 
 For processes of 10 and 50 frames, the time to get scores after the last frame: with the
 cache (one ``step`` over the new frame's tokens) and by recomputing the whole sequence
-(the network over all frames), both on precomputed frame tokens, in the same run; plus
-the frozen encoder's time for one frame, which both paths pay once per new frame (a full
-recompute that re-encoded every frame would pay it T times). Writes
+(the network over all frames), both on precomputed frame tokens and alignment features
+against a reference image, in the same run; plus the frozen encoder's time for one frame
+(patch tokens, class logits and alignment features), which both paths pay once per new
+frame (a full recompute that re-encoded every frame would pay it T times). Writes
 benchmarks/results/process_latency.json.
 """
 
@@ -52,21 +53,37 @@ def main(argv: list[str] | None = None) -> int:
     encoder = PatchEncoder(resolution=int(blob["meta"]["resolution"]), grid=net.cfg.grid)
     rng = np.random.default_rng(0)
     img = Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8))
-    encoder.encode([img])  # warm up
-    enc_ms = _median_ms(lambda: encoder.encode([img]), args.repeats)
     ref_img = Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8))
     ref = torch.from_numpy(encoder.encode([ref_img]))
+    grounded = net.grounder.ready
+    relevance = net.grounder.relevance_from_logits(torch.from_numpy(encoder.class_logits(ref))) if grounded else None
+
+    def align_of(tokens: torch.Tensor) -> torch.Tensor | None:
+        """(T, P, F) -> (1, T, n_align), what the judge computes per new frame."""
+        if relevance is None:
+            return None
+        return net.grounder.features(torch.from_numpy(encoder.class_logits(tokens)).unsqueeze(0), relevance)
+
+    def encode_frame() -> None:
+        align_of(torch.from_numpy(encoder.encode([img])))
+
+    encode_frame()  # warm up
+    enc_ms = _median_ms(encode_frame, args.repeats)
 
     rows = []
     for n in (10, 50):
         frames = torch.from_numpy(encoder.encode([
             Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)) for _ in range(n)
         ])).unsqueeze(0)
+        align = align_of(frames[0])
+
+        def at(i: int, align: torch.Tensor | None = align) -> torch.Tensor | None:
+            return None if align is None else align[:, i]
 
         def cached_step(frames: torch.Tensor = frames, n: int = n) -> None:
             cache = net.start(ref)
             for i in range(n - 1):
-                net.step(cache, frames[:, i])
+                net.step(cache, frames[:, i], at(i))
             return cache  # type: ignore[return-value]
 
         base_cache = cached_step()
@@ -75,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             c = type(base_cache)(keys=list(base_cache.keys), values=list(base_cache.values), t=base_cache.t,
                                  ref=base_cache.ref, prev=base_cache.prev)
             t = time.perf_counter()
-            net.step(c, frames[:, n - 1])
+            net.step(c, frames[:, n - 1], at(n - 1))
             times.append((time.perf_counter() - t) * 1000)
         cache_ms = statistics.median(times)
         with torch.no_grad():
-            full_ms = _median_ms(lambda frames=frames: net(frames, ref), args.repeats)
+            full_ms = _median_ms(lambda frames=frames, align=align: net(frames, ref, None, align), args.repeats)
         rows.append({"frames": n, "cache_ms": cache_ms, "full_ms": full_ms, "speedup": full_ms / cache_ms,
                      "cache_plus_encoder_ms": cache_ms + enc_ms, "full_reencode_ms": full_ms + n * enc_ms})
     n_net = sum(p.numel() for p in net.parameters())

@@ -1,4 +1,5 @@
-"""Reproduce the shipped process-judge weights with one command (CPU, ~10-15 min of one core).
+"""Reproduce the shipped process-judge weights with one command (CPU: about 10 minutes to
+build the cached features once, then about 7 minutes of training with ``--threads 2``).
 
     python scripts/train_process.py            # writes src/artjudge/weights/process/ppjudge_tiny.pt
 

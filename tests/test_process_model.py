@@ -49,20 +49,26 @@ def _images(n: int, seed: int = 0) -> list[Image.Image]:
     return out
 
 
+@pytest.mark.parametrize("grounded", [False, True])
 @pytest.mark.parametrize("context", ["reference", "text", "none"])
-def test_kv_cache_matches_full_pass(context: str) -> None:
+def test_kv_cache_matches_full_pass(context: str, grounded: bool) -> None:
     torch.manual_seed(0)
     net = PPJudgeNet(TINY).eval()
     b, t, p = 2, 6, TINY.grid**2
     frames = torch.randn(b, t, p, TINY.token_dim)
     ref = torch.randn(b, p, TINY.token_dim) if context == "reference" else None
     text = torch.randn(b, TINY.text_dim) if context == "text" else None
+    align = torch.randn(b, t, TINY.n_align) if grounded else None
     with torch.no_grad():
-        full = net(frames, ref, text)["logits"]
+        full = net(frames, ref, text, align)["logits"]
     cache = net.start(ref, text, batch=b)
-    steps = torch.stack([net.step(cache, frames[:, i]) for i in range(t)], dim=1)
+    steps = torch.stack([net.step(cache, frames[:, i], None if align is None else align[:, i])
+                         for i in range(t)], dim=1)
     assert cache.t == t
     assert torch.allclose(full, steps, atol=1e-4)
+    if grounded:  # the alignment features reach the scores
+        with torch.no_grad():
+            assert not torch.allclose(full, net(frames, ref, text)["logits"], atol=1e-3)
 
 
 def test_causal_scores_do_not_see_the_future() -> None:
@@ -175,3 +181,64 @@ def test_checkpoint_roundtrip_and_hash(tmp_path: Path) -> None:
         load_net(path)
     with pytest.raises(ModelNotAvailable, match="train-process"):
         load_net(tmp_path / "missing.pt")
+
+
+def _grounded(net: PPJudgeNet, seed: int = 0) -> PPJudgeNet:
+    """Give a net random concept embeddings, as training gives it real ones."""
+    g = torch.Generator().manual_seed(seed)
+    net.grounder.set_concepts(torch.randn(1000, net.cfg.text_dim, generator=g))
+    return net
+
+
+def test_grounding_features_follow_the_prompt() -> None:
+    from artjudge.models.process.grounding import N_ALIGN, ConceptGrounder
+
+    g = ConceptGrounder(text_dim=8)
+    assert not g.ready
+    concepts = torch.eye(8).repeat(125, 1)[:1000] + 0.01 * torch.randn(1000, 8)
+    g.set_concepts(concepts)
+    assert g.ready
+    prompt = torch.zeros(1, 8)
+    prompt[0, 3] = 1.0  # talks about concept family 3 (classes 3, 11, 19, ...)
+    rel = g.relevance_from_text(prompt)
+    logits_match = torch.full((1, 2, 1000), -5.0)
+    logits_match[0, :, 3] = 5.0  # both frames show a class of family 3
+    logits_other = torch.full((1, 2, 1000), -5.0)
+    logits_other[0, :, 4] = 5.0
+    f_match, f_other = g.raw_features(logits_match, rel), g.raw_features(logits_other, rel)
+    assert f_match.shape == (1, 2, N_ALIGN)
+    # the most likely classes' relevance (top 1, 3, 5) and the expected relevance
+    assert (f_match[..., [0, 1, 2, 7]] > f_other[..., [0, 1, 2, 7]] + 0.5).all()
+    # a reference that shows family 3 makes family 3 relevant, like the prompt did
+    rel_ref = g.relevance_from_logits(logits_match[:, 0])
+    assert rel_ref[0, 3] > 0.9 and rel_ref[0, 4] < 0.2
+    g.fit_normaliser(torch.cat([f_match, f_other]))
+    normed = g.features(torch.cat([logits_match, logits_other]), rel.expand(2, -1))
+    assert torch.allclose(normed.reshape(-1, N_ALIGN).mean(dim=0), torch.zeros(N_ALIGN), atol=1e-4)
+
+
+def test_class_logits_from_tokens_equal_the_classifier() -> None:
+    enc = PatchEncoder(resolution=128, grid=4)  # at 128 px the 4x4 grid is the last block's map
+    ims = [im.resize((128, 128)) for im in _images(3)]
+    logits = enc.class_logits(enc.encode(ims))
+    with torch.no_grad():
+        full = enc.net((enc._prep(ims) - 0.5) / 0.5).numpy()
+    assert logits.shape == (3, 1000)
+    np.testing.assert_allclose(logits, full, atol=1e-4)
+
+
+@pytest.mark.parametrize("context", ["reference", "prompt"])
+def test_grounded_judge_update_equals_full_pass(encoder: PatchEncoder, context: str) -> None:
+    torch.manual_seed(0)
+    judge = ProcessJudge(_grounded(PPJudgeNet(TINY)), encoder)
+    frames = _images(4)
+    kwargs = ({"reference": _images(8, seed=3)[-1]} if context == "reference"
+              else {"prompt_embedding": np.random.default_rng(1).normal(size=384).astype(np.float32)})
+    full = judge.full_pass(frames, **kwargs)
+    judge.start(**kwargs)
+    inc = np.array([[s[k] for k in PROCESS_KEYS] for s in (judge.update(f) for f in frames)])
+    np.testing.assert_allclose(inc, full, atol=1e-4)
+    ungrounded = ProcessJudge(PPJudgeNet(TINY), encoder)
+    ungrounded.net.load_state_dict({k: v for k, v in judge.net.state_dict().items() if not k.startswith("grounder.")},
+                                   strict=False)
+    assert not np.allclose(ungrounded.full_pass(frames, **kwargs), full, atol=1e-3)

@@ -48,10 +48,14 @@ def register(subparsers: Any) -> None:
     t.add_argument("--shipped", action="store_true", help="write the shipped weights and model card")
     t.add_argument("--data", default=str(DEFAULT_SHARED), help="the shared data folder (../shared/data)")
     t.add_argument("--n-synthetic", type=int, default=480)
-    t.add_argument("--n-sheep", type=int, default=200)
-    t.add_argument("--sheep-shuffles", type=int, default=1, help="shuffled orders per Sheep Market drawing")
-    t.add_argument("--epochs-pretrain", type=int, default=25)
-    t.add_argument("--epochs-finetune", type=int, default=12)
+    t.add_argument("--n-sheep", type=int, default=4000, help="Sheep Market train drawings (true vs shuffled)")
+    t.add_argument("--sheep-shuffles", type=int, default=2, help="shuffled orders per Sheep Market drawing")
+    t.add_argument("--sheep-passes", type=float, default=0.25,
+                   help="share of the Sheep Market pairs seen per fine-tuning epoch")
+    t.add_argument("--agiqa-passes", type=float, default=0.5,
+                   help="share of the AGIQA-3K train split seen per fine-tuning epoch")
+    t.add_argument("--epochs-pretrain", type=int, default=15)
+    t.add_argument("--epochs-finetune", type=int, default=16)
     t.add_argument("--d-model", type=int, default=128)
     t.add_argument("--layers", type=int, default=2)
     t.add_argument("--threads", type=int, default=1)
@@ -71,7 +75,7 @@ def run_train(args: argparse.Namespace) -> int:
     sheep = data / "process" / "sheep-market"
     cfg = TrainConfig(
         n_synthetic=args.n_synthetic, n_sheep=args.n_sheep if sheep.is_dir() else 0,
-        sheep_shuffles=args.sheep_shuffles,
+        sheep_shuffles=args.sheep_shuffles, sheep_passes=args.sheep_passes, agiqa_passes=args.agiqa_passes,
         epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune,
         threads=args.threads, seed=args.seed, cache_dir=Path(args.cache_dir),
         agiqa_root=agiqa if (agiqa / "data.csv").is_file() else None,
@@ -103,19 +107,24 @@ def write_model_card(path: Path, summary: dict[str, Any]) -> None:
   mean RGB, 128 px), 2 transformer blocks (d_model 128, 4 heads), rotary encoding over
   (time, row, col) with the temporal correction theta_time(t) = -beta*theta_base*(t/T)^gamma
   (beta 0.5, gamma 2, T 32), heterogeneous MoE per block (2 shared experts, 15 routed experts
-  of depths 8x1, 3x2, 2x3, 1x4, 1x5, top-4), 3-layer SiLU head; causal over time (KV cache).
+  of depths 8x1, 3x2, 2x3, 1x4, 1x5, top-4), 3-layer SiLU head plus a linear ("wide") readout
+  of the pooled tokens; causal over time (KV cache). Frames carry 12 concept-alignment
+  features against the prompt or reference (ImageNet concepts named by the Lite0 classifier,
+  compared with MiniLM; see artjudge.models.process.grounding).
 - **Parameters**: {summary['parameters']:,}
 - **Weights**: `ppjudge_tiny.pt` (float16), SHA-256 `{summary['sha256']}`
 - **Training data**: {summary['n_synthetic']} synthetic processes (seed {summary['seed']};
   targets: AGIQA-3K train-split images by prompt and procedural pictures; faults documented
   in artjudge.process_data.synthetic), {summary['n_sheep']} Sheep Market train-split
-  drawings (true vs shuffled stroke order, weak process-stability labels 9 vs 4),
+  drawings (true order vs {summary['sheep_shuffles']} shuffled orders each: weak
+  process-stability labels 9 vs 4 plus a pairwise ranking term),
   AGIQA-3K train split (split_by_group over prompts, test 0.2, val 0.1, seed 0): mos_align
   -> consistency, with the prompt embedded by all-MiniLM-L6-v2.
 - **Loss**: style loss (1 - cos to "This is a {{style}} painting.") + 10 x MSE (labels on 0-1)
-  + 0.01 x load balancing.
+  + 0.01 x load balancing; for Sheep pairs + softplus(s_shuffled - s_true).
 - **Schedule**: {summary['epochs_pretrain']} epochs pretraining, {summary['epochs_finetune']}
-  epochs fine-tuning (with synthetic replay), AdamW, one-cycle LR, CPU, 1 thread;
+  epochs fine-tuning (with synthetic replay; weights averaged with EMA
+  {summary['ema_decay']}), AdamW, one-cycle LR, CPU;
   {summary['total_seconds']} s in all ({summary['feature_seconds']} s of it building features).
 - **Metrics**: see benchmarks/results/process_accuracy.json, consistency_agiqa.json,
   process_latency.json (reproduce with `python benchmarks/<name>.py`).

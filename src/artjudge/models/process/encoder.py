@@ -29,6 +29,7 @@ from artjudge.features.encoder import load_backbone
 MID_BLOCK = 10  # 112 channels at stride 16
 LAST_BLOCK = 15  # 320 channels at stride 32
 TOKEN_DIM = 112 + 320 + 3
+LAST_SLICE = slice(112, 112 + 320)
 
 
 def _load_lite0() -> nn.Module:
@@ -84,6 +85,27 @@ class PatchEncoder:
         if not out:
             return np.zeros((0, g * g, TOKEN_DIM), dtype=np.float32)
         return np.concatenate(out)
+
+    @torch.no_grad()
+    def class_logits(self, tokens: np.ndarray | torch.Tensor, batch_size: int = 512) -> np.ndarray:
+        """ImageNet logits (..., 1000) from patch tokens (..., G*G, TOKEN_DIM).
+
+        The classifier's head (1x1 conv, batch norm, swish, average pool, linear) runs on
+        the last block's G x G cells. At 128 px with a 4 x 4 grid those cells *are* the
+        last block's map, so the logits equal the full network's; elsewhere they are the
+        logits of the pooled map. Computing them from tokens keeps cached tokens enough
+        for training: nothing is re-encoded.
+        """
+        t = torch.as_tensor(np.asarray(tokens, dtype=np.float32))
+        lead, (p, _) = t.shape[:-2], t.shape[-2:]
+        flat = t.reshape(-1, p, t.shape[-1])[..., LAST_SLICE]
+        out = []
+        for start in range(0, len(flat), batch_size):
+            x = flat[start : start + batch_size].transpose(1, 2).unsqueeze(-1)  # (B, 320, P, 1)
+            h = self.net._swish(self.net._bn1(self.net._conv_head(x))).mean(dim=(2, 3))
+            out.append(self.net._fc(h))
+        logits = torch.cat(out) if out else torch.zeros(0, 1000)
+        return logits.reshape(*lead, -1).numpy()
 
 
 def cached_encode(

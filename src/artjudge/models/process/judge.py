@@ -84,6 +84,7 @@ class ProcessJudge:
         self.version = version
         self.styles = list(styles)
         self._cache: KVCache | None = None
+        self._relevance: torch.Tensor | None = None
 
     # ----- inputs ----------------------------------------------------------------------
     @property
@@ -92,6 +93,24 @@ class ProcessJudge:
 
     def _tokens(self, images: Sequence[Image.Image]) -> torch.Tensor:
         return torch.from_numpy(self.encoder.encode(list(images)))
+
+    def _relevance_of(self, ref: torch.Tensor | None, text: torch.Tensor | None) -> torch.Tensor | None:
+        """Concept relevance of the context, when the weights carry concept embeddings."""
+        grounder = self.net.grounder
+        if not grounder.ready:
+            return None
+        if text is not None:
+            return grounder.relevance_from_text(text)
+        if ref is not None:
+            return grounder.relevance_from_logits(torch.from_numpy(self.encoder.class_logits(ref)))
+        return None
+
+    def _align(self, tokens: torch.Tensor, relevance: torch.Tensor | None) -> torch.Tensor | None:
+        """(T, P, F) frame tokens -> (1, T, n_align) alignment with the context, or None."""
+        if relevance is None:
+            return None
+        logits = torch.from_numpy(self.encoder.class_logits(tokens)).unsqueeze(0)
+        return self.net.grounder.features(logits, relevance)
 
     def _context(
         self, reference: str | Path | Image.Image | None, prompt: str | None, prompt_embedding: np.ndarray | None
@@ -125,6 +144,7 @@ class ProcessJudge:
     ) -> None:
         """Begin a new process; the reference or prompt is encoded once."""
         ref, text = self._context(reference, prompt, prompt_embedding)
+        self._relevance = self._relevance_of(ref, text)
         self._cache = self.net.start(ref, text, batch=1)
 
     def update(self, frame: str | Path | Image.Image) -> dict[str, float]:
@@ -133,7 +153,9 @@ class ProcessJudge:
             self.start()
         assert self._cache is not None
         img = _open_image(frame, "frame")
-        logits = self.net.step(self._cache, self._tokens([img]))
+        tokens = self._tokens([img])
+        align = self._align(tokens, self._relevance)
+        logits = self.net.step(self._cache, tokens, None if align is None else align[:, 0])
         return self._as_dict(logits)
 
     @property
@@ -151,8 +173,9 @@ class ProcessJudge:
     ) -> np.ndarray:
         """(T, 8) scores after each frame, recomputed from scratch (no cache)."""
         ref, text = self._context(reference, prompt, prompt_embedding)
-        tokens = self._tokens(frames).unsqueeze(0)
-        out = self.net(tokens, ref, text)["logits"][0]
+        tokens = self._tokens(frames)
+        align = self._align(tokens, self._relevance_of(ref, text))
+        out = self.net(tokens.unsqueeze(0), ref, text, align)["logits"][0]
         return logits_to_scores(out).numpy()
 
     def judge(

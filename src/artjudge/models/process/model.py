@@ -7,8 +7,10 @@ then each frame's G*G patch tokens at time t = 1, 2, ... Attention is causal ove
 after frame t depend only on frames <= t, and a key-value cache folds in a new frame
 without recomputing earlier ones. Each frame token carries its features, its change from
 the previous frame at the same patch, and its difference from the reference at the same
-patch: the raw material of stability and consistency. The scores after frame t are read
-from the mean of frame t's tokens by a 3-layer SiLU MLP, as 1 + 9 * sigmoid(logit).
+patch: the raw material of stability and consistency. When there is a context, each frame
+token also carries the frame's concept-alignment features (``grounding``: does the frame
+show what the prompt or reference shows?). The scores after frame t are read from the
+mean of frame t's tokens by a 3-layer SiLU MLP, as 1 + 9 * sigmoid(logit).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from artjudge.models.process.grounding import N_ALIGN, ConceptGrounder
 from artjudge.models.process.moe import HeteroMoE
 from artjudge.models.process.rope import apply_rope, rope_angles
 
@@ -45,6 +48,7 @@ class ProcessConfig:
     text_dim: int = 384
     head_hidden: int = 128
     n_attributes: int = 8
+    n_align: int = N_ALIGN
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -115,6 +119,8 @@ class PPJudgeNet(nn.Module):
         self.delta_proj = nn.Linear(f, d)
         self.refdiff_proj = nn.Linear(f, d)
         self.text_proj = nn.Linear(cfg.text_dim, d)
+        self.align_proj = nn.Linear(cfg.n_align, d)
+        self.grounder = ConceptGrounder(cfg.text_dim)
         self.null_context = nn.Parameter(torch.zeros(d))
         self.type_emb = nn.Parameter(torch.zeros(3, d))  # context, reference patch, frame patch
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
@@ -125,6 +131,12 @@ class PPJudgeNet(nn.Module):
             nn.Linear(cfg.head_hidden, cfg.n_attributes),
         )
         self.style_proj = nn.Linear(d, cfg.text_dim)
+        # "wide" path: a linear readout of the frame's pooled tokens and alignment, next to
+        # the deep one. Real labels are few (1,666 AGIQA images); a linear view of the same
+        # features is the low-variance part of the fit, the transformer adds what it can.
+        self.wide = nn.Linear(f + cfg.n_align, cfg.n_attributes)
+        nn.init.zeros_(self.wide.weight)
+        nn.init.zeros_(self.wide.bias)
         nn.init.normal_(self.type_emb, std=0.02)
         nn.init.normal_(self.null_context, std=0.02)
 
@@ -170,25 +182,36 @@ class PPJudgeNet(nn.Module):
             parts.append(self.in_proj(ref) + self.type_emb[1])
         return torch.cat(parts, dim=1)
 
-    def _frame_tokens(self, x: torch.Tensor, prev: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+    def _frame_tokens(
+        self, x: torch.Tensor, prev: torch.Tensor, ref: torch.Tensor | None, align: torch.Tensor | None
+    ) -> torch.Tensor:
         tok = self.in_proj(x) + self.delta_proj(x - prev) + self.type_emb[2]
         if ref is not None:
             tok = tok + self.refdiff_proj(x - ref)
+        if align is not None:  # (..., n_align) per frame, shared by its patches
+            tok = tok + self.align_proj(align).unsqueeze(-2)
         return tok
 
-    def _readout(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head(self.ln_out(h.mean(dim=-2)))
+    def _readout(self, h: torch.Tensor, x: torch.Tensor, align: torch.Tensor | None) -> torch.Tensor:
+        """Scores after a frame: the deep head on its tokens ``h`` plus the wide linear path on
+        its normalised input tokens ``x`` (..., P, F) and alignment (zeros without context)."""
+        pooled = x.mean(dim=-2)
+        if align is None:
+            align = pooled.new_zeros(*pooled.shape[:-1], self.cfg.n_align)
+        return self.head(self.ln_out(h.mean(dim=-2))) + self.wide(torch.cat([pooled, align], dim=-1))
 
     # ----- full pass -------------------------------------------------------------------
     def forward(
-        self, frames: torch.Tensor, ref: torch.Tensor | None = None, text: torch.Tensor | None = None
+        self, frames: torch.Tensor, ref: torch.Tensor | None = None, text: torch.Tensor | None = None,
+        align: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """frames (B, T, P, F) raw tokens -> logits (B, T, 8) after each frame, style vector, balance."""
+        """frames (B, T, P, F) raw tokens (+ align (B, T, n_align) from ``grounder``) ->
+        logits (B, T, 8) after each frame, style vector, balance."""
         b, t_len, p, _ = frames.shape
         x = self.normalise(frames)
         r = self.normalise(ref) if ref is not None else None
         prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
-        tok = self._frame_tokens(x, prev, r.unsqueeze(1) if r is not None else None)
+        tok = self._frame_tokens(x, prev, r.unsqueeze(1) if r is not None else None, align)
         prefix = self._prefix(r, text, b)
         n_pre = prefix.shape[1]
         seq = torch.cat([prefix, tok.reshape(b, t_len * p, -1)], dim=1)
@@ -204,7 +227,7 @@ class PPJudgeNet(nn.Module):
             seq = seq + out
             balance = balance + bal
         frames_h = seq[:, n_pre:].reshape(b, t_len, p, -1)
-        logits = self._readout(frames_h)
+        logits = self._readout(frames_h, x, align)
         style = self.style_proj(shared[:, n_pre:].mean(dim=1))
         return {"logits": logits, "style": style, "balance": balance / len(self.blocks)}
 
@@ -229,11 +252,11 @@ class PPJudgeNet(nn.Module):
         return KVCache(keys=keys, values=values, t=0, ref=r, prev=None)
 
     @torch.no_grad()
-    def step(self, cache: KVCache, frame: torch.Tensor) -> torch.Tensor:
-        """Fold one frame (B, P, F) into the cache; return logits (B, 8) after it."""
+    def step(self, cache: KVCache, frame: torch.Tensor, align: torch.Tensor | None = None) -> torch.Tensor:
+        """Fold one frame (B, P, F) (+ its align (B, n_align)) into the cache; logits (B, 8) after it."""
         x = self.normalise(frame)
         prev = cache.prev if cache.prev is not None else x
-        seq = self._frame_tokens(x, prev, cache.ref)
+        seq = self._frame_tokens(x, prev, cache.ref, align)
         t = cache.t + 1
         angles = self._angles([t], 0, False)
         for i, blk in enumerate(self._layers()):
@@ -244,7 +267,7 @@ class PPJudgeNet(nn.Module):
             seq = seq + blk.moe(blk.ln2(seq))[0]
         cache.t = t
         cache.prev = x
-        return self._readout(seq)
+        return self._readout(seq, x, align)
 
 
 def logits_to_scores(logits: torch.Tensor) -> torch.Tensor:
