@@ -36,10 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-
     from sklearn.linear_model import RidgeCV
 
     from artjudge import metrics
+    from artjudge.fileio import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
     from artjudge.models.process.train import add_alignment, agiqa_bundle, predict
@@ -94,10 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                                              rows["ridge, image tokens + logits"]["srcc"])), "seconds": round(time.time() - t0, 1),
         "weights": str(wpath), "weights_version": blob.get("version"),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / "consistency_agiqa.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(RESULTS / "consistency_agiqa.json")
+    atomic_write_text(RESULTS / "consistency_agiqa.json", json.dumps(result, indent=2))
     return 0
 
 

@@ -28,9 +28,10 @@ SHARED = Path(os.environ.get("ARTJUDGE_SHARED_DATA", ROOT.parent / "shared" / "d
 
 
 def logits_224(paths: list[Path], batch: int = 32) -> np.ndarray:
+    """ImageNet logits of each image seen whole at 224 px (the still-image scorer's preprocessing)."""
     from PIL import Image
 
-    from artjudge.features.encoder import load_backbone
+    from artjudge.features.encoder import load_backbone, preprocess
 
     net = load_backbone()
     out = []
@@ -39,10 +40,8 @@ def logits_224(paths: list[Path], batch: int = 32) -> np.ndarray:
             ims = []
             for p in paths[i:i + batch]:
                 with Image.open(p) as im:
-                    ims.append(np.asarray(im.convert("RGB").resize((224, 224), Image.Resampling.BILINEAR),
-                                          dtype=np.float32))
-            x = torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2) / 255.0
-            out.append(net((x - 0.5) / 0.5).numpy())
+                    ims.append(im.convert("RGB"))
+            out.append(net(preprocess(ims, 224)).numpy())
     return np.concatenate(out)
 
 
@@ -57,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import GroupKFold
 
+    from artjudge.fileio import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.grounding import ConceptGrounder
     from artjudge.models.process.train import agiqa_bundle, concept_embeddings
@@ -100,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"command": "python benchmarks/grounding_probe.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "n": int(len(pool)), "folds": rows, "mean": {k: float(np.mean(v)) for k, v in rows.items()},
               "seconds": round(time.time() - t0, 1)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / "grounding_probe.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(RESULTS / "grounding_probe.json")
+    atomic_write_text(RESULTS / "grounding_probe.json", json.dumps(result, indent=2))
     return 0
 
 

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-
+    from artjudge.fileio import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
     from artjudge.models.process.train import (
@@ -183,10 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": model_tab, "baseline_avg_embedding_mlp": base_tab,
         "model_wins_mean_srcc": bool(wins), "real_order": order, "seconds": round(time.time() - t0, 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / "process_accuracy.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(RESULTS / "process_accuracy.json")
+    atomic_write_text(RESULTS / "process_accuracy.json", json.dumps(result, indent=2))
     return 0
 
 

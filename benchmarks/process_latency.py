@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default="default")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-
+    from artjudge.fileio import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
 
@@ -112,10 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads, "repeats": args.repeats, "parameters_judge": n_net,
         "parameters_frozen_encoder": n_enc, "encoder_ms_per_frame": enc_ms, "rows": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / "process_latency.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(RESULTS / "process_latency.json")
+    atomic_write_text(RESULTS / "process_latency.json", json.dumps(result, indent=2))
     return 0
 
 
