@@ -8,7 +8,9 @@ The judge sees the image as a one-frame process with the prompt (MiniLM embeddin
 context token and the image's concept alignment with the prompt (``grounding``). The
 ridges see only the image: (a) its pooled patch tokens; (b) those plus the ImageNet class
 logits the judge's grounding starts from, so that whatever the judge gains over (b) comes
-from the prompt. Writes benchmarks/results/consistency_agiqa.json.
+from the prompt. The judge's consistency is the shipped blend: half the network, half a
+ridge readout of its wide inputs fitted on the train split (see consistency_cv.py). A
+paired bootstrap gives the interval of the judge's SRCC gain over the better ridge. Writes benchmarks/results/consistency_agiqa.json.
 """
 
 from __future__ import annotations
@@ -79,11 +81,26 @@ def main(argv: list[str] | None = None) -> int:
         rep = metrics.report(pred, y_test, bootstrap=args.bootstrap, seed=0)
         rows[name] = {"srcc": rep.srcc.value, "srcc_ci": [rep.srcc.lo, rep.srcc.hi],
                       "plcc": rep.plcc.value, "plcc_ci": [rep.plcc.lo, rep.plcc.hi]}
+    # paired bootstrap of the SRCC difference, judge minus the better image-only ridge
+    best_ridge = max(("ridge, image tokens", ridge_a), ("ridge, image tokens + logits", ridge_b),
+                     key=lambda kv: rows[kv[0]]["srcc"])
+    diffs = []
+    rng = np.random.default_rng(0)
+    for _ in range(args.bootstrap):
+        i = rng.integers(0, len(y_test), len(y_test))
+        diffs.append(metrics.srcc(model_pred[i], y_test[i]) - metrics.srcc(best_ridge[1][i], y_test[i]))
+    gain = {"against": best_ridge[0], "srcc_diff": rows["process judge (image + prompt)"]["srcc"]
+            - rows[best_ridge[0]]["srcc"], "srcc_diff_ci": [float(np.percentile(diffs, 2.5)),
+                                                          float(np.percentile(diffs, 97.5))],
+            "share_of_resamples_judge_ahead": float(np.mean(np.array(diffs) > 0))}
     print(f"\nAGIQA-3K mos_align, test split by prompt: n={len(y_test)} (train n={len(y_train)})")
     print(f"{'method':<34}{'SRCC':>8}{'95% CI':>18}{'PLCC':>8}{'95% CI':>18}")
     for name, r in rows.items():
         print(f"{name:<34}{r['srcc']:>8.3f}   [{r['srcc_ci'][0]:.3f}, {r['srcc_ci'][1]:.3f}]"
               f"{r['plcc']:>8.3f}   [{r['plcc_ci'][0]:.3f}, {r['plcc_ci'][1]:.3f}]")
+    print(f"judge - {gain['against']}: SRCC {gain['srcc_diff']:+.3f}, paired 95% CI "
+          f"[{gain['srcc_diff_ci'][0]:+.3f}, {gain['srcc_diff_ci'][1]:+.3f}], judge ahead in "
+          f"{gain['share_of_resamples_judge_ahead']:.0%} of resamples")
     result = {
         "command": "python benchmarks/consistency_agiqa.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "split": "split_by_group(prompt, test_fraction=0.2, val_fraction=0.1, seed=0)",
@@ -91,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         "ridge_alpha": {"tokens": alpha_a, "tokens+logits": alpha_b}, "results": rows,
         "judge_beats_image_only": bool(rows["process judge (image + prompt)"]["srcc"]
                                        > max(rows["ridge, image tokens"]["srcc"],
-                                             rows["ridge, image tokens + logits"]["srcc"])), "seconds": round(time.time() - t0, 1),
+                                             rows["ridge, image tokens + logits"]["srcc"])),
+        "paired_gain": gain, "seconds": round(time.time() - t0, 1),
         "weights": str(wpath), "weights_version": blob.get("version"),
     }
     atomic_write_text(RESULTS / "consistency_agiqa.json", json.dumps(result, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +18,13 @@ from artjudge.models.process.train import (
     OrderPairs,
     TrainConfig,
     _schedule,
+    blend_ridge_readout,
     masked_mse,
     predict,
     train_baseline,
     train_net,
     train_process_judge,
+    wide_inputs,
 )
 
 
@@ -96,6 +99,47 @@ def test_schedule_takes_fractional_passes_and_half_batches_for_pairs() -> None:
     assert len(pair_rows) == 20 and len(set(pair_rows.tolist())) == 20
     assert max(len(idx) for s, idx in steps if s is pairs) == 4
     assert sorted(bundle_rows.tolist()) == sorted(list(range(10)) * 2)
+
+
+def test_ridge_blend_folds_exactly_into_the_weights() -> None:
+    """share * network + (1 - share) * ridge, computed outside, equals the folded network's
+    consistency after every frame; the other attributes are untouched."""
+    from artjudge.models.process.grounding import N_ALIGN
+    from artjudge.models.process.model import PPJudgeNet, scores_to_logits
+
+    cfg = ProcessConfig(token_dim=6, grid=2, d_model=32, n_heads=2, n_layers=1, expert_hidden=16, head_hidden=16,
+                        routed_depths=(1, 2), top_k=1)
+    torch.manual_seed(0)
+    net = PPJudgeNet(cfg).eval()
+    with torch.no_grad():  # a trained-looking wide path, so the mix is not of zeros
+        net.wide.weight.normal_(std=0.1)
+    rng = np.random.default_rng(0)
+    n = 50
+    frames = rng.normal(size=(n, 3, 4, 6)).astype(np.float32)
+    align = rng.normal(size=(n, 3, N_ALIGN)).astype(np.float32)
+    labels = np.full((n, 8), np.nan, dtype=np.float32)
+    labels[:, 0] = np.clip(5 + 2 * frames[:, -1, :, 0].mean(axis=1) + align[:, -1, 0], 1, 10)
+    labels[:3, 0] = np.nan  # rows without a label are left out of the fit
+    b = Bundle("toy", frames, labels, np.full(n, -1), align=align)
+    with torch.no_grad():
+        before = net(torch.from_numpy(frames), align=torch.from_numpy(align))["logits"]
+    from sklearn.linear_model import RidgeCV
+
+    x, rows = wide_inputs(net, b), ~np.isnan(labels[:, 0])
+    mu, sd = x[rows].mean(axis=0), x[rows].std(axis=0) + 1e-6
+    ridge = RidgeCV(alphas=np.logspace(-2, 5, 15)).fit((x[rows] - mu) / sd,
+                                                       scores_to_logits(torch.from_numpy(labels[rows, 0])).numpy())
+    net_before = copy.deepcopy(net)
+    blend_ridge_readout(net, b, attribute=0, share=0.25)
+    with torch.no_grad():
+        after = net(torch.from_numpy(frames), align=torch.from_numpy(align))["logits"]
+    for t in range(3):  # after each frame, from that frame's own wide inputs
+        upto = Bundle("toy", frames[:, : t + 1], labels, np.full(n, -1), align=align[:, : t + 1])
+        x_t = wide_inputs(net_before, upto)
+        expected = 0.25 * before[:, t, 0].numpy() + 0.75 * ridge.predict((x_t - mu) / sd)
+        np.testing.assert_allclose(after[:, t, 0].numpy(), expected, atol=1e-4)
+    assert torch.equal(after[..., 1:], before[..., 1:])
+    assert not torch.allclose(after[..., 0], before[..., 0])
 
 
 @pytest.mark.slow

@@ -54,6 +54,9 @@ def register(subparsers: Any) -> None:
                    help="share of the Sheep Market pairs seen per fine-tuning epoch")
     t.add_argument("--agiqa-passes", type=float, default=0.5,
                    help="share of the AGIQA-3K train split seen per fine-tuning epoch")
+    t.add_argument("--consistency-blend", type=float, default=0.5,
+                   help="the network's share of the consistency logit; the rest is a ridge readout fitted "
+                        "on AGIQA-3K in closed form (1.0: network only)")
     t.add_argument("--epochs-pretrain", type=int, default=15)
     t.add_argument("--epochs-finetune", type=int, default=16)
     t.add_argument("--d-model", type=int, default=128)
@@ -76,7 +79,7 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         n_synthetic=args.n_synthetic, n_sheep=args.n_sheep if sheep.is_dir() else 0,
         sheep_shuffles=args.sheep_shuffles, sheep_passes=args.sheep_passes, agiqa_passes=args.agiqa_passes,
-        epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune,
+        consistency_blend=args.consistency_blend, epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune,
         threads=args.threads, seed=args.seed, cache_dir=Path(args.cache_dir),
         agiqa_root=agiqa if (agiqa / "data.csv").is_file() else None,
         sheep_root=sheep if sheep.is_dir() else None,
@@ -119,7 +122,10 @@ def write_model_card(path: Path, summary: dict[str, Any]) -> None:
   drawings (true order vs {summary['sheep_shuffles']} shuffled orders each: weak
   process-stability labels 9 vs 4 plus a pairwise ranking term),
   AGIQA-3K train split (split_by_group over prompts, test 0.2, val 0.1, seed 0): mos_align
-  -> consistency, with the prompt embedded by all-MiniLM-L6-v2.
+  -> consistency, with the prompt embedded by all-MiniLM-L6-v2. The consistency logit is
+  {summary.get('consistency_blend', 1.0)} x the network + the rest x a ridge readout of the
+  wide path's inputs fitted in closed form on that split (weight chosen by 5-fold CV by prompt
+  over train + val, benchmarks/consistency_cv.py).
 - **Loss**: style loss (1 - cos to "This is a {{style}} painting.") + 10 x MSE (labels on 0-1)
   + 0.01 x load balancing; for Sheep pairs + softplus(s_shuffled - s_true).
 - **Schedule**: {summary['epochs_pretrain']} epochs pretraining, {summary['epochs_finetune']}
@@ -127,7 +133,7 @@ def write_model_card(path: Path, summary: dict[str, Any]) -> None:
   {summary['ema_decay']}), AdamW, one-cycle LR, CPU;
   {summary['total_seconds']} s in all ({summary['feature_seconds']} s of it building features).
 - **Metrics**: see benchmarks/results/process_accuracy.json, consistency_agiqa.json,
-  process_latency.json (reproduce with `python benchmarks/<name>.py`).
+  consistency_cv.json, process_latency.json (reproduce with `python benchmarks/<name>.py`).
 - **Limits**: the labels of the synthetic processes are defined by injected faults, not by
   art teachers; real-process validity rests on the Sheep Market order check and AGIQA
   alignment only. Scores are relative judgements, not grades.

@@ -278,3 +278,11 @@ def logits_to_scores(logits: torch.Tensor) -> torch.Tensor:
 def scores_to_unit(scores: torch.Tensor) -> torch.Tensor:
     """Map 1-10 labels to 0-1, the scale the MSE is computed on."""
     return (scores - 1.0) / 9.0
+
+
+def scores_to_logits(scores: torch.Tensor, margin: float = 0.02) -> torch.Tensor:
+    """Inverse of ``logits_to_scores``, clipped ``margin`` inside 0-1 so that labels at the
+    ends of the scale stay finite."""
+    unit = scores_to_unit(scores).clamp(margin, 1.0 - margin)
+    return torch.log(unit / (1.0 - unit))
+
