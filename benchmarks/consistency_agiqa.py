@@ -10,7 +10,8 @@ ridges see only the image: (a) its pooled patch tokens; (b) those plus the Image
 logits the judge's grounding starts from, so that whatever the judge gains over (b) comes
 from the prompt. The judge's consistency is the shipped blend: half the network, half a
 ridge readout of its wide inputs fitted on the train split (see consistency_cv.py). A
-paired bootstrap gives the interval of the judge's SRCC gain over the better ridge. Writes benchmarks/results/consistency_agiqa.json.
+paired bootstrap gives the interval of the judge's SRCC gain over the better ridge.
+Writes benchmarks/results/consistency_agiqa.json.
 """
 
 from __future__ import annotations
@@ -38,13 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from sklearn.linear_model import RidgeCV
-
     from artjudge import metrics
     from artjudge.fileio import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
-    from artjudge.models.process.train import add_alignment, agiqa_bundle, predict
+    from artjudge.models.process.train import add_alignment, agiqa_bundle, predict, ridge_readout
 
     t0 = time.time()
     root = SHARED / "agiqa-3k"
@@ -65,9 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def ridge_fit_predict(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, float]:
         """Image-only ridge, alpha by cross-validation on the train split."""
-        mu, sd = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
-        ridge = RidgeCV(alphas=np.logspace(-2, 5, 15)).fit((x_train - mu) / sd, y_train)
-        return ridge.predict((x_test - mu) / sd), float(ridge.alpha_)
+        coef, intercept, alpha = ridge_readout(x_train, y_train)
+        return x_test @ coef + intercept, alpha
 
     pooled_train, pooled_test = train.frames[:, 0].mean(axis=1), test.frames[:, 0].mean(axis=1)
     ridge_a, alpha_a = ridge_fit_predict(pooled_train, pooled_test)

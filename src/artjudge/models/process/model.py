@@ -285,4 +285,3 @@ def scores_to_logits(scores: torch.Tensor, margin: float = 0.02) -> torch.Tensor
     ends of the scale stay finite."""
     unit = scores_to_unit(scores).clamp(margin, 1.0 - margin)
     return torch.log(unit / (1.0 - unit))
-

@@ -492,24 +492,23 @@ def ridge_readout(x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float,
 
 
 @torch.no_grad()
-def blend_ridge_readout(net: PPJudgeNet, b: Bundle, attribute: int, share: float) -> float:
+def blend_ridge_readout(net: PPJudgeNet, b: Bundle, attribute: int, share: float) -> None:
     """Make one attribute's logit ``share * network + (1 - share) * ridge`` in place.
 
     The ridge reads the wide path's inputs, so the blend folds exactly into the weights: the
     head's last row scales by ``share`` and the wide row becomes the mix. Scores after every
     frame (full pass and KV cache alike) carry it. A linear readout fitted in closed form is
     the low-variance view of 1,666 labelled images that the network, which memorises them,
-    is not. Returns the ridge's alpha.
+    is not.
     """
     rows = ~np.isnan(b.labels[:, attribute])
     target = scores_to_logits(torch.from_numpy(b.labels[rows, attribute])).numpy()
-    coef, intercept, alpha = ridge_readout(wide_inputs(net, b.subset(rows)), target)
+    coef, intercept, _ = ridge_readout(wide_inputs(net, b.subset(rows)), target)
     last = cast(nn.Linear, net.head[-1])
     last.weight[attribute] *= share
     last.bias[attribute] *= share
     net.wide.weight[attribute] = share * net.wide.weight[attribute] + (1 - share) * torch.from_numpy(coef).float()
     net.wide.bias[attribute] = share * net.wide.bias[attribute] + (1 - share) * intercept
-    return alpha
 
 
 # ----- the whole recipe ---------------------------------------------------------------------
