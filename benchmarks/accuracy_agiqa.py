@@ -34,7 +34,7 @@ FINAL_SLICE = slice(2 * (24 + 40 + 80 + 112 + 192), 2 * (24 + 40 + 80 + 112 + 19
 
 
 def frozen_features(paths: list[str], resolution: int) -> np.ndarray:
-    from artjudge.training import extract_manifest_features
+    from artjudge.train.head import extract_manifest_features
 
     feats = extract_manifest_features(paths, resolution, keep_trunk=False, desc=f"features {resolution}px")
     return np.hstack([feats.pooled, feats.handcrafted])
@@ -54,7 +54,7 @@ def main() -> int:
     from sklearn.svm import SVR
 
     import artjudge
-    from artjudge import metrics
+    from artjudge.eval import metrics
     from artjudge.data import read_dataset
     from artjudge.record import Assessment
 

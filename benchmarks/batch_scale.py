@@ -92,7 +92,7 @@ def _untrained_checkpoint(folder: Path) -> str:
     shipped model, for measuring speed before (or without) the trained weights."""
     import torch
 
-    from artjudge.checkpoints import save_checkpoint
+    from artjudge.models.weights import save_checkpoint
     from artjudge.models.head import HeadConfig, ScoringHead
 
     torch.manual_seed(0)

@@ -39,11 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from artjudge import metrics
-    from artjudge.fileio import atomic_write_text
+    from artjudge.eval import metrics
+    from artjudge.io.files import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
-    from artjudge.models.process.train import add_alignment, agiqa_bundle, predict, ridge_readout
+    from artjudge.train.process import add_alignment, agiqa_bundle, predict, ridge_readout
 
     t0 = time.time()
     root = SHARED / "agiqa-3k"

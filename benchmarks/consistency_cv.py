@@ -14,7 +14,7 @@ Methods, all fitted on the same fold's training images:
 - ridge on the judge's "wide" input: pooled normalised tokens and the grounding features
   (image + prompt, linear);
 - blends of the judge and that ridge in logit space, ``w * judge + (1 - w) * ridge``, the
-  evidence for ``TrainConfig.consistency_blend`` (the shipped judge is the 0.5 blend).
+  evidence for ``ProcessTrainConfig.consistency_blend`` (the shipped judge is the 0.5 blend).
 
 Synthetic processes paint AGIQA-3K train-split images (pixels only, no labels), so a
 held-out fold's images may appear as painting targets; its ``mos_align`` never does.
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.model import logits_to_scores, scores_to_logits
-    from artjudge.models.process.train import (
-        TrainConfig,
+    from artjudge.train.process import (
+        ProcessTrainConfig,
         add_alignment,
         agiqa_bundle,
         build_training_data,
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         ridge_readout,
         wide_inputs,
     )
-    from artjudge.process_data.agiqa_align import load_align_pairs
+    from artjudge.data.process.agiqa_align import load_align_pairs
 
     root = SHARED_DATA / "agiqa-3k"
     if not (root / "data.csv").is_file():
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache_dir)
     # the network alone (consistency_blend 1.0): the blends below are computed from its
     # out-of-fold predictions and a ridge fitted on the same fold
-    cfg = TrainConfig(agiqa_root=root, sheep_root=SHARED_DATA / "process" / "sheep-market", cache_dir=cache,
+    cfg = ProcessTrainConfig(agiqa_root=root, sheep_root=SHARED_DATA / "process" / "sheep-market", cache_dir=cache,
                       threads=args.threads, consistency_blend=1.0)
     encoder = PatchEncoder(resolution=cfg.size, grid=cfg.model.grid)
     data = build_training_data(cfg, encoder)

@@ -11,7 +11,7 @@ majority-class baseline is grounded in the image.
 Protocol (fixed before looking at test images):
 * split: ``split_by_group`` over prompts, test_fraction 0.2, val_fraction 0.1, seed 0; only
   test images are measured here. Reference percentiles and the abstraction model were fitted
-  on train images only (``python -m artjudge.features.evidence_reference``).
+  on train images only (``python scripts/build_evidence_reference.py``).
 * each statement is exactly what ``artjudge.critique.compose`` writes: style from the
   ``abstraction`` probability (abstract >= 0.7, realistic <= 0.3, "between" otherwise);
   warmth from the ``warmth`` index (warm >= 0.5, cool <= 0.1, neutral otherwise; thresholds

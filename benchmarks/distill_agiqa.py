@@ -36,7 +36,8 @@ from scipy.stats import norm, pearsonr, spearmanr
 
 from artjudge.data.splits import split_by_group
 from artjudge.preference.design import PairDesigner
-from artjudge.preference.distill import MLPStudent, PSDistill, ReferencePool
+from artjudge.preference.distill import ReferencePool
+from artjudge.train.student import MLPStudent, PSDistill
 from artjudge.preference.models import Elo
 
 ROOT = Path(__file__).resolve().parents[1]

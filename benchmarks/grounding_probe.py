@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import GroupKFold
 
-    from artjudge.fileio import atomic_write_text
+    from artjudge.io.files import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.grounding import ConceptGrounder
-    from artjudge.models.process.train import agiqa_bundle, concept_embeddings
-    from artjudge.process_data.agiqa_align import load_align_pairs
+    from artjudge.train.process import agiqa_bundle, concept_embeddings
+    from artjudge.data.process.agiqa_align import load_align_pairs
 
     t0 = time.time()
     root = SHARED / "agiqa-3k"

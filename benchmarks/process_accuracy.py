@@ -29,7 +29,7 @@ SHARED = Path(os.environ.get("ARTJUDGE_SHARED_DATA", ROOT.parent / "shared" / "d
 
 
 def attribute_table(pred: np.ndarray, target: np.ndarray) -> dict[str, dict[str, float]]:
-    from artjudge import metrics
+    from artjudge.eval import metrics
     from artjudge.taxonomy import PROCESS
 
     out = {}
@@ -60,7 +60,7 @@ def real_order_check(judge_net: torch.nn.Module, baseline: torch.nn.Module, enco
     from tqdm import tqdm
 
     from artjudge.models.process.model import logits_to_scores
-    from artjudge.process_data.sheep import load_sheep, rasterise
+    from artjudge.data.process.sheep import load_sheep, rasterise
     from artjudge.taxonomy import PROCESS
 
     j = PROCESS.keys().index("process_stability")
@@ -105,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from artjudge.fileio import atomic_write_text
+    from artjudge.io.files import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
-    from artjudge.models.process.train import (
+    from artjudge.train.process import (
         Bundle,
-        TrainConfig,
+        ProcessTrainConfig,
         add_alignment,
         agiqa_bundle,
         load_targets,
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     wpath = default_weights_path() if args.weights == "default" else Path(args.weights)
     net, blob = load_net(wpath)
     meta = blob["meta"]
-    tc = TrainConfig()
+    tc = ProcessTrainConfig()
     cache = Path(args.cache_dir)
     encoder = PatchEncoder(resolution=int(meta["resolution"]), grid=net.cfg.grid)
     agiqa_root = SHARED / "agiqa-3k"

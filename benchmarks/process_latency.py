@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default="default")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from artjudge.fileio import atomic_write_text
+    from artjudge.io.files import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
 

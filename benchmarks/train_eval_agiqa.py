@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "agiqa-3k"))
     ap.add_argument("--checkpoint", default=str(ROOT / "runs" / "train_eval_agiqa"),
                     help="where the trained head is written (default: runs/train_eval_agiqa)")
-    ap.add_argument("--config", help="TrainConfig YAML/JSON (default: TrainConfig defaults)")
+    ap.add_argument("--config", help="HeadTrainConfig YAML/JSON (default: HeadTrainConfig defaults)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
@@ -42,16 +42,17 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     import artjudge
-    from artjudge import metrics, training
+    from artjudge.eval import metrics
+    from artjudge.train import head as training
     from artjudge.cli.data import load_config_file
     from artjudge.data import read_dataset
-    from artjudge.evaluation import evaluate
+    from artjudge.eval.report import evaluate
 
     if not hasattr(training, "train_head"):
-        print("artjudge.training.train_head is not available in this build", file=sys.stderr)
+        print("artjudge.train.head.train_head is not available in this build", file=sys.stderr)
         return 2
     m = read_dataset("agiqa-3k", args.data)
-    config = training.TrainConfig.from_dict(load_config_file(args.config, args.set))
+    config = training.HeadTrainConfig.from_dict(load_config_file(args.config, args.set))
     ckpt = Path(args.checkpoint)
 
     t0 = time.perf_counter()

@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from artjudge.models.vlm import load_vlm_scorer
-    from artjudge.models.vlm.data import load_rows
-    from artjudge.models.vlm.train import TrainConfig, train_vlm
+    from artjudge.train.vlm_data import load_rows
+    from artjudge.train.vlm import VLMTrainConfig, train_vlm
     from vlm_fixtures import build_tiny_vlm
 
     work = Path(tempfile.mkdtemp(prefix="vlm-smoke-"))
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         stages: dict[str, dict] = {}
         for recipe in ("artimuse", "artquant"):
             out = work / recipe
-            summary = train_vlm(TrainConfig(
+            summary = train_vlm(VLMTrainConfig(
                 base=str(base), manifest=str(manifest), out=str(out), recipe=recipe, split=None,
                 max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, resolution=args.resolution,
                 save_every=0, progress=False, ranks=[8, 16]))

@@ -18,13 +18,13 @@ from pathlib import Path
 import torch
 
 from artjudge.data import read_dataset
-from artjudge.training import TrainConfig, train_head
+from artjudge.train.head import HeadTrainConfig, train_head
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The shipped recipe is TrainConfig's defaults, so `artjudge train` on AGIQA-3K and
+# The shipped recipe is HeadTrainConfig's defaults, so `artjudge train` on AGIQA-3K and
 # benchmarks/train_eval_agiqa.py reproduce the same model.
-DEFAULT_CONFIG = TrainConfig()
+DEFAULT_CONFIG = HeadTrainConfig()
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
         for part in parents:
             target = target[part]
         target[leaf] = json.loads(value) if value[:1] in "[{0123456789-tf" else value
-    config = TrainConfig.from_dict(cfg)
+    config = HeadTrainConfig.from_dict(cfg)
     manifest = read_dataset("agiqa-3k", args.data)
     t0 = time.time()
     card = train_head(manifest, config, args.out, model_id="artjudge-embedded-agiqa",

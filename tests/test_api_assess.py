@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import artjudge
-from artjudge.checkpoints import PACKAGE_WEIGHTS
+from artjudge.models.weights import PACKAGE_WEIGHTS
 from artjudge.errors import InputError, ModelNotAvailable
 from artjudge.record import Assessment, Failure
 from helpers_images import painting, write_paintings

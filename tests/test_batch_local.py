@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 def make_checkpoint(folder: Path) -> Path:
     import torch
 
-    from artjudge.checkpoints import save_checkpoint
+    from artjudge.models.weights import save_checkpoint
     from artjudge.models.head import HeadConfig, ScoringHead
 
     torch.manual_seed(0)
@@ -265,7 +265,7 @@ def test_unexpected_scorer_exception_fails_one_row_not_the_run(tmp_path: Path, s
 
 def test_cli_end_to_end_with_the_shipped_default(tmp_path: Path, agiqa_dir: Path) -> None:
     """The real default model through ``artjudge batch``: same scores as ``Scorer.assess``."""
-    from artjudge.checkpoints import PACKAGE_WEIGHTS
+    from artjudge.models.weights import PACKAGE_WEIGHTS
     from artjudge.cli import main
 
     if not (PACKAGE_WEIGHTS / "default" / "head.pt").is_file():

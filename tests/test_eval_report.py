@@ -11,12 +11,12 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from artjudge import metrics
+from artjudge.eval import metrics
 from artjudge.cli import main
 from artjudge.cli.data import load_config_file
 from artjudge.data import build_manifest, read_dataset
 from artjudge.errors import InputError
-from artjudge.evaluation import Skipped, align_predictions, evaluate, markdown_table
+from artjudge.eval.report import Skipped, align_predictions, evaluate, markdown_table
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
 
 

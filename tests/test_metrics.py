@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from artjudge import metrics as M
+from artjudge.eval import metrics as M
 from artjudge import scoring as S
 
 

@@ -11,9 +11,8 @@ import torch
 from scipy.stats import spearmanr
 
 from artjudge.errors import InputError
+from artjudge.train.student import MLPStudent, PSDistill
 from artjudge.preference.distill import (
-    MLPStudent,
-    PSDistill,
     ReferencePool,
     ScorerJudge,
     TableJudge,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from artjudge.errors import InputError
-from artjudge.process_data.synthetic import (
+from artjudge.data.process.synthetic import (
     FAULTS,
     PAPER,
     generate_dataset,
@@ -71,7 +71,7 @@ def test_dataset_mixes_targets() -> None:
 
 
 def test_sheep_rasterise(shared_data: Path) -> None:
-    from artjudge.process_data.sheep import load_sheep, rasterise
+    from artjudge.data.process.sheep import load_sheep, rasterise
 
     root = shared_data / "process" / "sheep-market"
     if not root.is_dir():
@@ -89,7 +89,7 @@ def test_sheep_rasterise(shared_data: Path) -> None:
 
 
 def test_inverse_painting_reader(shared_data: Path) -> None:
-    from artjudge.process_data.inverse_painting import load_timelapse
+    from artjudge.data.process.inverse_painting import load_timelapse
 
     root = shared_data / "process" / "inverse-painting-sample"
     if not root.is_dir():
@@ -101,7 +101,7 @@ def test_inverse_painting_reader(shared_data: Path) -> None:
 
 
 def test_agiqa_pairs_split_by_prompt(agiqa_dir: Path) -> None:
-    from artjudge.process_data.agiqa_align import load_align_pairs
+    from artjudge.data.process.agiqa_align import load_align_pairs
 
     pairs = load_align_pairs(agiqa_dir)
     assert len(pairs) == 2384

@@ -13,10 +13,10 @@ import torch
 
 from artjudge.models.process.judge import load_process_judge
 from artjudge.models.process.model import ProcessConfig
-from artjudge.models.process.train import (
+from artjudge.train.process import (
     Bundle,
     OrderPairs,
-    TrainConfig,
+    ProcessTrainConfig,
     _schedule,
     blend_ridge_readout,
     masked_mse,
@@ -145,7 +145,7 @@ def test_ridge_blend_folds_exactly_into_the_weights() -> None:
 @pytest.mark.slow
 def test_train_process_tiny(tmp_path: Path, shared_data: Path) -> None:
     sheep = shared_data / "process" / "sheep-market"
-    cfg = TrainConfig(
+    cfg = ProcessTrainConfig(
         n_synthetic=6, n_frames=4, size=64, n_sheep=3, sheep_frames=3, sheep_passes=1.0, epochs_pretrain=2,
         epochs_finetune=1,
         cache_dir=tmp_path / "cache", sheep_root=sheep if sheep.is_dir() else None,

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from artjudge import scoring as S
+from artjudge.scoring import losses as L
 
 scores = st.floats(min_value=0.0, max_value=100.0, allow_nan=False)
 stds = st.one_of(st.none(), st.floats(min_value=0.0, max_value=40.0, allow_nan=False))
@@ -121,10 +122,10 @@ def test_expectation_and_std_agree_between_numpy_and_torch() -> None:
     logits = rng.normal(size=(4, 101))
     score, std, probs = S.score_from_logits(logits)
     t = torch.tensor(logits, requires_grad=True)
-    e = S.expectation_t(t)
+    e = L.expectation_t(t)
     np.testing.assert_allclose(e.detach().numpy(), score, atol=1e-9)
-    np.testing.assert_allclose(S.distribution_std_t(t).detach().numpy(), std, atol=1e-9)
-    np.testing.assert_allclose(S.expectation_t(torch.tensor(probs), logits=False).numpy(), score, atol=1e-9)
+    np.testing.assert_allclose(L.distribution_std_t(t).detach().numpy(), std, atol=1e-9)
+    np.testing.assert_allclose(L.expectation_t(torch.tensor(probs), logits=False).numpy(), score, atol=1e-9)
     e.sum().backward()
     assert t.grad is not None and torch.all(torch.isfinite(t.grad)) and t.grad.abs().sum() > 0
     one = S.score_from_logits(torch.tensor(logits[0]))

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 import artjudge
-from artjudge import metrics
+from artjudge.eval import metrics
 from artjudge.features.encoder import POOLED_DIM
 from artjudge.features.extract import FeatureBatch
 from artjudge.features.handcrafted import HANDCRAFTED_NAMES
 from artjudge.models.head import HeadConfig
-from artjudge.training import Targets, TrainConfig, TrainingDiverged, fit_head, predict_scores
+from artjudge.train.head import Targets, HeadTrainConfig, TrainingDiverged, fit_head, predict_scores
 from helpers_images import write_paintings
 
 
@@ -33,9 +33,9 @@ def _synthetic(n: int, seed: int) -> tuple[FeatureBatch, Targets]:
     return feats, Targets({"overall": score, "mood": attr}, {"overall": np.full(n, 8.0), "mood": np.full(n, np.nan)})
 
 
-def _config(**kw) -> TrainConfig:
+def _config(**kw) -> HeadTrainConfig:
     head = HeadConfig(hidden=32, members=2, targets=["overall", "mood"], dropout=0.1)
-    return TrainConfig(head=head, epochs=kw.pop("epochs", 12), lr=3e-3, **kw)
+    return HeadTrainConfig(head=head, epochs=kw.pop("epochs", 12), lr=3e-3, **kw)
 
 
 def test_head_learns_both_targets() -> None:
@@ -57,7 +57,7 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
     # stop after 2 epochs (same schedule), then resume to 4
     part_cfg = _config(epochs=4, patience=100)
     state_dir = tmp_path / "state"
-    import artjudge.training as tmod
+    import artjudge.train.head as tmod
 
     class Stop(Exception):
         pass
@@ -82,7 +82,7 @@ def test_nan_loss_stops_cleanly() -> None:
 
 def test_train_head_on_a_manifest_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     from artjudge.data import read_dataset
-    from artjudge.training import train_head
+    from artjudge.train.head import train_head
 
     torch.set_num_threads(2)
     paths = write_paintings(tmp_path / "imgs", 24)
@@ -97,7 +97,7 @@ def test_train_head_on_a_manifest_writes_a_loadable_checkpoint(tmp_path: Path) -
     df.to_csv(csv, index=False)
     manifest = read_dataset("csv", csv, images=tmp_path / "imgs", image_col="image",
                             score_col="rating", scale="1,10", attr_cols=["colour"], split_col="split")
-    config = TrainConfig(head=HeadConfig(hidden=16, members=2, targets=["overall", "colour"]), epochs=2)
+    config = HeadTrainConfig(head=HeadConfig(hidden=16, members=2, targets=["overall", "colour"]), epochs=2)
     out = tmp_path / "ckpt"
     card = train_head(manifest, config, out, cache_dir=tmp_path / "cache", flip_augment=False)
     assert (out / "head.pt").is_file() and (out / "card.json").is_file()

@@ -13,7 +13,8 @@ pytest.importorskip("peft", reason="the vlm extra (transformers, peft) is not in
 import torch
 
 from artjudge.errors import InputError, ModelNotAvailable
-from artjudge.models.vlm import load_vlm_critic, load_vlm_judge, load_vlm_scorer
+from artjudge.critique.vlm import load_vlm_critic
+from artjudge.models.vlm import load_vlm_judge, load_vlm_scorer
 from artjudge.models.vlm.backbone import Encoder, Sample, chat_prompt, load_backbone
 from artjudge.record import Assessment, Failure
 from artjudge.taxonomy import ARTIMUSE, LEVELS

@@ -16,7 +16,7 @@ from artjudge.cli import main
 from artjudge.errors import InputError
 from artjudge.models.vlm import load_vlm_scorer
 from artjudge.models.vlm.core import read_meta
-from artjudge.models.vlm.train import TrainConfig, train_vlm
+from artjudge.train.vlm import VLMTrainConfig, train_vlm
 from vlm_fixtures import tiny_vlm_dir, write_images
 
 torch.set_num_threads(1)
@@ -42,11 +42,11 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _cfg(family: str, manifest: Path, out: Path, **kw) -> TrainConfig:
+def _cfg(family: str, manifest: Path, out: Path, **kw) -> VLMTrainConfig:
     base = dict(base=str(tiny_vlm_dir(family)), manifest=str(manifest), out=str(out), split=None,
                 max_steps=5, batch_size=4, lr=3e-3, ranks=[4, 8], progress=False, save_every=0)
     base.update(kw)
-    return TrainConfig(**base)
+    return VLMTrainConfig(**base)
 
 
 def _falls(entry: dict) -> bool:
@@ -149,12 +149,12 @@ def test_vision_tower_frozen_unless_asked(family: str) -> None:
     from peft import get_peft_model
 
     from artjudge.models.vlm.backbone import load_backbone
-    from artjudge.models.vlm.train import _lora_config
+    from artjudge.train.vlm import _lora_config
 
     tower = "vision_tower" if family == "llava" else "visual"
     for flag in (False, True):
         model = load_backbone(tiny_vlm_dir(family)).model
-        cfg = TrainConfig(base="", manifest="", out="", train_vision=flag)
+        cfg = VLMTrainConfig(base="", manifest="", out="", train_vision=flag)
         peft_model = get_peft_model(model, _lora_config(cfg, 4, "qwen" if family != "llava" else "llava", model))
         trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
         assert any("lora_" in n and "language_model" in n for n in trainable)
@@ -163,7 +163,7 @@ def test_vision_tower_frozen_unless_asked(family: str) -> None:
 
 def test_reads_an_artjudge_manifest(tmp_path: Path) -> None:
     from artjudge.data.manifest import build_manifest
-    from artjudge.models.vlm.data import load_rows
+    from artjudge.train.vlm_data import load_rows
 
     imgs = write_images(tmp_path / "img", 3)
     m = build_manifest(name="toy", source="toy", image_id=["a", "b", "c"], rel_path=[p.name for p in imgs],

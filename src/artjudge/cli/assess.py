@@ -47,7 +47,7 @@ def run_assess(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from artjudge.api import load
-    from artjudge.assess_output import RecordWriter, done_inputs, print_records
+    from artjudge.cli.assess_output import RecordWriter, done_inputs, print_records
     from artjudge.errors import ArtjudgeError
     from artjudge.io import iter_inputs
     from artjudge.record import Assessment, Failure
@@ -186,7 +186,7 @@ def _print_table(records: list[Any], critique: bool) -> None:
 def run_models(args: argparse.Namespace) -> int:
     import json
 
-    from artjudge.checkpoints import PACKAGE_WEIGHTS
+    from artjudge.models.weights import PACKAGE_WEIGHTS
 
     for folder in sorted(PACKAGE_WEIGHTS.iterdir()) if PACKAGE_WEIGHTS.is_dir() else []:
         card = folder / "card.json"

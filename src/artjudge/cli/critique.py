@@ -109,7 +109,7 @@ def cmd_critique(args: argparse.Namespace) -> int:
     evidence = measure(image)
     if args.model.startswith("vlm:") and record is not None:
         # a vision-language model writes its own words; the evidence is still measured and kept
-        from artjudge.models.vlm import load_vlm_critic
+        from artjudge.critique.vlm import load_vlm_critic
 
         crit = load_vlm_critic(args.model[4:]).critique(image, record)
     else:

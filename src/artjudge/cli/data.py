@@ -1,7 +1,7 @@
 """``artjudge datasets``, ``artjudge eval`` and ``artjudge train``: datasets in, reports out.
 
-Thin: parse arguments, call ``artjudge.data`` / ``artjudge.evaluation`` /
-``artjudge.training``, print. Heavy imports stay inside the handlers.
+Thin: parse arguments, call ``artjudge.data`` / ``artjudge.eval.report`` /
+``artjudge.train.head``, print. Heavy imports stay inside the handlers.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
                                           "selection); writes the checkpoint, config and model card to --out.")
     _dataset_args(t, required=True)
     t.add_argument("--out", required=True, help="output folder for the checkpoint, config and model card")
-    t.add_argument("--config", help="YAML or JSON file with TrainConfig fields (saved beside the checkpoint)")
+    t.add_argument("--config", help="YAML or JSON file with HeadTrainConfig fields (saved beside the checkpoint)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field, e.g. --set epochs=10 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
@@ -164,7 +164,7 @@ def _score_manifest(m: Any, split: str, model: str, batch_size: int, limit: int 
 
 
 def _eval_one(m: Any, args: argparse.Namespace, out: Path) -> Any:
-    from artjudge.evaluation import evaluate, load_predictions_file
+    from artjudge.eval.report import evaluate, load_predictions_file
 
     if args.predictions:
         preds: Any = load_predictions_file(args.predictions)
@@ -196,7 +196,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _eval_all(args: argparse.Namespace, out: Path) -> int:
     from artjudge.data import read_dataset
-    from artjudge.evaluation import EvalReport, Skipped, markdown_table
+    from artjudge.eval.report import EvalReport, Skipped, markdown_table
 
     root = Path(args.data_root)
     if not root.is_dir():
@@ -236,7 +236,7 @@ def _eval_all(args: argparse.Namespace, out: Path) -> int:
 
 
 def load_config_file(path: str | None, overrides: list[str]) -> dict[str, Any]:
-    """TrainConfig fields from YAML / JSON plus KEY=VALUE overrides (values parsed as YAML)."""
+    """HeadTrainConfig fields from YAML / JSON plus KEY=VALUE overrides (values parsed as YAML)."""
     import yaml
 
     cfg: dict[str, Any] = {}
@@ -249,7 +249,7 @@ def load_config_file(path: str | None, overrides: list[str]) -> dict[str, Any]:
         except yaml.YAMLError as err:
             raise InputError(str(p), f"not valid YAML/JSON ({str(err).splitlines()[0]})") from None
         if loaded is not None and not isinstance(loaded, dict):
-            raise InputError(str(p), "config must be a mapping of TrainConfig fields")
+            raise InputError(str(p), "config must be a mapping of HeadTrainConfig fields")
         cfg = dict(loaded or {})
     for item in overrides:
         if "=" not in item:
@@ -265,18 +265,18 @@ def load_config_file(path: str | None, overrides: list[str]) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     try:
-        from artjudge import training
+        from artjudge.train import head as training
     except ImportError as err:
         raise ArtjudgeError(f"train: the trainer is not available in this build ({err})") from None
     train_head = getattr(training, "train_head", None)
     if train_head is None:
-        raise ArtjudgeError("train: artjudge.training has no train_head(manifest, config, out_dir) yet")
+        raise ArtjudgeError("train: artjudge.train.head has no train_head(manifest, config, out_dir) yet")
     m = _read(args)
     cfg_dict = load_config_file(args.config, args.set)
     try:
-        config = training.TrainConfig.from_dict(cfg_dict)
+        config = training.HeadTrainConfig.from_dict(cfg_dict)
     except TypeError as err:
-        raise InputError(args.config or "--set", f"unknown or bad TrainConfig field ({err})") from None
+        raise InputError(args.config or "--set", f"unknown or bad HeadTrainConfig field ({err})") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")

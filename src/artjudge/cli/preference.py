@@ -249,7 +249,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from scipy.stats import spearmanr
 
     from artjudge.errors import InputError
-    from artjudge.preference.distill import PSDistill, ReferencePool, ScorerJudge, TableJudge, table_calls
+    from artjudge.preference.distill import ReferencePool, ScorerJudge, TableJudge, table_calls
+    from artjudge.train.student import PSDistill
     from artjudge.preference.formats import _read_csv, read_items, write_csv
 
     pool = ReferencePool.from_csv(args.pool)

@@ -71,12 +71,12 @@ def register(subparsers: Any) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from artjudge.models.process.judge import default_weights_path
     from artjudge.models.process.model import ProcessConfig
-    from artjudge.models.process.train import TrainConfig, train_process_judge
+    from artjudge.train.process import ProcessTrainConfig, train_process_judge
 
     data = Path(args.data)
     agiqa = data / "agiqa-3k"
     sheep = data / "process" / "sheep-market"
-    cfg = TrainConfig(
+    cfg = ProcessTrainConfig(
         n_synthetic=args.n_synthetic, n_sheep=args.n_sheep if sheep.is_dir() else 0,
         sheep_shuffles=args.sheep_shuffles, sheep_passes=args.sheep_passes, agiqa_passes=args.agiqa_passes,
         consistency_blend=args.consistency_blend, epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune,
@@ -118,7 +118,7 @@ def write_model_card(path: Path, summary: dict[str, Any]) -> None:
 - **Weights**: `ppjudge_tiny.pt` (float16), SHA-256 `{summary['sha256']}`
 - **Training data**: {summary['n_synthetic']} synthetic processes (seed {summary['seed']};
   targets: AGIQA-3K train-split images by prompt and procedural pictures; faults documented
-  in artjudge.process_data.synthetic), {summary['n_sheep']} Sheep Market train-split
+  in artjudge.data.process.synthetic), {summary['n_sheep']} Sheep Market train-split
   drawings (true order vs {summary['sheep_shuffles']} shuffled orders each: weak
   process-stability labels 9 vs 4 plus a pairwise ranking term),
   AGIQA-3K train split (split_by_group over prompts, test 0.2, val 0.1, seed 0): mos_align

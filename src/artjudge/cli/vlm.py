@@ -75,9 +75,9 @@ def register(subparsers: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from artjudge.models.vlm.train import TrainConfig, train_vlm
+    from artjudge.train.vlm import VLMTrainConfig, train_vlm
 
-    cfg = TrainConfig(
+    cfg = VLMTrainConfig(
         base=args.base, manifest=args.manifest, out=args.out, recipe=args.recipe, stages=args.stages,
         ranks=args.ranks, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         grad_accum=args.grad_accum, lr=args.lr, warmup_steps=args.warmup_steps, train_vision=args.train_vision,
@@ -98,7 +98,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from artjudge.models.vlm.train import merge_checkpoint
+    from artjudge.train.vlm import merge_checkpoint
 
     out = merge_checkpoint(args.path, args.out, dtype=args.dtype, device=args.device,
                            resolution=args.resolution, allow_download=args.allow_download)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from artjudge.errors import InputError
-from artjudge.fileio import atomic_write_bytes as _atomic_write_bytes
+from artjudge.io.files import atomic_write_bytes as _atomic_write_bytes
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 REQUIRED_COLUMNS: tuple[str, ...] = (

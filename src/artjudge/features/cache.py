@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artjudge.fileio import atomic_write_bytes
+from artjudge.io.files import atomic_write_bytes
 
 
 def default_cache_dir() -> Path:

@@ -503,7 +503,7 @@ def affect(brightness: float, saturation: float) -> dict[str, float]:
 def reference_ranges() -> dict[str, Any]:
     """Percentiles of each measure over AGIQA-3K training images (empty if the file is absent).
 
-    Written by ``python -m artjudge.features.evidence_reference``.
+    Written by ``python scripts/build_evidence_reference.py``.
     """
     try:
         text = resources.files("artjudge.features").joinpath(REFERENCE_FILE).read_text(encoding="utf-8")

@@ -1,12 +1,11 @@
 """People's judgments to ground truth and back: pair design, BT / Thurstone / Elo, fusion
-with ratings, reliability, and judge distillation (PSDistill). See docs/preference.md."""
+with ratings, reliability, and the judge side of distillation (pseudo-scores; the student trains in
+``artjudge.train.student``). See docs/preference.md."""
 
 from __future__ import annotations
 
 from artjudge.preference.design import PairDesigner, active_plan
 from artjudge.preference.distill import (
-    MLPStudent,
-    PSDistill,
     ReferencePool,
     ScorerJudge,
     TableJudge,
@@ -22,8 +21,6 @@ __all__ = [
     "BradleyTerry",
     "DisconnectedGraphError",
     "Elo",
-    "MLPStudent",
-    "PSDistill",
     "PairDesigner",
     "PreferenceScores",
     "RatingFusion",

@@ -19,7 +19,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from artjudge.errors import InputError, ModelNotAvailable
-from artjudge.fileio import sha256_file
+from artjudge.io.files import sha256_file
 from artjudge.io.keyframes import KeyframeConfig, extract_keyframes
 from artjudge.models.process.encoder import PatchEncoder
 from artjudge.models.process.model import KVCache, PPJudgeNet, ProcessConfig, logits_to_scores

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from artjudge.models.vlm.critic import VLMCritic
     from artjudge.models.vlm.pair import VLMPairJudge
     from artjudge.models.vlm.scorer import VLMScorer
 
@@ -17,13 +16,6 @@ if TYPE_CHECKING:
 def load_vlm_scorer(path: str, **kw: Any) -> VLMScorer:
     """Scorer for ``artjudge assess --model vlm:PATH`` (kw: batch_size, mode, dtype, device...)."""
     from artjudge.models.vlm.scorer import load_vlm_scorer as _load
-
-    return _load(path, **kw)
-
-
-def load_vlm_critic(path: str, **kw: Any) -> VLMCritic:
-    """Critic for ``artjudge critique --model vlm:PATH``."""
-    from artjudge.models.vlm.critic import load_vlm_critic as _load
 
     return _load(path, **kw)
 
@@ -37,11 +29,10 @@ def load_vlm_judge(path: str, **kw: Any) -> VLMPairJudge:
 
 def __getattr__(name: str) -> Any:
     lazy = {
-        "VLMScorer": "artjudge.models.vlm.scorer", "VLMCritic": "artjudge.models.vlm.critic",
+        "VLMScorer": "artjudge.models.vlm.scorer",
         "VLMPairJudge": "artjudge.models.vlm.pair", "VLM": "artjudge.models.vlm.core",
-        "load_vlm": "artjudge.models.vlm.core", "TrainConfig": "artjudge.models.vlm.train",
-        "train_vlm": "artjudge.models.vlm.train", "find_score_tokens": "artjudge.models.vlm.tokens",
-        "find_level_tokens": "artjudge.models.vlm.tokens", "merge_checkpoint": "artjudge.models.vlm.train",
+        "load_vlm": "artjudge.models.vlm.core", "find_score_tokens": "artjudge.models.vlm.tokens",
+        "find_level_tokens": "artjudge.models.vlm.tokens",
     }
     if name in lazy:
         import importlib
@@ -50,4 +41,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["load_vlm_critic", "load_vlm_judge", "load_vlm_scorer"]
+__all__ = ["load_vlm_judge", "load_vlm_scorer"]

@@ -144,7 +144,7 @@ class VLMScorer:
         if isinstance(out, Failure):  # pragma: no cover - skip_errors is False
             raise InputError(out.input, out.error)
         if critique:
-            from artjudge.models.vlm.critic import VLMCritic
+            from artjudge.critique.vlm import VLMCritic
 
             out.critique = VLMCritic(self.vlm).critique(image, out).to_dict()
         return out

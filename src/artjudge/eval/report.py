@@ -1,7 +1,7 @@
 """Benchmark reports: any scorer's predictions against any manifest split.
 
 ``evaluate`` lines predictions up with a manifest split and computes every metric from
-``artjudge.metrics`` (SRCC, PLCC raw and logistic, KRCC, MSE, MAE, ACC, bootstrap CIs),
+``artjudge.eval.metrics`` (SRCC, PLCC raw and logistic, KRCC, MSE, MAE, ACC, bootstrap CIs),
 per category when the manifest has categories, per attribute when attribute predictions
 are given, and distribution metrics (KL, JS, EMD) when the dataset has rating
 distributions and the scorer gives 101-bin distributions. ``EvalReport.save`` writes the
@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from artjudge import metrics
+from artjudge.eval import metrics
 from artjudge.data.manifest import ATTR_PREFIX, Manifest
 from artjudge.errors import InputError
-from artjudge.fileio import atomic_write_text as _atomic_text
+from artjudge.io.files import atomic_write_text as _atomic_text
 from artjudge.record import Assessment, Failure
 
 REPORT_VERSION = "1"

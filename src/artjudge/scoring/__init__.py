@@ -15,18 +15,17 @@ the given sigma, truncated to the bins and renormalised, whose centre is solved 
 that the truncation does not drag the mean towards the middle. Without a std, sigma
 follows :func:`sigma_rule` (ArtQuant-style score-based distribution estimation).
 
-Everything is pure math: numpy for labels, torch for differentiable views and losses.
-This module imports nothing else from artjudge (it sits at the bottom of the graph), so
+Everything is pure math in numpy, so reading a dataset's soft labels never needs torch;
+the differentiable views and the training losses live in :mod:`artjudge.scoring.losses`.
+This package imports nothing else from artjudge (it sits at the bottom of the graph), so
 bad inputs raise ``ValueError`` with one line naming the input and the reason.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
@@ -39,20 +38,12 @@ __all__ = [
     "SIGMA_FLOOR",
     "SIGMA_K",
     "TINY_SIGMA_BINS",
-    "ce_loss",
-    "combined_loss",
     "distribution_from_votes",
     "distribution_std",
     "distribution_std_batch",
-    "distribution_std_t",
-    "emd_loss",
     "expectation",
     "expectation_batch",
-    "expectation_t",
-    "kl_loss",
     "levels_to_score",
-    "loss_parts",
-    "pairwise_ranking_loss",
     "score_from_logits",
     "score_to_levels",
     "sigma_rule",
@@ -165,37 +156,15 @@ def distribution_std(p: ArrayLike, bins: ArrayLike | None = None) -> float:
     return float(distribution_std_batch(arr, bins))
 
 
-def _probs_t(x: torch.Tensor, logits: bool) -> torch.Tensor:
-    if x.ndim == 0 or x.shape[-1] < 2:
-        raise ValueError(f"distribution: needs a last axis of at least 2 bins, got shape {tuple(x.shape)}")
-    return torch.softmax(x, dim=-1) if logits else x
-
-
-def expectation_t(x: torch.Tensor, logits: bool = True) -> torch.Tensor:
-    """Differentiable expected score over the last axis (from logits by default)."""
-    p = _probs_t(x, logits)
-    b = torch.linspace(SCORE_MIN, SCORE_MAX, p.shape[-1], dtype=p.dtype, device=p.device)
-    return (p * b).sum(dim=-1)
-
-
-def distribution_std_t(x: torch.Tensor, logits: bool = True) -> torch.Tensor:
-    """Differentiable std over the last axis (from logits by default)."""
-    p = _probs_t(x, logits)
-    b = torch.linspace(SCORE_MIN, SCORE_MAX, p.shape[-1], dtype=p.dtype, device=p.device)
-    mean = (p * b).sum(dim=-1, keepdim=True)
-    var = (p * (b - mean) ** 2).sum(dim=-1)
-    return torch.sqrt(var.clamp_min(1e-12))
-
-
 def score_from_logits(
-    logits: ArrayLike | torch.Tensor,
+    logits: Any,
 ) -> tuple[float | NDArray[np.float64], float | NDArray[np.float64], NDArray[np.float64]]:
     """(score, std, probs) from raw bin logits, one row (floats) or a batch (arrays).
 
     Works for any bin count (101 bins or 5 levels): bins are spread evenly over 0..100.
     """
-    if isinstance(logits, torch.Tensor):
-        arr = logits.detach().to("cpu", torch.float64).numpy()
+    if hasattr(logits, "detach"):  # a torch tensor, without importing torch here
+        arr = logits.detach().double().cpu().numpy()
     else:
         arr = np.asarray(logits, dtype=np.float64)
     if arr.ndim == 0 or arr.shape[-1] < 2:
@@ -393,163 +362,3 @@ def distribution_from_votes(
     kernels = soft_labels(pos, np.full(k, kernel_std), n_bins)  # (k, n_bins), exact means
     w = c / totals[..., None]
     return np.asarray(w @ kernels, dtype=np.float64)
-
-
-# ---------------------------------------------------------------------------- losses
-
-Reduction = Literal["mean", "sum", "none"]
-
-
-def _reduce(x: torch.Tensor, reduction: Reduction) -> torch.Tensor:
-    if reduction == "mean":
-        return x.mean()
-    if reduction == "sum":
-        return x.sum()
-    if reduction == "none":
-        return x
-    raise ValueError(f"reduction: must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _check_pair(logits: torch.Tensor, target: torch.Tensor) -> None:
-    if logits.shape != target.shape:
-        raise ValueError(f"target_probs: shape {tuple(target.shape)} does not match logits {tuple(logits.shape)}")
-    if logits.ndim == 0 or logits.shape[-1] < 2:
-        raise ValueError(f"logits: needs a last axis of at least 2 bins, got shape {tuple(logits.shape)}")
-
-
-def ce_loss(logits: torch.Tensor, target_probs: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
-    """Soft cross-entropy ``-sum_i t_i log p_i`` per row.
-
-    Equals KL(t || p) plus the target's entropy, a constant: same gradient as
-    :func:`kl_loss`, but its minimum is H(t), not 0.
-    """
-    _check_pair(logits, target_probs)
-    t = target_probs.to(logits.dtype)
-    return _reduce(-(t * F.log_softmax(logits, dim=-1)).sum(dim=-1), reduction)
-
-
-def kl_loss(logits: torch.Tensor, target_probs: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
-    """KL(target || softmax(logits)) per row; 0 exactly when they agree (0 log 0 = 0)."""
-    _check_pair(logits, target_probs)
-    t = target_probs.to(logits.dtype)
-    logp = F.log_softmax(logits, dim=-1)
-    kl = (torch.xlogy(t, t) - t * logp).sum(dim=-1)
-    return _reduce(kl, reduction)
-
-
-def emd_loss(
-    logits: torch.Tensor, target_probs: torch.Tensor, r: float = 2.0, reduction: Reduction = "mean"
-) -> torch.Tensor:
-    """Earth mover's distance between ordered distributions via their CDFs (NIMA).
-
-    ``(mean_k |CDF_p(k) - CDF_t(k)|^r)^(1/r)`` per row, in units of "fraction of the
-    scale" (bins are equally spaced). A tiny epsilon keeps the gradient of the r-th root
-    finite when prediction and target coincide; it is subtracted again so the loss is 0
-    there.
-    """
-    _check_pair(logits, target_probs)
-    if r <= 0:
-        raise ValueError(f"r: must be > 0, got {r}")
-    p = torch.softmax(logits, dim=-1)
-    t = target_probs.to(p.dtype)
-    diff = (torch.cumsum(p, dim=-1) - torch.cumsum(t, dim=-1)).abs()
-    eps = 1e-12
-    d = (diff.pow(r).mean(dim=-1) + eps).pow(1.0 / r) - eps ** (1.0 / r)
-    return _reduce(d, reduction)
-
-
-def pairwise_ranking_loss(
-    scores: torch.Tensor,
-    targets: torch.Tensor,
-    margin: float = 0.0,
-    weights: torch.Tensor | None = None,
-    kind: Literal["hinge", "logistic"] = "hinge",
-    scale: float = 1.0,
-) -> torch.Tensor:
-    """Ranking loss over all ordered pairs (i, j) in the batch with targets_i > targets_j.
-
-    ``hinge``: ``relu(margin - (s_i - s_j))`` (0 once every pair is ordered with the
-    margin). ``logistic`` (RankNet): ``softplus((margin - (s_i - s_j)) / scale)``.
-    Tied targets make no pair. ``weights`` give a confidence per pair, shape (N, N)
-    (entry [i, j] weights the pair where i should beat j), or per item, shape (N,)
-    (pair weight w_i * w_j); the loss is the weighted mean over pairs, 0 (with a
-    gradient path) when the batch has no pair.
-    """
-    if scores.ndim != 1 or targets.shape != scores.shape:
-        raise ValueError(f"scores/targets: need two 1-D tensors of equal length, got {tuple(scores.shape)} "
-                         f"and {tuple(targets.shape)}")
-    if kind not in ("hinge", "logistic"):
-        raise ValueError(f"kind: must be 'hinge' or 'logistic', got {kind!r}")
-    if scale <= 0:
-        raise ValueError(f"scale: must be > 0, got {scale}")
-    t = targets.to(scores.dtype)
-    better = (t[:, None] > t[None, :]).to(scores.dtype)  # [i, j] = 1 where i should rank above j
-    if weights is not None:
-        w = weights.to(scores.dtype)
-        if w.shape == scores.shape:
-            w = w[:, None] * w[None, :]
-        elif w.shape != (scores.shape[0], scores.shape[0]):
-            raise ValueError(f"weights: need shape (N,) or (N, N) with N={scores.shape[0]}, got {tuple(w.shape)}")
-        if torch.any(w < 0):
-            raise ValueError("weights: pair confidences must be >= 0")
-        better = better * w
-    gap = margin - (scores[:, None] - scores[None, :])
-    per_pair = F.relu(gap) if kind == "hinge" else F.softplus(gap / scale)
-    total_w = better.sum()
-    if total_w <= 0:
-        return scores.sum() * 0.0
-    return (per_pair * better).sum() / total_w
-
-
-def loss_parts(
-    logits: torch.Tensor,
-    target_probs: torch.Tensor,
-    *,
-    ce_weight: float = 1.0,
-    kl_weight: float = 1.0,
-    emd_weight: float = 0.0,
-    rank_weight: float = 0.0,
-    target_scores: torch.Tensor | None = None,
-    margin: float = 0.0,
-) -> dict[str, torch.Tensor]:
-    """Each weighted term of :func:`combined_loss` and their sum under ``"total"``."""
-    parts: dict[str, torch.Tensor] = {}
-    if ce_weight:
-        parts["ce"] = ce_weight * ce_loss(logits, target_probs)
-    if kl_weight:
-        parts["kl"] = kl_weight * kl_loss(logits, target_probs)
-    if emd_weight:
-        parts["emd"] = emd_weight * emd_loss(logits, target_probs)
-    if rank_weight:
-        if logits.ndim != 2:
-            raise ValueError(f"logits: the ranking term needs a (batch, bins) tensor, got {tuple(logits.shape)}")
-        ts = expectation_t(target_probs.to(logits.dtype), logits=False) if target_scores is None else target_scores
-        parts["rank"] = rank_weight * pairwise_ranking_loss(expectation_t(logits), ts, margin=margin)
-    if not parts:
-        raise ValueError("combined_loss: every weight is 0")
-    total = torch.stack(list(parts.values())).sum()
-    parts["total"] = total
-    return parts
-
-
-def combined_loss(
-    logits: torch.Tensor,
-    target_probs: torch.Tensor,
-    *,
-    ce_weight: float = 1.0,
-    kl_weight: float = 1.0,
-    emd_weight: float = 0.0,
-    rank_weight: float = 0.0,
-    target_scores: torch.Tensor | None = None,
-    margin: float = 0.0,
-) -> torch.Tensor:
-    """Weighted sum of CE, KL (the VLM recipe: "CE + KL"), and optionally EMD and ranking.
-
-    The ranking term compares expected scores (0-100) across the batch; its targets are
-    ``target_scores`` or, when absent, the expectations of ``target_probs``.
-    """
-    return loss_parts(
-        logits, target_probs, ce_weight=ce_weight, kl_weight=kl_weight, emd_weight=emd_weight,
-        rank_weight=rank_weight, target_scores=target_scores, margin=margin,
-    )["total"]
-

@@ -23,14 +23,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from artjudge import metrics, scoring
+from artjudge import scoring
+from artjudge.scoring import losses as score_losses
+
+from artjudge.eval import metrics
 from artjudge.features.extract import FeatureBatch
-from artjudge.fileio import atomic_write_bytes, atomic_write_text
+from artjudge.io.files import atomic_write_bytes, atomic_write_text
 from artjudge.models.head import HeadConfig, ScoringHead
 
 
 @dataclass
-class TrainConfig:
+class HeadTrainConfig:
     """Everything that decides a trained head; saved beside the checkpoint."""
 
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -49,7 +52,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, d: dict[str, Any]) -> HeadTrainConfig:
         d = dict(d)
         head = HeadConfig(**d.pop("head", {}))
         return cls(head=head, **d)
@@ -94,7 +97,7 @@ def predict_scores(head: ScoringHead, feats: FeatureBatch, batch_size: int = 128
             p, h, tr = feats.take(np.arange(i, min(i + batch_size, len(feats)))).tensors()
             logits = head(p, h, tr)
             for t, lg in logits.items():
-                out[t].append(scoring.expectation_t(lg).numpy())
+                out[t].append(score_losses.expectation_t(lg).numpy())
     return {t: np.concatenate(v) for t, v in out.items()}
 
 
@@ -107,7 +110,7 @@ def fit_head(
     train_targets: Targets,
     val: FeatureBatch,
     val_targets: Targets,
-    config: TrainConfig,
+    config: HeadTrainConfig,
     *,
     progress: Callable[[int, dict[str, float]], None] | None = None,
     state_dir: Path | None = None,
@@ -191,10 +194,10 @@ def fit_head(
                     ok = valid[t][idx]
                     if not ok.any():
                         continue
-                    loss = loss + config.kl_weight * scoring.kl_loss(lg[ok], targets[t][idx][ok])
+                    loss = loss + config.kl_weight * score_losses.kl_loss(lg[ok], targets[t][idx][ok])
                     if config.rank_weight and int(ok.sum()) > 1:
-                        loss = loss + config.rank_weight * scoring.pairwise_ranking_loss(
-                            scoring.expectation_t(lg[ok]), target_scores[t][idx][ok], kind="logistic",
+                        loss = loss + config.rank_weight * score_losses.pairwise_ranking_loss(
+                            score_losses.expectation_t(lg[ok]), target_scores[t][idx][ok], kind="logistic",
                             scale=config.rank_scale,
                         )
             if not torch.isfinite(loss):
@@ -247,7 +250,7 @@ def _atomic_torch_save(path: Path, obj: Any) -> None:
 # ---------------------------------------------------------------------------- manifests
 
 
-def manifest_targets(manifest: Any, config: TrainConfig) -> Targets:
+def manifest_targets(manifest: Any, config: HeadTrainConfig) -> Targets:
     """Scores and stds (0-100) per target from a manifest frame; NaN where unlabelled."""
     df = manifest.frame
     scores: dict[str, np.ndarray] = {}
@@ -280,7 +283,7 @@ def extract_manifest_features(
 
 def train_head(
     manifest: Any,
-    config: TrainConfig,
+    config: HeadTrainConfig,
     out_dir: str | os.PathLike[str],
     *,
     resume: bool = False,
@@ -297,7 +300,7 @@ def train_head(
     """
     from datetime import UTC, datetime
 
-    from artjudge.checkpoints import save_checkpoint
+    from artjudge.models.weights import save_checkpoint
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

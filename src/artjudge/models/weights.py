@@ -16,10 +16,10 @@ from typing import Any
 import torch
 
 from artjudge.errors import ModelNotAvailable
-from artjudge.fileio import atomic_write_bytes as _atomic_write_bytes
-from artjudge.fileio import sha256_file
+from artjudge.io.files import atomic_write_bytes as _atomic_write_bytes
+from artjudge.io.files import sha256_file
 
-PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
+PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "default"
 
 

@@ -32,10 +32,11 @@ import torch.nn.functional as F
 from artjudge.errors import InputError
 from artjudge.models.vlm.backbone import Sample, load_backbone
 from artjudge.models.vlm.core import VLM, VLMMeta, apply_adapters, new_tokens, soft_target, write_meta
-from artjudge.models.vlm.data import Row, load_rows
+from artjudge.train.vlm_data import Row, load_rows
 from artjudge.models.vlm.scorer import open_image
 from artjudge.models.vlm.tokens import save_tokens
-from artjudge.scoring import kl_loss, score_to_levels
+from artjudge.scoring import score_to_levels
+from artjudge.scoring.losses import kl_loss
 from artjudge.taxonomy import LEVELS
 
 STAGES: tuple[str, ...] = ("text", "score", "mat", "sot")
@@ -48,7 +49,7 @@ STATE_FILE = "train_state.json"
 
 
 @dataclass
-class TrainConfig:
+class VLMTrainConfig:
     """Everything ``artjudge train-vlm`` sets; parameters are named as on the command line."""
 
     base: str
@@ -122,7 +123,7 @@ class StageResult:
     adapter: str = ""
 
 
-def _items_for(vlm: VLM, stage: str, row: Row, cfg: TrainConfig, attributes: list[str]) -> list[_Item]:
+def _items_for(vlm: VLM, stage: str, row: Row, cfg: VLMTrainConfig, attributes: list[str]) -> list[_Item]:
     """The sequences one manifest row contributes to a stage."""
     img = open_image(row.path)[2]
     items: list[_Item] = []
@@ -147,14 +148,14 @@ def _items_for(vlm: VLM, stage: str, row: Row, cfg: TrainConfig, attributes: lis
     return items
 
 
-def _clip(vlm: VLM, s: Sample, cfg: TrainConfig) -> Sample:
+def _clip(vlm: VLM, s: Sample, cfg: VLMTrainConfig) -> Sample:
     if len(s.answer_ids) > cfg.max_text_tokens:
         s.answer_ids = s.answer_ids[: cfg.max_text_tokens]
         s.loss_mask = s.loss_mask[: cfg.max_text_tokens]
     return s
 
 
-def batch_loss(vlm: VLM, items: list[_Item], cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+def batch_loss(vlm: VLM, items: list[_Item], cfg: VLMTrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """CE on the answer tokens that carry it, plus KL of score/level tokens to soft labels."""
     enc = vlm.encoder.encode([it.sample for it in items])
     inputs = vlm.encoder.to_device(enc["inputs"])
@@ -185,7 +186,7 @@ def batch_loss(vlm: VLM, items: list[_Item], cfg: TrainConfig) -> tuple[torch.Te
     return total, parts
 
 
-def _lora_config(cfg: TrainConfig, rank: int, family: str, model: Any = None) -> Any:
+def _lora_config(cfg: VLMTrainConfig, rank: int, family: str, model: Any = None) -> Any:
     from peft import LoraConfig
 
     save: list[str] = []
@@ -246,7 +247,7 @@ def _load_checkpoint(model: Any, opt: torch.optim.Optimizer, sched: Any, ckpt: P
     return int(state["step"]), [tuple(x) for x in state["history"]]
 
 
-def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: TrainConfig,
+def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: VLMTrainConfig,
                attributes: list[str], out: Path, on_step: Callable[[int, float], None] | None) -> StageResult:
     from peft import get_peft_model
     from tqdm import tqdm
@@ -312,7 +313,7 @@ def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: 
     return StageResult(stage, rank, step, history, seconds, f"adapters/{tag}")
 
 
-def train_vlm(cfg: TrainConfig, on_step: Callable[[str, int, float], None] | None = None) -> dict[str, Any]:
+def train_vlm(cfg: VLMTrainConfig, on_step: Callable[[str, int, float], None] | None = None) -> dict[str, Any]:
     """Run every stage of ``cfg``; return a summary (stages, steps, loss histories, paths)."""
     torch.manual_seed(cfg.seed)
     plan = cfg.plan()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from artjudge.fileio import atomic_write_text
+from artjudge.io.files import atomic_write_text
 from artjudge.record import Assessment, Failure
 
 FORMATS = ("table", "json", "jsonl", "csv")

@@ -46,7 +46,7 @@ from artjudge.models.process.model import (
     scores_to_logits,
     scores_to_unit,
 )
-from artjudge.process_data.synthetic import STYLES, generate_dataset
+from artjudge.data.process.synthetic import STYLES, generate_dataset
 from artjudge.taxonomy import PROCESS
 
 GENERATOR_VERSION = "synthetic-v1"
@@ -99,7 +99,7 @@ Source = Bundle | OrderPairs
 
 
 @dataclass
-class TrainConfig:
+class ProcessTrainConfig:
     n_synthetic: int = 480
     n_frames: int = 8
     size: int = 128
@@ -148,7 +148,7 @@ def load_targets(
     """AGIQA-3K images of one split (by prompt) to paint; [] without the data."""
     if agiqa_root is None or not (agiqa_root / "data.csv").is_file():
         return []
-    from artjudge.process_data.agiqa_align import load_align_pairs
+    from artjudge.data.process.agiqa_align import load_align_pairs
 
     pairs = [p for p in load_align_pairs(agiqa_root) if p.split == split]
     rng = np.random.default_rng(seed)
@@ -189,7 +189,7 @@ def sheep_pairs(
     n_frames: int = 6, size: int = 128, progress: bool = True, shuffles: int = 1,
 ) -> OrderPairs:
     """``n`` drawings (at least 4 strokes) in their true order and ``shuffles`` random orders."""
-    from artjudge.process_data.sheep import load_sheep, rasterise
+    from artjudge.data.process.sheep import load_sheep, rasterise
 
     def build() -> dict[str, np.ndarray]:
         drawings = [d for d in load_sheep(root, split) if len(d.strokes) >= 4]
@@ -219,7 +219,7 @@ def agiqa_bundle(
 ) -> tuple[Bundle, list[str]]:
     """Every AGIQA-3K image as a one-frame process with its prompt; and each row's split."""
     from artjudge.models.process.text import embed_texts
-    from artjudge.process_data.agiqa_align import load_align_pairs
+    from artjudge.data.process.agiqa_align import load_align_pairs
 
     pairs = load_align_pairs(root)
 
@@ -524,7 +524,7 @@ class TrainingData:
     seconds: float
 
 
-def build_training_data(cfg: TrainConfig, encoder: PatchEncoder, progress: bool = True) -> TrainingData:
+def build_training_data(cfg: ProcessTrainConfig, encoder: PatchEncoder, progress: bool = True) -> TrainingData:
     t0 = time.time()
     targets = load_targets(cfg.agiqa_root, cfg.n_targets, cfg.size, cfg.seed)
     synth = synthetic_bundle(encoder, cfg.n_synthetic, cfg.seed, targets, cfg.cache_dir, cfg.n_frames, cfg.size,
@@ -541,7 +541,7 @@ def build_training_data(cfg: TrainConfig, encoder: PatchEncoder, progress: bool 
                         concept_embeddings(cfg.cache_dir), time.time() - t0)
 
 
-def fit_process_net(cfg: TrainConfig, data: TrainingData, encoder: PatchEncoder, progress: bool = True
+def fit_process_net(cfg: ProcessTrainConfig, data: TrainingData, encoder: PatchEncoder, progress: bool = True
                     ) -> tuple[PPJudgeNet, list[float], list[float]]:
     """The recipe on built data: pretrain on synthetic, fine-tune on the real sources with
     synthetic replay; returns the network and both stages' per-epoch losses.
@@ -573,7 +573,7 @@ def fit_process_net(cfg: TrainConfig, data: TrainingData, encoder: PatchEncoder,
     return net, loss_pre, loss_ft
 
 
-def train_process_judge(cfg: TrainConfig, out_path: Path, progress: bool = True) -> dict[str, object]:
+def train_process_judge(cfg: ProcessTrainConfig, out_path: Path, progress: bool = True) -> dict[str, object]:
     """Build (or read cached) features, pretrain, fine-tune, save weights; return a summary."""
     from artjudge.models.process.judge import save_checkpoint
 

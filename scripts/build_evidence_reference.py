@@ -1,6 +1,6 @@
 """Build the reference ranges shipped with the evidence measures.
 
-Run ``python -m artjudge.features.evidence_reference [--data ../shared/data/agiqa-3k]``:
+Run ``python scripts/build_evidence_reference.py [--data ../shared/data/agiqa-3k]``:
 it measures every AGIQA-3K *training* image (split by prompt with
 ``split_by_group(test_fraction=0.2, val_fraction=0.1, seed=0)``, the split the scorer
 uses), stores the percentiles p1..p99 of each measure, and fits the small logistic model
@@ -88,7 +88,7 @@ def build(data_dir: Path, progress: bool = True) -> dict[str, Any]:
             "split": "train (split_by_group over prompts, test 0.2, val 0.1, seed 0)",
             "n_images": len(train),
             "made": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "command": "python -m artjudge.features.evidence_reference",
+            "command": "python scripts/build_evidence_reference.py",
         }
     }
     for key in values[0]:
@@ -117,7 +117,7 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/agiqa-3k"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("evidence_reference.json"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src" / "artjudge" / "features" / "evidence_reference.json")
     args = parser.parse_args(argv)
     ref = build(args.data)
     write_atomic(args.out, ref)
