@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,18 +14,18 @@ SHARED_DATA = Path(os.environ.get("ARTJUDGE_SHARED_DATA", ROOT.parent / "shared"
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def save_results(name: str, payload: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(dict(payload, machine=machine()), fh, indent=2)
-    os.replace(tmp, path)
-    return path
+    from artjudge.io.files import atomic_write_json
+
+    return atomic_write_json(RESULTS / f"{name}.json", dict(payload, machine=machine()), ensure_ascii=True)
 
 
 def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:

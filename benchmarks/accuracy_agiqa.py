@@ -54,8 +54,8 @@ def main() -> int:
     from sklearn.svm import SVR
 
     import artjudge
-    from artjudge.eval import metrics
     from artjudge.data import read_dataset
+    from artjudge.eval import metrics
     from artjudge.record import Assessment
 
     manifest = read_dataset("agiqa-3k", args.data)
@@ -77,10 +77,25 @@ def main() -> int:
     sub = test_paths[: args.cli_subset]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cli.jsonl"
-        subprocess.run([sys.executable, "-m", "artjudge", "assess", *sub, "--model", args.model,
-                        "--output", str(out), "--quiet"], check=True)
-        cli_scores = {json.loads(line)["input"]: json.loads(line)["overall"]["score"]
-                      for line in out.read_text().splitlines()}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "artjudge",
+                "assess",
+                *sub,
+                "--model",
+                args.model,
+                "--output",
+                str(out),
+                "--quiet",
+            ],
+            check=True,
+        )
+        cli_scores = {
+            json.loads(line)["input"]: json.loads(line)["overall"]["score"]
+            for line in out.read_text().splitlines()
+        }
     cli_diff = max(abs(cli_scores[p] - s) for p, s in zip(sub, shipped, strict=False))
 
     # --- baselines on frozen features
@@ -106,11 +121,20 @@ def main() -> int:
     rows = []
     for name, rep in reports.items():
         d = rep.to_dict()
-        rows.append([name, f"{d['srcc']['value']:.4f} [{d['srcc']['lo']:.3f}, {d['srcc']['hi']:.3f}]",
-                     f"{d['plcc']['value']:.4f} [{d['plcc']['lo']:.3f}, {d['plcc']['hi']:.3f}]",
-                     f"{d['plcc_logistic']['value']:.4f}", f"{d['krcc']['value']:.4f}"])
-    print_table(f"AGIQA-3K perceptual quality, test split (n={int(te.sum())})",
-                ["model", "SRCC [95% CI]", "PLCC [95% CI]", "PLCC (logistic)", "KRCC"], rows)
+        rows.append(
+            [
+                name,
+                f"{d['srcc']['value']:.4f} [{d['srcc']['lo']:.3f}, {d['srcc']['hi']:.3f}]",
+                f"{d['plcc']['value']:.4f} [{d['plcc']['lo']:.3f}, {d['plcc']['hi']:.3f}]",
+                f"{d['plcc_logistic']['value']:.4f}",
+                f"{d['krcc']['value']:.4f}",
+            ]
+        )
+    print_table(
+        f"AGIQA-3K perceptual quality, test split (n={int(te.sum())})",
+        ["model", "SRCC [95% CI]", "PLCC [95% CI]", "PLCC (logistic)", "KRCC"],
+        rows,
+    )
     s, a, b = (reports[k].to_dict() for k in reports)
     gains = {
         "srcc_over_a": s["srcc"]["value"] - a["srcc"]["value"],
@@ -120,18 +144,28 @@ def main() -> int:
     }
     print(f"gains: {json.dumps({k: round(v, 4) for k, v in gains.items()})}")
     print(f"CLI vs API on {len(sub)} images: max |score difference| = {cli_diff:.2e}")
-    bar = {"srcc>=0.85": s["srcc"]["value"] >= 0.85, "plcc>=0.89": s["plcc"]["value"] >= 0.89,
-           "beats_a": gains["srcc_over_a"] > 0 and gains["plcc_over_a"] > 0,
-           "beats_b": gains["srcc_over_b"] > 0 and gains["plcc_over_b"] > 0}
+    bar = {
+        "srcc>=0.85": s["srcc"]["value"] >= 0.85,
+        "plcc>=0.89": s["plcc"]["value"] >= 0.89,
+        "beats_a": gains["srcc_over_a"] > 0 and gains["plcc_over_a"] > 0,
+        "beats_b": gains["srcc_over_b"] > 0 and gains["plcc_over_b"] > 0,
+    }
     print(f"bar: {bar}")
-    path = save_results("accuracy_agiqa", {
-        "split": {"train": int(tr.sum()), "val": int(va.sum()), "test": int(te.sum())},
-        "model": {"id": scorer.model_id, "version": scorer.model_version},
-        "reports": {k: v.to_dict() for k, v in reports.items()},
-        "gains": gains, "bar": bar, "svr_C": best_c, "ridge_alpha": float(ridge[-1].alpha_),
-        "cli_vs_api_max_abs_diff": cli_diff, "api_seconds": api_s,
-        "shipped_predictions": {p: float(v) for p, v in zip(test_paths, shipped, strict=True)},
-    })
+    path = save_results(
+        "accuracy_agiqa",
+        {
+            "split": {"train": int(tr.sum()), "val": int(va.sum()), "test": int(te.sum())},
+            "model": {"id": scorer.model_id, "version": scorer.model_version},
+            "reports": {k: v.to_dict() for k, v in reports.items()},
+            "gains": gains,
+            "bar": bar,
+            "svr_C": best_c,
+            "ridge_alpha": float(ridge[-1].alpha_),
+            "cli_vs_api_max_abs_diff": cli_diff,
+            "api_seconds": api_s,
+            "shipped_predictions": {p: float(v) for p, v in zip(test_paths, shipped, strict=True)},
+        },
+    )
     print(f"wrote {path}")
     return 0 if all(bar.values()) else 1
 

@@ -92,13 +92,16 @@ def _untrained_checkpoint(folder: Path) -> str:
     shipped model, for measuring speed before (or without) the trained weights."""
     import torch
 
-    from artjudge.models.weights import save_checkpoint
     from artjudge.models.head import HeadConfig, ScoringHead
+    from artjudge.models.weights import save_checkpoint
 
     torch.manual_seed(0)
     cfg = HeadConfig()
-    save_checkpoint(folder, ScoringHead(cfg).state_dict(),
-                    {"id": "untrained-default-shape", "version": "0", "config": {"head": cfg.to_dict()}})
+    save_checkpoint(
+        folder,
+        ScoringHead(cfg).state_dict(),
+        {"id": "untrained-default-shape", "version": "0", "config": {"head": cfg.to_dict()}},
+    )
     return str(folder)
 
 
@@ -126,28 +129,55 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]
             cluster = local_cluster(w)
             client = Client(cluster)
             # Warm-up run: starts every worker's model (one load per worker process).
-            run_batch(paths[: w * args.batch_size], str(tmp / f"warm{w}.parquet"), factory, model=args.model,
-                      engine="dask", client=client, part_size=args.batch_size, batch_size=args.batch_size,
-                      torch_threads=max(1, cores // w), progress=False)
+            run_batch(
+                paths[: w * args.batch_size],
+                str(tmp / f"warm{w}.parquet"),
+                factory,
+                model=args.model,
+                engine="dask",
+                client=client,
+                part_size=args.batch_size,
+                batch_size=args.batch_size,
+                torch_threads=max(1, cores // w),
+                progress=False,
+            )
             clusters[w] = (cluster, client, time.perf_counter() - t0)
 
         def baseline(r: int) -> int:
             return len(scorer.assess_many(paths, batch_size=args.batch_size, skip_errors=True))
 
         def local(r: int) -> int:
-            return run_batch(paths, str(tmp / f"local{r}.parquet"), lambda: scorer, model=args.model,
-                             part_size=args.part_size, batch_size=args.batch_size, progress=False).rows
+            return run_batch(
+                paths,
+                str(tmp / f"local{r}.parquet"),
+                lambda: scorer,
+                model=args.model,
+                part_size=args.part_size,
+                batch_size=args.batch_size,
+                progress=False,
+            ).rows
 
         def dask(w: int) -> Any:
             def go(r: int) -> int:
-                return run_batch(paths, str(tmp / f"dask{w}-{r}.parquet"), factory, model=args.model,
-                                 engine="dask", client=clusters[w][1], part_size=args.part_size,
-                                 batch_size=args.batch_size, torch_threads=max(1, cores // w),
-                                 progress=False).rows
+                return run_batch(
+                    paths,
+                    str(tmp / f"dask{w}-{r}.parquet"),
+                    factory,
+                    model=args.model,
+                    engine="dask",
+                    client=clusters[w][1],
+                    part_size=args.part_size,
+                    batch_size=args.batch_size,
+                    torch_threads=max(1, cores // w),
+                    progress=False,
+                ).rows
+
             return go
 
-        configs: list[tuple[str, int, Any]] = [("assess_many, 1 process (baseline)", 0, baseline),
-                                               ("run_batch, local engine", 0, local)]
+        configs: list[tuple[str, int, Any]] = [
+            ("assess_many, 1 process (baseline)", 0, baseline),
+            ("run_batch, local engine", 0, local),
+        ]
         configs += [(f"run_batch, dask-local {w} worker(s)", w, dask(w)) for w in args.workers]
         times: dict[str, list[float]] = {name: [] for name, _, _ in configs}
         for r in range(args.rounds):
@@ -164,8 +194,13 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]
     rows: list[dict[str, Any]] = []
     for name, w, _ in configs:
         med = statistics.median(times[name])
-        row: dict[str, Any] = {"config": name, "workers": w, "seconds": med, "seconds_all": times[name],
-                               "img_s": len(paths) / med}
+        row: dict[str, Any] = {
+            "config": name,
+            "workers": w,
+            "seconds": med,
+            "seconds_all": times[name],
+            "img_s": len(paths) / med,
+        }
         if w:
             row["startup_s"] = clusters[w][2]
         rows.append(row)
@@ -190,31 +225,62 @@ def driver_memory(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     try:
         # Warm-up: each worker loads the model once, outside the measured runs.
         pq.write_table(pa.table({"path": ["missing/warm.jpg"] * 4}), tmp / "warm.parquet")
-        run_batch([str(tmp / "warm.parquet")], str(tmp / "warm-out.parquet"), factory, model=args.model,
-                  engine="dask", client=client, part_size=1, progress=False)
+        run_batch(
+            [str(tmp / "warm.parquet")],
+            str(tmp / "warm-out.parquet"),
+            factory,
+            model=args.model,
+            engine="dask",
+            client=client,
+            part_size=1,
+            progress=False,
+        )
         for n in args.rows:
             manifest = tmp / f"manifest{n}.parquet"
             # Parquet is read one row group at a time, so a manifest meant for streaming is
             # written in row groups (8,192 rows, as `artjudge batch` reads them) rather than one.
-            pq.write_table(pa.table({"path": [f"missing/{i:07d}.jpg" for i in range(n)],
-                                     "image_id": [str(i) for i in range(n)]}), manifest,
-                           row_group_size=MANIFEST_ROW_GROUP)
+            pq.write_table(
+                pa.table(
+                    {
+                        "path": [f"missing/{i:07d}.jpg" for i in range(n)],
+                        "image_id": [str(i) for i in range(n)],
+                    }
+                ),
+                manifest,
+                row_group_size=MANIFEST_ROW_GROUP,
+            )
             for engine in ("dask", "local"):
                 target = tmp / f"mem{n}-{engine}.parquet"
-                kw: dict[str, Any] = ({"client": client} if engine == "dask" else {})
+                kw: dict[str, Any] = {"client": client} if engine == "dask" else {}
                 fac = factory if engine == "dask" else (lambda: scorer)
                 tracemalloc.start()
                 t = time.perf_counter()
                 with _RSSPeak() as rss:
-                    s = run_batch([str(manifest)], str(target), fac, model=args.model, engine=engine,
-                                  part_size=args.part_size_rows, progress=False, **kw)
+                    s = run_batch(
+                        [str(manifest)],
+                        str(target),
+                        fac,
+                        model=args.model,
+                        engine=engine,
+                        part_size=args.part_size_rows,
+                        progress=False,
+                        **kw,
+                    )
                 dt = time.perf_counter() - t
                 _, peak = tracemalloc.get_traced_memory()
                 tracemalloc.stop()
                 assert s.rows == n and s.failed == n
-                out.append({"rows": n, "engine": engine, "seconds": dt, "rows_s": n / dt,
-                            "heap_peak_mib": peak / 2**20, "rss_growth_mib": rss.peak / 2**20,
-                            "output_mib": target.stat().st_size / 2**20})
+                out.append(
+                    {
+                        "rows": n,
+                        "engine": engine,
+                        "seconds": dt,
+                        "rows_s": n / dt,
+                        "heap_peak_mib": peak / 2**20,
+                        "rss_growth_mib": rss.peak / 2**20,
+                        "output_mib": target.stat().st_size / 2**20,
+                    }
+                )
                 shutil.rmtree(str(target) + ".parts", ignore_errors=True)
     finally:
         client.close()
@@ -224,8 +290,11 @@ def driver_memory(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default",
-                    help="'default', a checkpoint folder, or 'untrained' (default head shape, untrained weights)")
+    ap.add_argument(
+        "--model",
+        default="default",
+        help="'default', a checkpoint folder, or 'untrained' (default head shape, untrained weights)",
+    )
     ap.add_argument("--images", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--part-size", type=int, default=32, help="partition size for the throughput runs")
@@ -233,12 +302,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions (median reported)")
-    ap.add_argument("--skip-throughput", action="store_true",
-                    help="memory part only; writes benchmarks/results/batch_memory.json (unless --json), "
-                         "leaving the throughput figures in batch_scale.json untouched")
-    ap.add_argument("--json", default=None,
-                    help="results file name under benchmarks/results (default: batch_scale.json, "
-                         "or batch_memory.json with --skip-throughput)")
+    ap.add_argument(
+        "--skip-throughput",
+        action="store_true",
+        help="memory part only; writes benchmarks/results/batch_memory.json (unless --json), "
+        "leaving the throughput figures in batch_scale.json untouched",
+    )
+    ap.add_argument(
+        "--json",
+        default=None,
+        help="results file name under benchmarks/results (default: batch_scale.json, "
+        "or batch_memory.json with --skip-throughput)",
+    )
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="batch_scale-") as d:
@@ -251,24 +326,40 @@ def main(argv: list[str] | None = None) -> int:
         import artjudge
 
         info = artjudge.load(args.model).info()
-    print(f"\nThroughput: {what}, model {info['id']} {info['version']}, batch {args.batch_size}, "
-          f"{os.cpu_count()} cores")
-    print(f"{'config (median of rounds)':42s} {'seconds':>8s} {'img/s':>7s} {'vs base':>8s} {'startup s':>9s}")
+    print(
+        f"\nThroughput: {what}, model {info['id']} {info['version']}, batch {args.batch_size}, "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"{'config (median of rounds)':42s} {'seconds':>8s} {'img/s':>7s} {'vs base':>8s} {'startup s':>9s}"
+    )
     for r in tp:
-        print(f"{r['config']:42s} {r['seconds']:8.1f} {r['img_s']:7.2f} {r['vs_baseline']:7.2f}x "
-              f"{r.get('startup_s', float('nan')):9.1f}")
+        print(
+            f"{r['config']:42s} {r['seconds']:8.1f} {r['img_s']:7.2f} {r['vs_baseline']:7.2f}x "
+            f"{r.get('startup_s', float('nan')):9.1f}"
+        )
     print("\nDriver memory (every row a missing file -> failure row; scoring not measured here)")
-    print(f"{'rows':>8s} {'engine':7s} {'seconds':>8s} {'rows/s':>8s} {'heap peak MiB':>14s} {'RSS growth MiB':>15s}")
+    print(
+        f"{'rows':>8s} {'engine':7s} {'seconds':>8s} {'rows/s':>8s} {'heap peak MiB':>14s} {'RSS growth MiB':>15s}"
+    )
     for r in mem:
-        print(f"{r['rows']:8d} {r['engine']:7s} {r['seconds']:8.1f} {r['rows_s']:8.0f} {r['heap_peak_mib']:14.1f} "
-              f"{r['rss_growth_mib']:15.1f}")
+        print(
+            f"{r['rows']:8d} {r['engine']:7s} {r['seconds']:8.1f} {r['rows_s']:8.0f} {r['heap_peak_mib']:14.1f} "
+            f"{r['rss_growth_mib']:15.1f}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"command": "python benchmarks/batch_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count(),
-               "model": {"id": info["id"], "version": info["version"]}, "images": what,
-               "batch_size": args.batch_size, "throughput": tp, "driver_memory": mem,
-               "driver_memory_note": "every manifest row names a missing file; measures streaming, "
-                                     "partitioning, bookkeeping and merge, not inference"}
+    payload = {
+        "command": "python benchmarks/batch_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cores": os.cpu_count(),
+        "model": {"id": info["id"], "version": info["version"]},
+        "images": what,
+        "batch_size": args.batch_size,
+        "throughput": tp,
+        "driver_memory": mem,
+        "driver_memory_note": "every manifest row names a missing file; measures streaming, "
+        "partitioning, bookkeeping and merge, not inference",
+    }
     target = RESULTS / (args.json or ("batch_memory.json" if args.skip_throughput else "batch_scale.json"))
     target.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"\nwrote {target}")

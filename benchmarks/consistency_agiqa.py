@@ -1,116 +1,204 @@
-"""Consistency with the text prompt: the process judge's consistency score against AGIQA-3K
-``mos_align`` on its test split (split_by_group over prompts, test 0.2, val 0.1, seed 0),
-against image-only ridges on the same frozen features, fitted in the same run.
+"""Prompt consistency on AGIQA-3K ``mos_align``: quality-only vs grounding-only vs the shipped combination.
 
-    python benchmarks/consistency_agiqa.py
+    nice -n 10 python benchmarks/consistency_features.py   # once: cache the frozen inputs
+    nice -n 10 python benchmarks/consistency_agiqa.py
 
-The judge sees the image as a one-frame process with the prompt (MiniLM embedding) as its
-context token and the image's concept alignment with the prompt (``grounding``). The
-ridges see only the image: (a) its pooled patch tokens; (b) those plus the ImageNet class
-logits the judge's grounding starts from, so that whatever the judge gains over (b) comes
-from the prompt. The judge's consistency is the shipped blend: half the network, half a
-ridge readout of its wide inputs fitted on the train split (see consistency_cv.py). A
-paired bootstrap gives the interval of the judge's SRCC gain over the better ridge.
+1. Test split (split_by_group over prompts, test 0.2, val 0.1, seed 0): SRCC and PLCC with
+   bootstrap CIs for the shipped default's quality score (never reads the prompt), a
+   grounding-only ridge (whole-prompt concept grounding, fitted on train) and the shipped
+   consistency score (``models.consistency``), plus a paired bootstrap of the shipped
+   score's SRCC gain over quality-only.
+2. Grouped 5-fold CV over train+val (out of fold, folds by prompt): the same comparison, so
+   the figure does not rest on one split.
+3. Stress test: for each test image, the correct prompt against the same prompt with its
+   first object swapped for another test prompt's object, or its colour word swapped:
+   the share of images where the correct prompt scores higher (ties counted apart).
 Writes benchmarks/results/consistency_agiqa.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-SHARED = Path(os.environ.get("ARTJUDGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, print_table, save_results  # noqa: E402
+
+INPUTS = ROOT / ".cache" / "consistency" / "agiqa_inputs.npz"
+SWAP_COLOURS = {
+    "red": "blue",
+    "blue": "red",
+    "green": "purple",
+    "yellow": "blue",
+    "black": "white",
+    "white": "black",
+    "brown": "green",
+    "pink": "green",
+    "orange": "blue",
+    "purple": "yellow",
+    "gray": "red",
+    "grey": "red",
+    "warm": "cold",
+    "cold": "warm",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", default="default")
+    ap.add_argument("--inputs", default=str(INPUTS))
     ap.add_argument("--bootstrap", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
     from artjudge.eval import metrics
-    from artjudge.io.files import atomic_write_text
-    from artjudge.models.process.encoder import PatchEncoder
-    from artjudge.models.process.judge import default_weights_path, load_net
-    from artjudge.train.process import add_alignment, agiqa_bundle, predict, ridge_readout
+    from artjudge.features.prompt_elements import parse_prompt
+    from artjudge.models.consistency import FEATURE_NAMES, OfflineConsistency
+    from artjudge.models.process.text import embed_texts
+    from artjudge.train.consistency import Inputs, class_probs, grouped_oof, ridge_fit, signals_of
 
     t0 = time.time()
-    root = SHARED / "agiqa-3k"
-    if not (root / "data.csv").is_file():
-        print(f"AGIQA-3K not found at {root}", file=sys.stderr)
-        return 2
-    wpath = default_weights_path() if args.weights == "default" else Path(args.weights)
-    net, blob = load_net(wpath)
-    encoder = PatchEncoder(resolution=int(blob["meta"]["resolution"]), grid=net.cfg.grid)
-    bundle, splits = agiqa_bundle(encoder, root, Path(args.cache_dir))
-    split = np.array(splits)
-    train, test = bundle.subset(split == "train"), bundle.subset(split == "test")
-    y_train, y_test = train.labels[:, 0], test.labels[:, 0]
-    if net.grounder.ready:
-        add_alignment([test], encoder, net.grounder, fit=False)
-
-    model_pred = predict(net, test)[:, 0]
-
-    def ridge_fit_predict(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, float]:
-        """Image-only ridge, alpha by cross-validation on the train split."""
-        coef, intercept, alpha = ridge_readout(x_train, y_train)
-        return x_test @ coef + intercept, alpha
-
-    pooled_train, pooled_test = train.frames[:, 0].mean(axis=1), test.frames[:, 0].mean(axis=1)
-    ridge_a, alpha_a = ridge_fit_predict(pooled_train, pooled_test)
-    logits_train, logits_test = encoder.class_logits(train.frames[:, 0]), encoder.class_logits(test.frames[:, 0])
-    ridge_b, alpha_b = ridge_fit_predict(np.hstack([pooled_train, logits_train]),
-                                         np.hstack([pooled_test, logits_test]))
-
-    rows = {}
-    for name, pred in (("process judge (image + prompt)", model_pred), ("ridge, image tokens", ridge_a),
-                       ("ridge, image tokens + logits", ridge_b)):
-        rep = metrics.report(pred, y_test, bootstrap=args.bootstrap, seed=0)
-        rows[name] = {"srcc": rep.srcc.value, "srcc_ci": [rep.srcc.lo, rep.srcc.hi],
-                      "plcc": rep.plcc.value, "plcc_ci": [rep.plcc.lo, rep.plcc.hi]}
-    # paired bootstrap of the SRCC difference, judge minus the better image-only ridge
-    best_ridge = max(("ridge, image tokens", ridge_a), ("ridge, image tokens + logits", ridge_b),
-                     key=lambda kv: rows[kv[0]]["srcc"])
-    diffs = []
+    inp = Inputs.load(Path(args.inputs))
+    model = OfflineConsistency.load()
+    sig = signals_of(inp, class_probs(inp.pooled))
     rng = np.random.default_rng(0)
-    for _ in range(args.bootstrap):
-        i = rng.integers(0, len(y_test), len(y_test))
-        diffs.append(metrics.srcc(model_pred[i], y_test[i]) - metrics.srcc(best_ridge[1][i], y_test[i]))
-    gain = {"against": best_ridge[0], "srcc_diff": rows["process judge (image + prompt)"]["srcc"]
-            - rows[best_ridge[0]]["srcc"], "srcc_diff_ci": [float(np.percentile(diffs, 2.5)),
-                                                          float(np.percentile(diffs, 97.5))],
-            "share_of_resamples_judge_ahead": float(np.mean(np.array(diffs) > 0))}
-    print(f"\nAGIQA-3K mos_align, test split by prompt: n={len(y_test)} (train n={len(y_train)})")
-    print(f"{'method':<34}{'SRCC':>8}{'95% CI':>18}{'PLCC':>8}{'95% CI':>18}")
-    for name, r in rows.items():
-        print(f"{name:<34}{r['srcc']:>8.3f}   [{r['srcc_ci'][0]:.3f}, {r['srcc_ci'][1]:.3f}]"
-              f"{r['plcc']:>8.3f}   [{r['plcc_ci'][0]:.3f}, {r['plcc_ci'][1]:.3f}]")
-    print(f"judge - {gain['against']}: SRCC {gain['srcc_diff']:+.3f}, paired 95% CI "
-          f"[{gain['srcc_diff_ci'][0]:+.3f}, {gain['srcc_diff_ci'][1]:+.3f}], judge ahead in "
-          f"{gain['share_of_resamples_judge_ahead']:.0%} of resamples")
-    result = {
-        "command": "python benchmarks/consistency_agiqa.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "split": "split_by_group(prompt, test_fraction=0.2, val_fraction=0.1, seed=0)",
-        "n_test": int(len(y_test)), "n_train": int(len(y_train)), "resolution": encoder.resolution,
-        "ridge_alpha": {"tokens": alpha_a, "tokens+logits": alpha_b}, "results": rows,
-        "judge_beats_image_only": bool(rows["process judge (image + prompt)"]["srcc"]
-                                       > max(rows["ridge, image tokens"]["srcc"],
-                                             rows["ridge, image tokens + logits"]["srcc"])),
-        "paired_gain": gain, "seconds": round(time.time() - t0, 1),
-        "weights": str(wpath), "weights_version": blob.get("version"),
-    }
-    atomic_write_text(RESULTS / "consistency_agiqa.json", json.dumps(result, indent=2))
+    test = inp.split == "test"
+    train, trainval = inp.split == "train", inp.split != "test"
+    y = inp.mos_align.astype(np.float64)
+
+    # perturbed prompts for the stress test (test images only)
+    test_objects = sorted(
+        {e.value for p in set(inp.prompt[test]) for e in parse_prompt(p) if e.kind == "object"}
+    )
+    perturbed: dict[int, tuple[str, str]] = {}
+    for i in np.flatnonzero(test):
+        p = str(inp.prompt[i])
+        els = parse_prompt(p)
+        colour_words = [w for w in re.findall(r"[a-z]+", p.lower()) if w in SWAP_COLOURS]
+        if colour_words:
+            w = colour_words[0]
+            perturbed[int(i)] = ("colour", re.sub(rf"\b{w}\b", SWAP_COLOURS[w], p, count=1, flags=re.I))
+            continue
+        objs = [e.value for e in els if e.kind == "object" and e.value.split()[-1] in p.lower()]
+        if objs:
+            head = objs[0].split()[-1]
+            other = str(rng.choice([o for o in test_objects if head not in o]))
+            perturbed[int(i)] = ("object", re.sub(rf"\b{re.escape(head)}\b", other, p, count=1, flags=re.I))
+    texts = sorted(set(inp.prompt.tolist()) | {v[1] for v in perturbed.values()})
+    emb = dict(zip(texts, np.asarray(embed_texts(texts), dtype=np.float64), strict=True))
+
+    def feats(i: int, prompt: str) -> np.ndarray:
+        return model.features(sig[i], prompt, prompt_emb=emb[prompt])
+
+    X = np.stack([feats(i, str(p)) for i, p in enumerate(inp.prompt)])
+    shipped = np.array([model.score_features(x) for x in X])
+    quality = inp.quality.astype(np.float64)
+    g_idx = [FEATURE_NAMES.index(n) for n in FEATURE_NAMES if n.startswith("grounding")]
+    zg = (X[:, g_idx] - X[train][:, g_idx].mean(0)) / (X[train][:, g_idx].std(0) + 1e-9)
+    coef, icpt = ridge_fit(zg[train], y[train])
+    grounding_only = zg @ coef + icpt
+
+    def row(name: str, pred: np.ndarray, mask: np.ndarray) -> list[object]:
+        rep = metrics.report(pred[mask], y[mask], bootstrap=args.bootstrap, seed=0)
+        return [
+            name,
+            rep.srcc.value,
+            f"[{rep.srcc.lo:.3f}, {rep.srcc.hi:.3f}]",
+            rep.plcc.value,
+            f"[{rep.plcc.lo:.3f}, {rep.plcc.hi:.3f}]",
+        ]
+
+    def paired_gain(a: np.ndarray, b: np.ndarray, yy: np.ndarray) -> dict[str, object]:
+        diffs = []
+        r = np.random.default_rng(0)
+        for _ in range(args.bootstrap):
+            i = r.integers(0, len(yy), len(yy))
+            diffs.append(metrics.srcc(a[i], yy[i]) - metrics.srcc(b[i], yy[i]))
+        ci = [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))]
+        return {
+            "srcc_gain": metrics.srcc(a, yy) - metrics.srcc(b, yy),
+            "ci95": ci,
+            "ci_above_zero": ci[0] > 0,
+        }
+
+    test_rows = [
+        row("quality only (shipped default)", quality, test),
+        row("grounding only", grounding_only, test),
+        row("shipped consistency", shipped, test),
+    ]
+    gain_test = paired_gain(shipped[test], quality[test], y[test])
+
+    # grouped 5-fold CV over train+val, the shipped inputs refitted per fold
+    groups = np.unique(inp.prompt, return_inverse=True)[1]
+    used = [j for j, c in enumerate(model.coef) if c != 0]
+    z = (X - model.feat_mean) / model.feat_std
+    oof_ship = grouped_oof(z[trainval][:, used], y[trainval], groups[trainval])
+    oof_ground = grouped_oof(zg[trainval], y[trainval], groups[trainval])
+    tv = np.ones(int(trainval.sum()), bool)
+    yy = y
+    y = y[trainval]  # row() reads y: the CV rows are over train+val
+    cv_rows = [
+        row("quality only", quality[trainval], tv),
+        row("grounding only (OOF)", oof_ground, tv),
+        row("shipped inputs (OOF)", oof_ship, tv),
+    ]
+    gain_cv = paired_gain(oof_ship, quality[trainval], y)
+    y = yy
+
+    # stress test
+    stress: dict[str, dict[str, float]] = {}
+    for kind in ("object", "colour"):
+        idx = [i for i, v in perturbed.items() if v[0] == kind]
+        if not idx:
+            continue
+        right = np.array([shipped[i] for i in idx])
+        wrong = np.array([model.score_features(feats(i, perturbed[i][1])) for i in idx])
+        stress[kind] = {
+            "n": len(idx),
+            "correct_beats_perturbed": float(np.mean(right > wrong)),
+            "ties": float(np.mean(np.isclose(right, wrong))),
+            "mean_drop": float(np.mean(right - wrong)),
+        }
+    examples = {str(inp.prompt[i]): v[1] for i, v in list(perturbed.items())[:6]}
+
+    header = ["method", "SRCC", "95% CI", "PLCC", "95% CI"]
+    print_table(f"AGIQA-3K mos_align, test split by prompt (n={int(test.sum())})", header, test_rows)
+    print(
+        f"shipped - quality SRCC gain {gain_test['srcc_gain']:+.4f}, paired 95% CI "
+        f"[{gain_test['ci95'][0]:+.4f}, {gain_test['ci95'][1]:+.4f}]"
+    )  # type: ignore[index]
+    print_table(f"grouped 5-fold CV over train+val (n={int(trainval.sum())})", header, cv_rows)
+    print(
+        f"OOF shipped inputs - quality SRCC gain {gain_cv['srcc_gain']:+.4f}, paired 95% CI "
+        f"[{gain_cv['ci95'][0]:+.4f}, {gain_cv['ci95'][1]:+.4f}]"
+    )  # type: ignore[index]
+    for kind, s in stress.items():
+        print(
+            f"stress ({kind} swapped, n={s['n']}): correct prompt higher in {s['correct_beats_perturbed']:.1%}, "
+            f"ties {s['ties']:.1%}, mean drop {s['mean_drop']:+.3f} points"
+        )
+    save_results(
+        "consistency_agiqa",
+        {
+            "command": "python benchmarks/consistency_agiqa.py "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "split": "split_by_group(prompt, test_fraction=0.2, val_fraction=0.1, seed=0)",
+            "weights_version": model.version,
+            "n_test": int(test.sum()),
+            "n_trainval": int(trainval.sum()),
+            "test": {r[0]: {"srcc": r[1], "srcc_ci": r[2], "plcc": r[3], "plcc_ci": r[4]} for r in test_rows},
+            "paired_gain_test": gain_test,
+            "cv_trainval": {
+                r[0]: {"srcc": r[1], "srcc_ci": r[2], "plcc": r[3], "plcc_ci": r[4]} for r in cv_rows
+            },
+            "paired_gain_cv": gain_cv,
+            "stress": stress,
+            "stress_examples": examples,
+            "seconds": round(time.time() - t0, 1),
+        },
+    )
     return 0
 
 

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from artjudge.data.process.agiqa_align import load_align_pairs
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.model import logits_to_scores, scores_to_logits
     from artjudge.train.process import (
@@ -66,7 +67,6 @@ def main(argv: list[str] | None = None) -> int:
         ridge_readout,
         wide_inputs,
     )
-    from artjudge.data.process.agiqa_align import load_align_pairs
 
     root = SHARED_DATA / "agiqa-3k"
     if not (root / "data.csv").is_file():
@@ -76,15 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache_dir)
     # the network alone (consistency_blend 1.0): the blends below are computed from its
     # out-of-fold predictions and a ridge fitted on the same fold
-    cfg = ProcessTrainConfig(agiqa_root=root, sheep_root=SHARED_DATA / "process" / "sheep-market", cache_dir=cache,
-                      threads=args.threads, consistency_blend=1.0)
+    cfg = ProcessTrainConfig(
+        agiqa_root=root,
+        sheep_root=SHARED_DATA / "process" / "sheep-market",
+        cache_dir=cache,
+        threads=args.threads,
+        consistency_blend=1.0,
+    )
     encoder = PatchEncoder(resolution=cfg.size, grid=cfg.model.grid)
     data = build_training_data(cfg, encoder)
     agiqa, splits = agiqa_bundle(encoder, root, cache)
     prompts = [p.prompt for p in load_align_pairs(root)]
     pool_rows = np.array([s != "test" for s in splits])
     pool = agiqa.subset(pool_rows)
-    folds = prompt_folds([p for p, keep in zip(prompts, pool_rows, strict=True) if keep], args.folds, args.seed)
+    folds = prompt_folds(
+        [p for p, keep in zip(prompts, pool_rows, strict=True) if keep], args.folds, args.seed
+    )
     y = pool.labels[:, 0]
 
     def ridge(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
@@ -109,9 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         oof["judge"][held] = predict(net, test)[:, 0]
         pooled_train, pooled_test = train.frames[:, 0].mean(axis=1), test.frames[:, 0].mean(axis=1)
         oof["ridge tokens"][held] = ridge(pooled_train, y[fit_rows], pooled_test)
-        logits_train, logits_test = encoder.class_logits(train.frames[:, 0]), encoder.class_logits(test.frames[:, 0])
-        oof["ridge tokens+logits"][held] = ridge(np.hstack([pooled_train, logits_train]), y[fit_rows],
-                                                 np.hstack([pooled_test, logits_test]))
+        logits_train, logits_test = (
+            encoder.class_logits(train.frames[:, 0]),
+            encoder.class_logits(test.frames[:, 0]),
+        )
+        oof["ridge tokens+logits"][held] = ridge(
+            np.hstack([pooled_train, logits_train]), y[fit_rows], np.hstack([pooled_test, logits_test])
+        )
         wide_logit[held] = ridge(wide_inputs(net, train), to_logit(y[fit_rows]), wide_inputs(net, test))
         oof["ridge wide (tokens+grounding)"][held] = from_logit(wide_logit[held])
         judge_logit[held] = to_logit(oof["judge"][held])
@@ -122,24 +133,41 @@ def main(argv: list[str] | None = None) -> int:
 
     def summary(pred: np.ndarray) -> dict[str, float]:
         by_fold = [float(spearmanr(pred[folds == k], y[folds == k])[0]) for k in range(args.folds)]
-        return {"srcc_pooled": float(spearmanr(pred, y)[0]), "plcc_pooled": float(pearsonr(pred, y)[0]),
-                "srcc_fold_mean": float(np.mean(by_fold)), "srcc_fold_std": float(np.std(by_fold))}
+        return {
+            "srcc_pooled": float(spearmanr(pred, y)[0]),
+            "plcc_pooled": float(pearsonr(pred, y)[0]),
+            "srcc_fold_mean": float(np.mean(by_fold)),
+            "srcc_fold_std": float(np.std(by_fold)),
+        }
 
     results = {n: summary(oof[n]) for n in names}
     blends = {f"{w:.2f}": summary(from_logit(w * judge_logit + (1 - w) * wide_logit)) for w in BLENDS}
     print(f"\nAGIQA-3K mos_align, {args.folds}-fold CV by prompt over train+val (n={len(pool)})")
     print(f"{'method':<34}{'SRCC pooled':>12}{'PLCC pooled':>12}{'SRCC folds':>16}")
     for n, r in results.items():
-        print(f"{n:<34}{r['srcc_pooled']:>12.3f}{r['plcc_pooled']:>12.3f}"
-              f"{r['srcc_fold_mean']:>10.3f} ± {r['srcc_fold_std']:.3f}")
+        print(
+            f"{n:<34}{r['srcc_pooled']:>12.3f}{r['plcc_pooled']:>12.3f}"
+            f"{r['srcc_fold_mean']:>10.3f} ± {r['srcc_fold_std']:.3f}"
+        )
     for w, r in blends.items():
-        print(f"{'blend w=' + w + ' (judge share)':<34}{r['srcc_pooled']:>12.3f}{r['plcc_pooled']:>12.3f}"
-              f"{r['srcc_fold_mean']:>10.3f} ± {r['srcc_fold_std']:.3f}")
-    save_results("consistency_cv", {
-        "command": "python benchmarks/consistency_cv.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "folds": args.folds, "fold_seed": args.seed, "n": int(len(pool)), "per_fold_srcc": per_fold,
-        "results": results, "blend_judge_share": blends, "seconds": round(time.time() - t0, 1),
-    })
+        print(
+            f"{'blend w=' + w + ' (judge share)':<34}{r['srcc_pooled']:>12.3f}{r['plcc_pooled']:>12.3f}"
+            f"{r['srcc_fold_mean']:>10.3f} ± {r['srcc_fold_std']:.3f}"
+        )
+    save_results(
+        "consistency_cv",
+        {
+            "command": "python benchmarks/consistency_cv.py "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "folds": args.folds,
+            "fold_seed": args.seed,
+            "n": int(len(pool)),
+            "per_fold_srcc": per_fold,
+            "results": results,
+            "blend_judge_share": blends,
+            "seconds": round(time.time() - t0, 1),
+        },
+    )
     return 0
 
 

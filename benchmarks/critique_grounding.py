@@ -60,8 +60,14 @@ def boot_ci(correct: np.ndarray, n_boot: int = 1000, seed: int = 0) -> list[floa
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
-def evaluate(name: str, labels: list[str], stated: list[str], decisive_pos: str, decisive_neg: str,
-             train_labels: list[str]) -> dict[str, Any]:
+def evaluate(
+    name: str,
+    labels: list[str],
+    stated: list[str],
+    decisive_pos: str,
+    decisive_neg: str,
+    train_labels: list[str],
+) -> dict[str, Any]:
     y = np.array(labels)
     s = np.array(stated)
     correct = (s == y).astype(float)
@@ -83,8 +89,14 @@ def evaluate(name: str, labels: list[str], stated: list[str], decisive_pos: str,
     }
 
 
-def _statements(test: pd.DataFrame, ev_df: pd.DataFrame, train: pd.DataFrame, sharp_median: float,
-                contrast_median: float, align_cut: float | None) -> list[dict[str, Any]]:
+def _statements(
+    test: pd.DataFrame,
+    ev_df: pd.DataFrame,
+    train: pd.DataFrame,
+    sharp_median: float,
+    contrast_median: float,
+    align_cut: float | None,
+) -> list[dict[str, Any]]:
     """Each checkable statement against its label; the baseline comes from (aligned) train rows."""
     from artjudge.critique.compose import style_category, warmth_category
 
@@ -99,9 +111,14 @@ def _statements(test: pd.DataFrame, ev_df: pd.DataFrame, train: pd.DataFrame, sh
     mask = test["style"].isin(["abstract style", "realistic style"])
     labels = ["abstract" if s == "abstract style" else "realistic" for s in test.loc[mask, "style"]]
     stated = [style_category(p) for p in ev_df.loc[mask, "abstraction"]]
-    tr = ["abstract" if s == "abstract style" else "realistic"
-          for s in train["style"] if s in ("abstract style", "realistic style")]
-    results.append(evaluate("style: abstract vs realistic (prompt style)", labels, stated, "abstract", "realistic", tr))
+    tr = [
+        "abstract" if s == "abstract style" else "realistic"
+        for s in train["style"]
+        if s in ("abstract style", "realistic style")
+    ]
+    results.append(
+        evaluate("style: abstract vs realistic (prompt style)", labels, stated, "abstract", "realistic", tr)
+    )
 
     # 2. warmth vs the prompt's colour adjective
     warm, cold = adj_has(test, "warm color"), adj_has(test, "cold color")
@@ -130,7 +147,9 @@ def _statements(test: pd.DataFrame, ev_df: pd.DataFrame, train: pd.DataFrame, sh
     stated = ["crisp" if v >= sharp_median else "soft" for v in ev_df.loc[mask, "sharpness"]]
     th, tb = adj_has(train, "hyper detail"), adj_has(train, "blurred detail")
     tr = ["crisp" if h else "soft" for h in th[th ^ tb]]
-    results.append(evaluate("detail vs 'hyper detail' / 'blurred detail'", labels, stated, "crisp", "soft", tr))
+    results.append(
+        evaluate("detail vs 'hyper detail' / 'blurred detail'", labels, stated, "crisp", "soft", tr)
+    )
 
     # 5. contrast vs 'HDR lighting' / 'soft lighting'
     hdr, soft = adj_has(test, "HDR lighting"), adj_has(test, "soft lighting")
@@ -139,7 +158,9 @@ def _statements(test: pd.DataFrame, ev_df: pd.DataFrame, train: pd.DataFrame, sh
     stated = ["strong" if v >= contrast_median else "soft" for v in ev_df.loc[mask, "contrast_rms"]]
     th, ts = adj_has(train, "HDR lighting"), adj_has(train, "soft lighting")
     tr = ["strong" if h else "soft" for h in th[th ^ ts]]
-    results.append(evaluate("contrast vs 'HDR lighting' / 'soft lighting'", labels, stated, "strong", "soft", tr))
+    results.append(
+        evaluate("contrast vs 'HDR lighting' / 'soft lighting'", labels, stated, "strong", "soft", tr)
+    )
 
     return results
 
@@ -161,12 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/agiqa-3k"))
     parser.add_argument("--limit", type=int, default=None, help="measure at most N test images (smoke runs)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/critique_grounding.json"))
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="JSON file of measured test values to reuse (written when absent)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="JSON file of measured test values to reuse (written when absent)",
+    )
     args = parser.parse_args(argv)
 
     df = pd.read_csv(args.data / "data.csv").fillna("")
-    df["split"] = split_by_group(df["prompt"].astype(str).tolist(), test_fraction=0.2, val_fraction=0.1, seed=0)
+    df["split"] = split_by_group(
+        df["prompt"].astype(str).tolist(), test_fraction=0.2, val_fraction=0.1, seed=0
+    )
     test = df[df["split"] == "test"].reset_index(drop=True)
     train = df[df["split"] == "train"]
     if args.limit:
@@ -194,8 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for subset in ("all", "aligned"):
         keep = np.ones(len(test), bool) if subset == "all" else (test["mos_align"] >= align_cut).to_numpy()
-        for r in _statements(test[keep].reset_index(drop=True), ev_df[keep].reset_index(drop=True), train,
-                             sharp_median, contrast_median, align_cut if subset == "aligned" else None):
+        for r in _statements(
+            test[keep].reset_index(drop=True),
+            ev_df[keep].reset_index(drop=True),
+            train,
+            sharp_median,
+            contrast_median,
+            align_cut if subset == "aligned" else None,
+        ):
             r["subset"] = subset
             results.append(r)
 
@@ -203,11 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['statement']:48s} {r['subset']:8s} {r['n']:4d} "
-              f"{r['stated_accuracy']:.3f} [{r['stated_ci95'][0]:.3f},{r['stated_ci95'][1]:.3f}] "
-              f"{r['decisive_accuracy']:>8.3f} ({r['coverage']:.2f}) "
-              f"{r['baseline_accuracy']:>8.3f} [{r['baseline_ci95'][0]:.2f},{r['baseline_ci95'][1]:.2f}]")
-    print(f"\nmeasured {len(test)} test images in {measure_s:.1f} s ({1000 * measure_s / max(1, len(test)):.0f} ms each)")
+        print(
+            f"{r['statement']:48s} {r['subset']:8s} {r['n']:4d} "
+            f"{r['stated_accuracy']:.3f} [{r['stated_ci95'][0]:.3f},{r['stated_ci95'][1]:.3f}] "
+            f"{r['decisive_accuracy']:>8.3f} ({r['coverage']:.2f}) "
+            f"{r['baseline_accuracy']:>8.3f} [{r['baseline_ci95'][0]:.2f},{r['baseline_ci95'][1]:.2f}]"
+        )
+    print(
+        f"\nmeasured {len(test)} test images in {measure_s:.1f} s ({1000 * measure_s / max(1, len(test)):.0f} ms each)"
+    )
 
     out = {
         "benchmark": "critique_grounding",
@@ -215,12 +252,18 @@ def main(argv: list[str] | None = None) -> int:
         "n_test_images": int(len(test)),
         "limit": args.limit,
         "aligned_cut_mos_align": align_cut,
-        "thresholds": {"warm": WARM_THRESHOLD, "cool": COOL_THRESHOLD, "abstract": ABSTRACT_THRESHOLD,
-                       "realistic": REALISTIC_THRESHOLD,
-                       "sharpness_train_median": sharp_median, "contrast_train_median": contrast_median},
+        "thresholds": {
+            "warm": WARM_THRESHOLD,
+            "cool": COOL_THRESHOLD,
+            "abstract": ABSTRACT_THRESHOLD,
+            "realistic": REALISTIC_THRESHOLD,
+            "sharpness_train_median": sharp_median,
+            "contrast_train_median": contrast_median,
+        },
         "results": results,
         "measure_ms_per_image": 1000 * measure_s / max(1, len(test)),
-        "command": "python benchmarks/critique_grounding.py" + (f" --limit {args.limit}" if args.limit else ""),
+        "command": "python benchmarks/critique_grounding.py"
+        + (f" --limit {args.limit}" if args.limit else ""),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")

@@ -37,8 +37,8 @@ from scipy.stats import norm, pearsonr, spearmanr
 from artjudge.data.splits import split_by_group
 from artjudge.preference.design import PairDesigner
 from artjudge.preference.distill import ReferencePool
-from artjudge.train.student import MLPStudent, PSDistill
 from artjudge.preference.models import Elo
+from artjudge.train.student import MLPStudent, PSDistill
 
 ROOT = Path(__file__).resolve().parents[1]
 AGIQA = Path(os.environ.get("ARTJUDGE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "agiqa-3k"
@@ -63,7 +63,10 @@ def features(paths: list[str]) -> tuple[np.ndarray, str]:
     if cache.is_file():
         blob = np.load(cache, allow_pickle=False)
         if list(blob["names"]) == names:
-            return blob["X"], f"EfficientNet-Lite0 multi-scale pooled + hand-crafted, 224 px (cached; scorer unavailable: {reason})"
+            return (
+                blob["X"],
+                f"EfficientNet-Lite0 multi-scale pooled + hand-crafted, 224 px (cached; scorer unavailable: {reason})",
+            )
     ext = FeatureExtractor(224, threads=1)
     bar = tqdm(total=len(paths), desc="features", file=sys.stderr)
     batch = ext.encode_paths(paths, batch_size=32, progress=bar.update)
@@ -89,7 +92,9 @@ def main() -> int:
         return 1
     t_start = time.perf_counter()
     df = pd.read_csv(AGIQA / "data.csv")
-    df["split"] = split_by_group(df["prompt"].astype(str).tolist(), test_fraction=0.2, val_fraction=0.1, seed=0)
+    df["split"] = split_by_group(
+        df["prompt"].astype(str).tolist(), test_fraction=0.2, val_fraction=0.1, seed=0
+    )
     X_all, feature_source = features([str(AGIQA / "images" / n) for n in df["name"]])
     names = df["name"].astype(str).tolist()
     mos = pd.Series(df["mos_quality"].to_numpy(float), index=names)
@@ -116,8 +121,10 @@ def main() -> int:
     # The pool's Elo, from the judge alone.
     plan = PairDesigner("random", budget=args.pool * 10 // 2, annotators=1, seed=args.seed).plan(pool_items)
     pool_calls = [(a, b, judge(a, b)[0]) for a, b in zip(plan["item_a"], plan["item_b"], strict=True)]
-    pool_j = pd.DataFrame([("judge", a, b, "a" if p == 1.0 else "b") for a, b, p in pool_calls],
-                          columns=["annotator", "item_a", "item_b", "winner"])
+    pool_j = pd.DataFrame(
+        [("judge", a, b, "a" if p == 1.0 else "b") for a, b, p in pool_calls],
+        columns=["annotator", "item_a", "item_b", "winner"],
+    )
     elo = Elo(n_bootstrap=0).fit(pool_j).result_.as_series().loc[pool_items]
     pool = ReferencePool(pool_items, elo.to_numpy())
     X_pool = X_all[[row_of[n] for n in pool_items]]
@@ -127,34 +134,65 @@ def main() -> int:
     untrained = MLPStudent(**student_cfg).init(X_all.shape[1])
     # The untrained student's features are not standardised: give it the same input scaling.
     untrained.x_mean_, untrained.x_std_ = X_all.mean(0), X_all.std(0) + 1e-6
-    rows.append({"student": "before: untrained (random init)", "judge_calls": 0, **evaluate(untrained.predict(X_test)),
-                 "seconds": time.perf_counter() - t0})
+    rows.append(
+        {
+            "student": "before: untrained (random init)",
+            "judge_calls": 0,
+            **evaluate(untrained.predict(X_test)),
+            "seconds": time.perf_counter() - t0,
+        }
+    )
     t0 = time.perf_counter()
     pool_only = MLPStudent(**student_cfg).fit(X_pool, pool.elo)
-    rows.append({"student": f"before: pool only ({args.pool} images, judge Elo)", "judge_calls": len(pool_calls),
-                 **evaluate(pool_only.predict(X_test)), "seconds": time.perf_counter() - t0})
+    rows.append(
+        {
+            "student": f"before: pool only ({args.pool} images, judge Elo)",
+            "judge_calls": len(pool_calls),
+            **evaluate(pool_only.predict(X_test)),
+            "seconds": time.perf_counter() - t0,
+        }
+    )
     for k in args.anchors:
         t0 = time.perf_counter()
         calls_made["n"] = 0
-        ps = PSDistill(n_anchors=k, seed=args.seed, student=student_cfg).fit(judge, pool, new_items, X_new, X_pool)
+        ps = PSDistill(n_anchors=k, seed=args.seed, student=student_cfg).fit(
+            judge, pool, new_items, X_new, X_pool
+        )
         pseudo = ps.pseudo_.set_index("item").loc[new_items, "score"]
-        rows.append({"student": f"after: PSDistill, {k} anchors/image", "judge_calls": calls_made["n"] + len(pool_calls),
-                     "pseudo_srcc_train": float(spearmanr(pseudo, mos.loc[new_items])[0]),
-                     **evaluate(ps.predict(X_test)), "seconds": time.perf_counter() - t0})
+        rows.append(
+            {
+                "student": f"after: PSDistill, {k} anchors/image",
+                "judge_calls": calls_made["n"] + len(pool_calls),
+                "pseudo_srcc_train": float(spearmanr(pseudo, mos.loc[new_items])[0]),
+                **evaluate(ps.predict(X_test)),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
     t0 = time.perf_counter()
     X_train = X_all[[row_of[n] for n in train]]
     ceiling = MLPStudent(**student_cfg).fit(X_train, mos.loc[train].to_numpy())
-    rows.append({"student": "ceiling: trained on true mos_quality", "judge_calls": 0,
-                 **evaluate(ceiling.predict(X_test)), "seconds": time.perf_counter() - t0})
+    rows.append(
+        {
+            "student": "ceiling: trained on true mos_quality",
+            "judge_calls": 0,
+            **evaluate(ceiling.predict(X_test)),
+            "seconds": time.perf_counter() - t0,
+        }
+    )
     table = pd.DataFrame(rows)
-    print(f"\nAGIQA-3K test split ({len(test)} images; train {len(train)}: pool {len(pool_items)} + new {len(new_items)}); "
-          f"features: {feature_source}")
+    print(
+        f"\nAGIQA-3K test split ({len(test)} images; train {len(train)}: pool {len(pool_items)} + new {len(new_items)}); "
+        f"features: {feature_source}"
+    )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     result = {
         "benchmark": "distill_agiqa",
         "command": "python benchmarks/distill_agiqa.py " + " ".join(sys.argv[1:]),
         "split": "split_by_group(prompt, test_fraction=0.2, val_fraction=0.1, seed=0)",
-        "n_train": len(train), "n_test": len(test), "pool": len(pool_items), "features": feature_source,
+        "n_train": len(train),
+        "n_test": len(test),
+        "pool": len(pool_items),
+        "features": feature_source,
         "judge": "noisy oracle: perceives N(mos_quality, std_quality) per call; confidence 2*Phi(|gap|/sqrt(sa^2+sb^2))-1",
         "student": {"hidden": 128, **student_cfg},
         "rows": json.loads(table.to_json(orient="records")),

@@ -71,37 +71,65 @@ def main() -> int:
         j = read_judgments(jp)
         r = read_ratings(rp, (0, 100))
         comp = encode(j)
-        decided = [(int(a), int(b)) if o == 1.0 else (int(b), int(a))
-                   for a, b, o in zip(comp.a, comp.b, comp.outcome, strict=True) if o != 0.5]
+        decided = [
+            (int(a), int(b)) if o == 1.0 else (int(b), int(a))
+            for a, b, o in zip(comp.a, comp.b, comp.outcome, strict=True)
+            if o != 0.5
+        ]
         n = comp.n_items
         rows = [
-            ("baseline: choix.ilsr_pairwise (BT, no ties)", timed(lambda: choix.ilsr_pairwise(n, decided, alpha=0.01), args.repeats)),
-            ("baseline: choix.opt_pairwise (BT, no ties)", timed(lambda: choix.opt_pairwise(n, decided, alpha=0.01), args.repeats)),
+            (
+                "baseline: choix.ilsr_pairwise (BT, no ties)",
+                timed(lambda: choix.ilsr_pairwise(n, decided, alpha=0.01), args.repeats),
+            ),
+            (
+                "baseline: choix.opt_pairwise (BT, no ties)",
+                timed(lambda: choix.opt_pairwise(n, decided, alpha=0.01), args.repeats),
+            ),
             ("read + validate judgments.csv", timed(lambda: read_judgments(jp), args.repeats)),
             ("BT (Davidson ties) + Hessian SEs", timed(lambda: BradleyTerry().fit(j), args.repeats)),
             ("Thurstone (threshold ties) + SEs", timed(lambda: Thurstone().fit(j), args.repeats)),
             ("Elo (20 shuffles + 50 bootstrap)", timed(lambda: Elo().fit(j), args.repeats)),
-            ("joint BT fusion with 1,500 ratings", timed(lambda: RatingFusion("bt", (0, 100)).fit(j, r), args.repeats)),
+            (
+                "joint BT fusion with 1,500 ratings",
+                timed(lambda: RatingFusion("bt", (0, 100)).fit(j, r), args.repeats),
+            ),
             ("reliability report", timed(lambda: reliability_report(j, r), 1)),
         ]
 
         def whole() -> None:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                code = cli_main(["fuse", str(jp), "--ratings", str(rp), "--method", "all",
-                                 "--out", str(Path(tmp) / "fused.csv")])
+                code = cli_main(
+                    [
+                        "fuse",
+                        str(jp),
+                        "--ratings",
+                        str(rp),
+                        "--method",
+                        "all",
+                        "--out",
+                        str(Path(tmp) / "fused.csv"),
+                    ]
+                )
             assert code == 0
 
         rows.append(("artjudge fuse --method all --ratings (end to end)", timed(whole, 1)))
     table = pd.DataFrame(rows, columns=["step", "seconds"])
-    print(f"\nfuse on {args.items} items, {len(judgments):,} judgments ({(judgments.winner == 'tie').mean():.0%} ties), "
-          f"{args.annotators} annotators, {len(ratings):,} ratings; best of {args.repeats} "
-          f"({os.cpu_count()} CPUs, shared)")
+    print(
+        f"\nfuse on {args.items} items, {len(judgments):,} judgments ({(judgments.winner == 'tie').mean():.0%} ties), "
+        f"{args.annotators} annotators, {len(ratings):,} ratings; best of {args.repeats} "
+        f"({os.cpu_count()} CPUs, shared)"
+    )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     result = {
         "benchmark": "fuse_speed",
         "command": "python benchmarks/fuse_speed.py " + " ".join(sys.argv[1:]),
-        "items": args.items, "judgments": len(judgments), "ratings": len(ratings), "annotators": args.annotators,
-        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "items": args.items,
+        "judgments": len(judgments),
+        "ratings": len(ratings),
+        "annotators": args.annotators,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
         "rows": json.loads(table.to_json(orient="records")),
     }
     out = Path(args.out)

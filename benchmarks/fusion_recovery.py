@@ -69,19 +69,34 @@ def main() -> int:
                 judgments = pd.concat([j1, j2], ignore_index=True)
             else:
                 prior = rating_mean.loc[items].to_numpy() if design == "dense" else None
-                plan = PairDesigner(design, budget, panel.annotators, long_range=0.2, seed=args.seed).plan(items, prior)
+                plan = PairDesigner(design, budget, panel.annotators, long_range=0.2, seed=args.seed).plan(
+                    items, prior
+                )
                 judgments = simulate_judgments(plan, mean, std, panel, tie_margin=0.05, seed=args.seed)
-            row: dict[str, object] = {"per_item": c, "design": design, "judgments": len(judgments), "ratings_only": baseline}
+            row: dict[str, object] = {
+                "per_item": c,
+                "design": design,
+                "judgments": len(judgments),
+                "ratings_only": baseline,
+            }
             for method in ("bt", "thurstone", "elo"):
                 kw = {"n_bootstrap": 10, "n_shuffles": 10} if method == "elo" else None
                 try:
-                    f = RatingFusion(method, SCALE, components="separate", model_kwargs=kw).fit(judgments).result_.frame
+                    f = (
+                        RatingFusion(method, SCALE, components="separate", model_kwargs=kw)
+                        .fit(judgments)
+                        .result_.frame
+                    )
                     s = f.set_index("item")["latent"]
                     row[method] = float(spearmanr(s, mean.loc[s.index])[0])
                 except Exception as err:  # a sparse random design may not connect: report, not crash
                     row[method] = float("nan")
                     row[f"{method}_error"] = str(err)[:120]
-            fused = RatingFusion("bt", SCALE, components="separate").fit(judgments, ratings).result_.frame.set_index("item")
+            fused = (
+                RatingFusion("bt", SCALE, components="separate")
+                .fit(judgments, ratings)
+                .result_.frame.set_index("item")
+            )
             row["fused_bt"] = float(spearmanr(fused["fused"], mean.loc[fused.index])[0])
             inside = (fused["lower"] <= mean.loc[fused.index]) & (mean.loc[fused.index] <= fused["upper"])
             row["fused_interval_coverage"] = float(inside.mean())
@@ -93,16 +108,40 @@ def main() -> int:
             rows.append(row)
             print(f"  {c:>3}/item {design:<7} done in {row['seconds']:.1f}s", file=sys.stderr)
     table = pd.DataFrame(rows)
-    cols = ["per_item", "design", "judgments", "ratings_only", "bt", "thurstone", "elo", "fused_bt",
-            "fused_interval_coverage", "fused_mae", "halves_srcc", "halves_icc", "seconds"]
-    print(f"\nSRCC with the true AGIQA-3K mos_quality ({args.items} images, {args.annotators} simulated annotators, "
-          f"3 integer ratings per image; ratings-only baseline SRCC {baseline:.3f})")
+    cols = [
+        "per_item",
+        "design",
+        "judgments",
+        "ratings_only",
+        "bt",
+        "thurstone",
+        "elo",
+        "fused_bt",
+        "fused_interval_coverage",
+        "fused_mae",
+        "halves_srcc",
+        "halves_icc",
+        "seconds",
+    ]
+    print(
+        f"\nSRCC with the true AGIQA-3K mos_quality ({args.items} images, {args.annotators} simulated annotators, "
+        f"3 integer ratings per image; ratings-only baseline SRCC {baseline:.3f})"
+    )
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     result = {
         "benchmark": "fusion_recovery",
         "command": "python benchmarks/fusion_recovery.py " + " ".join(sys.argv[1:]),
-        "data": str(DATA.name), "items": args.items, "annotators": args.annotators, "seed": args.seed,
-        "panel": {"bias_sd": 0.3, "noise_sd_log": 0.2, "tie_margin": 0.05, "ratings_per_item": 3, "rating_step": 1.0},
+        "data": str(DATA.name),
+        "items": args.items,
+        "annotators": args.annotators,
+        "seed": args.seed,
+        "panel": {
+            "bias_sd": 0.3,
+            "noise_sd_log": 0.2,
+            "tie_margin": 0.05,
+            "ratings_per_item": 3,
+            "rating_step": 1.0,
+        },
         "baseline_ratings_only_srcc": baseline,
         "rows": json.loads(table.to_json(orient="records")),
         "total_seconds": time.perf_counter() - t_start,

@@ -38,7 +38,7 @@ def logits_224(paths: list[Path], batch: int = 32) -> np.ndarray:
     with torch.no_grad():
         for i in range(0, len(paths), batch):
             ims = []
-            for p in paths[i:i + batch]:
+            for p in paths[i : i + batch]:
                 with Image.open(p) as im:
                     ims.append(im.convert("RGB"))
             out.append(net(preprocess(ims, 224)).numpy())
@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import GroupKFold
 
+    from artjudge.data.process.agiqa_align import load_align_pairs
     from artjudge.io.files import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.grounding import ConceptGrounder
     from artjudge.train.process import agiqa_bundle, concept_embeddings
-    from artjudge.data.process.agiqa_align import load_align_pairs
 
     t0 = time.time()
     root = SHARED / "agiqa-3k"
@@ -97,9 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'features':<36}{'mean SRCC':>10}   folds")
     for name, r in rows.items():
         print(f"{name:<36}{np.mean(r):>10.4f}   {' '.join(f'{v:.3f}' for v in r)}")
-    result = {"command": "python benchmarks/grounding_probe.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "n": int(len(pool)), "folds": rows, "mean": {k: float(np.mean(v)) for k, v in rows.items()},
-              "seconds": round(time.time() - t0, 1)}
+    result = {
+        "command": "python benchmarks/grounding_probe.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "n": int(len(pool)),
+        "folds": rows,
+        "mean": {k: float(np.mean(v)) for k, v in rows.items()},
+        "seconds": round(time.time() - t0, 1),
+    }
     atomic_write_text(RESULTS / "grounding_probe.json", json.dumps(result, indent=2))
     return 0
 

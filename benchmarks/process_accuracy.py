@@ -35,13 +35,17 @@ def attribute_table(pred: np.ndarray, target: np.ndarray) -> dict[str, dict[str,
     out = {}
     keys = [a.key for a in PROCESS.attributes]
     for j, key in enumerate(keys):
+        if not np.isfinite(pred[:, j]).all():  # an attribute this predictor does not judge
+            continue
         out[key] = {
             "srcc": metrics.srcc(pred[:, j], target[:, j]),
             "plcc": metrics.plcc(pred[:, j], target[:, j]),
             "mse": metrics.mse(pred[:, j], target[:, j]),
             "acc": metrics.acc(pred[:, j], target[:, j]),
         }
-    out["mean"] = {m: float(np.nanmean([out[k][m] for k in keys])) for m in ("srcc", "plcc", "mse", "acc")}
+    out["mean"] = {
+        m: float(np.nanmean([out[k][m] for k in keys if k in out])) for m in ("srcc", "plcc", "mse", "acc")
+    }
     return out
 
 
@@ -55,20 +59,37 @@ def _shuffles(n_strokes: int, k: int, rng: np.random.Generator) -> list[np.ndarr
     return out
 
 
-def real_order_check(judge_net: torch.nn.Module, baseline: torch.nn.Module, encoder: object, n: int,
-                     shuffles: int, n_frames: int, seed: int = 7) -> dict[str, object]:
+def real_order_check(
+    judge_net: torch.nn.Module,
+    baseline: torch.nn.Module,
+    encoder: object,
+    n: int,
+    shuffles: int,
+    n_frames: int,
+    seed: int = 7,
+    readout: object = None,
+) -> dict[str, object]:
     from tqdm import tqdm
 
-    from artjudge.models.process.model import logits_to_scores
     from artjudge.data.process.sheep import load_sheep, rasterise
+    from artjudge.features.process_signals import process_signals
+    from artjudge.models.process.model import logits_to_scores
+    from artjudge.models.process.signals_readout import blend_scores
     from artjudge.taxonomy import PROCESS
 
     j = PROCESS.keys().index("process_stability")
     drawings = [d for d in load_sheep(SHARED / "process" / "sheep-market", "test") if len(d.strokes) >= 4]
     rng = np.random.default_rng(seed)
-    pick = np.arange(len(drawings)) if n <= 0 else rng.choice(len(drawings), size=min(n, len(drawings)),
-                                                               replace=False)
+    pick = (
+        np.arange(len(drawings))
+        if n <= 0
+        else rng.choice(len(drawings), size=min(n, len(drawings)), replace=False)
+    )
     model_true, model_shuf, base_true, base_shuf = [], [], [], []
+    sig_true: list = []
+    sig_shuf: list = []
+    comb_true: list = []
+    comb_shuf: list = []
     for i in tqdm(pick, desc="sheep order"):
         d = drawings[int(i)]
         orders = [np.arange(len(d.strokes)), *_shuffles(len(d.strokes), shuffles, rng)]
@@ -78,26 +99,121 @@ def real_order_check(judge_net: torch.nn.Module, baseline: torch.nn.Module, enco
         with torch.no_grad():
             m = logits_to_scores(judge_net(toks)["logits"][:, -1, j]).numpy()
             b = logits_to_scores(baseline(toks)[:, j]).numpy()
+        if readout is not None:
+            summ = np.stack(
+                [process_signals(imgs[k * n_frames : (k + 1) * n_frames])[1][-1] for k in range(len(orders))]
+            )
+            sig = readout.predict(summ)["process_stability"]
+            comb = blend_scores("process_stability", readout.blend.get("process_stability", 1.0), m, sig)
+            sig_true.append(sig[0])
+            sig_shuf.append(sig[1:])
+            comb_true.append(comb[0])
+            comb_shuf.append(comb[1:])
         model_true.append(m[0])
         model_shuf.append(m[1:])
         base_true.append(b[0])
         base_shuf.append(b[1:])
     mt, ms = np.array(model_true), np.stack(model_shuf)
     bt, bs = np.array(base_true), np.stack(base_shuf)
+    extra = {}
+    for name, t, sh in (("signals", sig_true, sig_shuf), ("combined", comb_true, comb_shuf)):
+        if t:
+            tt, ss = np.array(t), np.stack(sh)
+            extra[f"{name}_true_beats_all_shuffles"] = float(np.mean((tt[:, None] > ss).all(axis=1)))
+            extra[f"{name}_true_beats_each_shuffle"] = float(np.mean(tt[:, None] > ss))
     return {
-        "n_drawings": len(pick), "shuffles_per_drawing": shuffles, "frames": n_frames,
+        **extra,
+        "n_drawings": len(pick),
+        "shuffles_per_drawing": shuffles,
+        "frames": n_frames,
         "model_true_beats_all_shuffles": float(np.mean((mt[:, None] > ms).all(axis=1))),
         "model_true_beats_each_shuffle": float(np.mean(mt[:, None] > ms)),
-        "model_mean_true": float(mt.mean()), "model_mean_shuffled": float(ms.mean()),
+        "model_mean_true": float(mt.mean()),
+        "model_mean_shuffled": float(ms.mean()),
         "baseline_true_beats_all_shuffles": float(np.mean((bt[:, None] > bs).all(axis=1))),
         "baseline_true_beats_each_shuffle": float(np.mean(bt[:, None] > bs)),
     }
 
 
+def signals_predictions(
+    readout, model_pred: np.ndarray, n_test: int, targets: list, tc
+) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Signals-only and combined (shipped) predictions on the held-out processes, rendered
+    again from their seed (the token cache holds no pixels); consistency: the network's."""
+    from artjudge.data.process.synthetic import PROCESS_KEYS, generate_dataset
+    from artjudge.features.process_signals import process_signals
+    from artjudge.models.process.signals_readout import blend_scores
+
+    procs = generate_dataset(n_test, 20251122, targets, n_frames=tc.n_frames, size=tc.size)
+    summ = np.stack([process_signals(p.frames)[1][-1] for p in procs])
+    sig = readout.predict(summ)
+    sig_pred, comb_pred = model_pred.copy(), model_pred.copy()
+    sig_pred[:, PROCESS_KEYS.index("consistency")] = np.nan
+    for a, v in sig.items():
+        j = PROCESS_KEYS.index(a)
+        sig_pred[:, j] = v
+        comb_pred[:, j] = blend_scores(a, readout.blend.get(a, 1.0), model_pred[:, j], v)
+    return sig_pred, comb_pred
+
+
+def timelapse_check(net, baseline, encoder, readout, n_shuffles: int = 10, seed: int = 3) -> dict | None:  # type: ignore[no-untyped-def]
+    """The inverse-painting time-lapse in shared/: true vs reversed vs shuffled orders, final
+    1-10 scores of the network, the averaged-embedding baseline, signals only and combined."""
+    from artjudge.data.process.synthetic import PROCESS_KEYS
+    from artjudge.features.process_signals import process_signals
+    from artjudge.io.keyframes import list_frame_files, select_frames
+    from artjudge.models.process.model import logits_to_scores
+    from artjudge.models.process.signals_readout import blend_scores
+
+    root = SHARED / "process" / "inverse-painting-sample" / "data" / "sample_data" / "train" / "rgb"
+    folders = (
+        sorted(p for p in root.rglob("*") if p.is_dir() and list_frame_files(p)) if root.is_dir() else []
+    )
+    if not folders:
+        return None
+    frames = select_frames(folders[0]).frames  # the judge's own key-frame policy and preparation
+    k = len(frames)
+    rng = np.random.default_rng(seed)
+    orders = [list(range(k)), list(range(k))[::-1]]
+    while len(orders) < 2 + n_shuffles:
+        o = rng.permutation(k).tolist()
+        if o not in orders:
+            orders.append(o)
+    toks = torch.from_numpy(encoder.encode(frames))
+    seqs = torch.stack([toks[o] for o in orders])
+    with torch.no_grad():
+        net_s = logits_to_scores(net(seqs)["logits"][:, -1]).numpy()
+        base_s = logits_to_scores(baseline(seqs)).numpy() if baseline is not None else None
+    out: dict = {"n_frames": k, "orders": len(orders), "scores": {}}
+    who = {"network": net_s} | ({"avg_embed": base_s} if base_s is not None else {})
+    if readout is not None:
+        summ = np.stack([process_signals([frames[i] for i in o])[1][-1] for o in orders])
+        sig = readout.predict(summ)
+        sig_s, comb_s = net_s.copy(), net_s.copy()
+        for a, v in sig.items():
+            j = PROCESS_KEYS.index(a)
+            sig_s[:, j], comb_s[:, j] = v, blend_scores(a, readout.blend.get(a, 1.0), net_s[:, j], v)
+        who |= {"signals": sig_s, "combined": comb_s}
+    for name, s in who.items():
+        out["scores"][name] = {
+            a: {
+                "true": float(s[0, j]),
+                "reversed": float(s[1, j]),
+                "shuffled_mean": float(s[2:, j].mean()),
+                "true_rank": int(1 + (s[1:, j] > s[0, j]).sum()),
+            }
+            for j, a in enumerate(PROCESS_KEYS)
+            if a != "consistency"
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-test", type=int, default=160)
-    ap.add_argument("--n-sheep", type=int, default=0, help="Sheep Market test drawings (0: all; -1: skip the order check)")
+    ap.add_argument(
+        "--n-sheep", type=int, default=0, help="Sheep Market test drawings (0: all; -1: skip the order check)"
+    )
     ap.add_argument("--shuffles", type=int, default=3)
     ap.add_argument("--baseline-epochs", type=int, default=60)
     ap.add_argument("--weights", default="default")
@@ -131,13 +247,22 @@ def main(argv: list[str] | None = None) -> int:
     have_agiqa = (agiqa_root / "data.csv").is_file()
     # The training data, exactly as train-process built it (read from the feature cache).
     train_targets = load_targets(agiqa_root if have_agiqa else None, tc.n_targets, tc.size, int(meta["seed"]))
-    synth = synthetic_bundle(encoder, int(meta["n_synthetic"]), int(meta["seed"]), train_targets, cache,
-                             tc.n_frames, tc.size)
+    synth = synthetic_bundle(
+        encoder, int(meta["n_synthetic"]), int(meta["seed"]), train_targets, cache, tc.n_frames, tc.size
+    )
     sources: list = [(synth, 1.0)]
     if int(meta["n_sheep"]) > 0:
-        pairs = sheep_pairs(encoder, SHARED / "process" / "sheep-market", "train", int(meta["n_sheep"]),
-                            int(meta["seed"]), cache, tc.sheep_frames, tc.size,
-                            shuffles=int(meta.get("sheep_shuffles", 1)))
+        pairs = sheep_pairs(
+            encoder,
+            SHARED / "process" / "sheep-market",
+            "train",
+            int(meta["n_sheep"]),
+            int(meta["seed"]),
+            cache,
+            tc.sheep_frames,
+            tc.size,
+            shuffles=int(meta.get("sheep_shuffles", 1)),
+        )
         sources.append((pairs, float(meta.get("sheep_passes", 1.0))))
     if have_agiqa:
         ag, splits = agiqa_bundle(encoder, agiqa_root, cache)
@@ -145,43 +270,90 @@ def main(argv: list[str] | None = None) -> int:
 
     # Held out: new seed, targets from the AGIQA-3K test split.
     test_targets = load_targets(agiqa_root if have_agiqa else None, 80, tc.size, 99, split="test")
-    test = synthetic_bundle(encoder, args.n_test, 20251122, test_targets, cache, tc.n_frames, tc.size,
-                            name="synthetic-heldout")
+    test = synthetic_bundle(
+        encoder, args.n_test, 20251122, test_targets, cache, tc.n_frames, tc.size, name="synthetic-heldout"
+    )
     if net.grounder.ready:  # the judge's grounding features, for the judge and the baseline alike
-        add_alignment([s for s, _ in sources if isinstance(s, Bundle)] + [test], encoder, net.grounder, fit=False)
+        add_alignment(
+            [s for s, _ in sources if isinstance(s, Bundle)] + [test], encoder, net.grounder, fit=False
+        )
     baseline = train_baseline(sources, epochs=args.baseline_epochs, progress=True)
     model_pred = predict(net, test)
     base_pred = predict(baseline, test)
     model_tab = attribute_table(model_pred, test.labels)
     base_tab = attribute_table(base_pred, test.labels)
+    from artjudge.io.files import sha256_file
+    from artjudge.models.process.signals_readout import SignalsReadout, readout_path
+
+    readout = SignalsReadout.load(readout_path(wpath), sha256_file(wpath))
+    signals_tab = combined_tab = timelapse = None
+    if readout is not None:
+        sig_pred, comb_pred = signals_predictions(readout, model_pred, args.n_test, test_targets, tc)
+        signals_tab = attribute_table(sig_pred, test.labels)
+        combined_tab = attribute_table(comb_pred, test.labels)
+    timelapse = timelapse_check(net, baseline, encoder, readout)
 
     order = None
     if (SHARED / "process" / "sheep-market").is_dir() and args.n_sheep >= 0:
-        order = real_order_check(net, baseline, encoder, args.n_sheep, args.shuffles, tc.sheep_frames)
+        order = real_order_check(
+            net, baseline, encoder, args.n_sheep, args.shuffles, tc.sheep_frames, readout=readout
+        )
 
     from artjudge.taxonomy import PROCESS
 
     print(f"\nheld-out synthetic processes: n={len(test)} (frames={tc.n_frames})")
-    print(f"{'attribute':<24}{'model SRCC':>11}{'base SRCC':>11}{'model PLCC':>11}{'base PLCC':>11}"
-          f"{'model MSE':>10}{'base MSE':>10}{'model ACC':>10}{'base ACC':>10}")
+    print(
+        f"{'attribute':<24}{'model SRCC':>11}{'base SRCC':>11}{'model PLCC':>11}{'base PLCC':>11}"
+        f"{'model MSE':>10}{'base MSE':>10}{'model ACC':>10}{'base ACC':>10}"
+    )
     for key in [*PROCESS.keys(), "mean"]:
         m, b = model_tab[key], base_tab[key]
-        print(f"{key:<24}{m['srcc']:>11.3f}{b['srcc']:>11.3f}{m['plcc']:>11.3f}{b['plcc']:>11.3f}"
-              f"{m['mse']:>10.3f}{b['mse']:>10.3f}{m['acc']:>10.3f}{b['acc']:>10.3f}")
+        print(
+            f"{key:<24}{m['srcc']:>11.3f}{b['srcc']:>11.3f}{m['plcc']:>11.3f}{b['plcc']:>11.3f}"
+            f"{m['mse']:>10.3f}{b['mse']:>10.3f}{m['acc']:>10.3f}{b['acc']:>10.3f}"
+        )
+    if signals_tab is not None and combined_tab is not None:
+        print(
+            f"{'attribute':<24}{'signals SRCC':>13}{'combined SRCC':>14}{'signals MSE':>12}{'combined MSE':>13}"
+        )
+        for key in [*PROCESS.keys(), "mean"]:
+            a, c = signals_tab.get(key), combined_tab[key]
+            if a is not None:
+                print(f"{key:<24}{a['srcc']:>13.3f}{c['srcc']:>14.3f}{a['mse']:>12.3f}{c['mse']:>13.3f}")
+    if timelapse:
+        print("inverse-painting time-lapse (true / reversed / mean of shuffles), final scores 1-10:")
+        for who, rows in timelapse["scores"].items():
+            for attr, v in rows.items():
+                print(
+                    f"  {who:<10}{attr:<24}{v['true']:>7.2f}{v['reversed']:>9.2f}{v['shuffled_mean']:>9.2f}"
+                )
     wins = model_tab["mean"]["srcc"] > base_tab["mean"]["srcc"]
-    print(f"model wins on mean SRCC: {wins} ({model_tab['mean']['srcc']:.3f} vs {base_tab['mean']['srcc']:.3f})")
+    print(
+        f"model wins on mean SRCC: {wins} ({model_tab['mean']['srcc']:.3f} vs {base_tab['mean']['srcc']:.3f})"
+    )
     if order:
-        print(f"real order (Sheep Market test, {order['n_drawings']} drawings x {order['shuffles_per_drawing']} "
-              f"shuffles): true order scores higher process stability than every shuffle on "
-              f"{order['model_true_beats_all_shuffles']:.1%} (model) vs "
-              f"{order['baseline_true_beats_all_shuffles']:.1%} (baseline) of drawings; "
-              f"pairwise {order['model_true_beats_each_shuffle']:.1%} vs {order['baseline_true_beats_each_shuffle']:.1%}")
+        print(
+            f"real order (Sheep Market test, {order['n_drawings']} drawings x {order['shuffles_per_drawing']} "
+            f"shuffles): true order scores higher process stability than every shuffle on "
+            f"{order['model_true_beats_all_shuffles']:.1%} (model) vs "
+            f"{order['baseline_true_beats_all_shuffles']:.1%} (baseline) of drawings; "
+            f"pairwise {order['model_true_beats_each_shuffle']:.1%} vs {order['baseline_true_beats_each_shuffle']:.1%}"
+        )
     result = {
-        "command": "python benchmarks/process_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "weights": str(wpath), "weights_version": blob.get("version"),
-        "n_test": len(test), "test_seed": 20251122,
-        "model": model_tab, "baseline_avg_embedding_mlp": base_tab,
-        "model_wins_mean_srcc": bool(wins), "real_order": order, "seconds": round(time.time() - t0, 1),
+        "command": "python benchmarks/process_accuracy.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "weights": str(wpath),
+        "weights_version": blob.get("version"),
+        "n_test": len(test),
+        "test_seed": 20251122,
+        "model": model_tab,
+        "baseline_avg_embedding_mlp": base_tab,
+        "model_wins_mean_srcc": bool(wins),
+        "real_order": order,
+        "seconds": round(time.time() - t0, 1),
+        "signals_only": signals_tab,
+        "combined_shipped": combined_tab,
+        "timelapse": timelapse,
     }
     atomic_write_text(RESULTS / "process_accuracy.json", json.dumps(result, indent=2))
     return 0

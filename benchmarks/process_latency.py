@@ -4,7 +4,8 @@
 
 For processes of 10 and 50 frames, the time to get scores after the last frame: with the
 cache (one ``step`` over the new frame's tokens) and by recomputing the whole sequence
-(the network over all frames), both on precomputed frame tokens and alignment features
+(the network over all frames), signals included (the cache measures the new frame's
+canvas signals, the recompute every frame's), both on precomputed frame tokens and alignment features
 against a reference image, in the same run; plus the frozen encoder's time for one frame
 (patch tokens, class logits and alignment features), which both paths pay once per new
 frame (a full recompute that re-encoded every frame would pay it T times). Writes
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     ref_img = Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8))
     ref = torch.from_numpy(encoder.encode([ref_img]))
     grounded = net.grounder.ready
-    relevance = net.grounder.relevance_from_logits(torch.from_numpy(encoder.class_logits(ref))) if grounded else None
+    relevance = (
+        net.grounder.relevance_from_logits(torch.from_numpy(encoder.class_logits(ref))) if grounded else None
+    )
 
     def align_of(tokens: torch.Tensor) -> torch.Tensor | None:
         """(T, P, F) -> (1, T, n_align), what the judge computes per new frame."""
@@ -70,11 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     encode_frame()  # warm up
     enc_ms = _median_ms(encode_frame, args.repeats)
 
+    import copy
+
+    from artjudge.features.process_signals import SignalTracker, process_signals
+
     rows = []
     for n in (10, 50):
-        frames = torch.from_numpy(encoder.encode([
-            Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)) for _ in range(n)
-        ])).unsqueeze(0)
+        images = [Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)) for _ in range(n)]
+        frames = torch.from_numpy(encoder.encode(images)).unsqueeze(0)
+        tracker = SignalTracker()
+        for im in images[:-1]:
+            tracker.add(im)
         align = align_of(frames[0])
 
         def at(i: int, align: torch.Tensor | None = align) -> torch.Tensor | None:
@@ -89,28 +98,59 @@ def main(argv: list[str] | None = None) -> int:
         base_cache = cached_step()
         times = []
         for _ in range(args.repeats):
-            c = type(base_cache)(keys=list(base_cache.keys), values=list(base_cache.values), t=base_cache.t,
-                                 ref=base_cache.ref, prev=base_cache.prev)
+            c = type(base_cache)(
+                keys=list(base_cache.keys),
+                values=list(base_cache.values),
+                t=base_cache.t,
+                ref=base_cache.ref,
+                prev=base_cache.prev,
+            )
+            tr = copy.deepcopy(tracker)
             t = time.perf_counter()
             net.step(c, frames[:, n - 1], at(n - 1))
+            tr.add(images[-1])  # the canvas signals of the new frame only
             times.append((time.perf_counter() - t) * 1000)
         cache_ms = statistics.median(times)
-        with torch.no_grad():
-            full_ms = _median_ms(lambda frames=frames, align=align: net(frames, ref, None, align), args.repeats)
-        rows.append({"frames": n, "cache_ms": cache_ms, "full_ms": full_ms, "speedup": full_ms / cache_ms,
-                     "cache_plus_encoder_ms": cache_ms + enc_ms, "full_reencode_ms": full_ms + n * enc_ms})
+
+        def full(
+            frames: torch.Tensor = frames, align: torch.Tensor | None = align, images: list = images
+        ) -> None:
+            with torch.no_grad():
+                net(frames, ref, None, align)
+            process_signals(images)  # every frame's signals again
+
+        full_ms = _median_ms(full, args.repeats)
+        rows.append(
+            {
+                "frames": n,
+                "cache_ms": cache_ms,
+                "full_ms": full_ms,
+                "speedup": full_ms / cache_ms,
+                "cache_plus_encoder_ms": cache_ms + enc_ms,
+                "full_reencode_ms": full_ms + n * enc_ms,
+            }
+        )
     n_net = sum(p.numel() for p in net.parameters())
     n_enc = sum(p.numel() for p in encoder.net.parameters())
     print(f"\nparameters: judge {n_net:,} (trained), frozen encoder {n_enc:,}; threads={args.threads}")
     print(f"encoder, one frame: {enc_ms:.1f} ms")
-    print(f"{'frames':>6}{'cache ms':>10}{'full ms':>10}{'ratio':>8}{'cache+enc ms':>14}{'full+re-encode ms':>19}")
+    print(
+        f"{'frames':>6}{'cache ms':>10}{'full ms':>10}{'ratio':>8}{'cache+enc ms':>14}{'full+re-encode ms':>19}"
+    )
     for r in rows:
-        print(f"{r['frames']:>6}{r['cache_ms']:>10.2f}{r['full_ms']:>10.2f}{r['speedup']:>8.1f}"
-              f"{r['cache_plus_encoder_ms']:>14.1f}{r['full_reencode_ms']:>19.1f}")
+        print(
+            f"{r['frames']:>6}{r['cache_ms']:>10.2f}{r['full_ms']:>10.2f}{r['speedup']:>8.1f}"
+            f"{r['cache_plus_encoder_ms']:>14.1f}{r['full_reencode_ms']:>19.1f}"
+        )
     result = {
-        "command": "python benchmarks/process_latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "threads": args.threads, "repeats": args.repeats, "parameters_judge": n_net,
-        "parameters_frozen_encoder": n_enc, "encoder_ms_per_frame": enc_ms, "rows": rows,
+        "command": "python benchmarks/process_latency.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "parameters_judge": n_net,
+        "parameters_frozen_encoder": n_enc,
+        "encoder_ms_per_frame": enc_ms,
+        "rows": rows,
     }
     atomic_write_text(RESULTS / "process_latency.json", json.dumps(result, indent=2))
     return 0

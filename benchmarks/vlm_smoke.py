@@ -44,13 +44,18 @@ def _manifest(n: int, folder: Path) -> Path:
     with path.open("w") as f:
         for r in df.itertuples():
             style = r.style if isinstance(r.style, str) and r.style else "plain"
-            f.write(json.dumps({
-                "path": str(DATA / "images" / r.name),
-                "score": float(np.clip(r.mos_quality / 5 * 100, 0, 100)),
-                "std": float(r.std_quality / 5 * 100),
-                "attr.alignment": float(np.clip(r.mos_align / 5 * 100, 0, 100)),
-                "text": f"An image of {r.prompt}, in a {style} style.",
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "path": str(DATA / "images" / r.name),
+                        "score": float(np.clip(r.mos_quality / 5 * 100, 0, 100)),
+                        "std": float(r.std_quality / 5 * 100),
+                        "attr.alignment": float(np.clip(r.mos_align / 5 * 100, 0, 100)),
+                        "text": f"An image of {r.prompt}, in a {style} style.",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -70,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from artjudge.models.vlm import load_vlm_scorer
-    from artjudge.train.vlm_data import load_rows
     from artjudge.train.vlm import VLMTrainConfig, train_vlm
+    from artjudge.train.vlm_data import load_rows
     from vlm_fixtures import build_tiny_vlm
 
     work = Path(tempfile.mkdtemp(prefix="vlm-smoke-"))
@@ -92,18 +97,34 @@ def main(argv: list[str] | None = None) -> int:
         stages: dict[str, dict] = {}
         for recipe in ("artimuse", "artquant"):
             out = work / recipe
-            summary = train_vlm(VLMTrainConfig(
-                base=str(base), manifest=str(manifest), out=str(out), recipe=recipe, split=None,
-                max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, resolution=args.resolution,
-                save_every=0, progress=False, ranks=[8, 16]))
+            summary = train_vlm(
+                VLMTrainConfig(
+                    base=str(base),
+                    manifest=str(manifest),
+                    out=str(out),
+                    recipe=recipe,
+                    split=None,
+                    max_steps=args.steps,
+                    batch_size=args.batch_size,
+                    lr=args.lr,
+                    resolution=args.resolution,
+                    save_every=0,
+                    progress=False,
+                    ranks=[8, 16],
+                )
+            )
             for st in summary["stages"]:
                 losses = [v for _, v in st["history"]]
                 k = max(1, len(losses) // 5)
                 stages[f"{recipe}/{st['stage']}"] = {
-                    "rank": st["rank"], "steps": st["steps"], "seconds": st["seconds"],
+                    "rank": st["rank"],
+                    "steps": st["steps"],
+                    "seconds": st["seconds"],
                     "steps_per_s": st["steps"] / st["seconds"],
-                    "loss_first5": float(np.mean(losses[:k])), "loss_last5": float(np.mean(losses[-k:])),
-                    "falls": bool(np.mean(losses[-k:]) < np.mean(losses[:k])), "curve": losses,
+                    "loss_first5": float(np.mean(losses[:k])),
+                    "loss_last5": float(np.mean(losses[-k:])),
+                    "falls": bool(np.mean(losses[-k:]) < np.mean(losses[:k])),
+                    "curve": losses,
                 }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -125,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     png = RESULTS / "vlm_smoke_loss.png"
     fig.savefig(png, dpi=110)
 
-    print(f"\nScoring, {args.images} images, tiny {args.family} at {args.resolution} px, "
-          f"{args.threads} threads")
+    print(
+        f"\nScoring, {args.images} images, tiny {args.family} at {args.resolution} px, {args.threads} threads"
+    )
     print(f"{'mode':34s} {'img/s':>8s} {'seconds':>8s}")
     for label, r in scoring.items():
         print(f"{label:34s} {r['images_per_s']:8.2f} {r['seconds']:8.2f}")
@@ -135,13 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nTraining, batch {args.batch_size} rows, {args.steps} steps per stage")
     print(f"{'stage':18s} {'rank':>5s} {'steps/s':>8s} {'loss first':>11s} {'loss last':>10s} falls")
     for name, st in stages.items():
-        print(f"{name:18s} {st['rank']:5d} {st['steps_per_s']:8.3f} {st['loss_first5']:11.4f} "
-              f"{st['loss_last5']:10.4f} {st['falls']}")
+        print(
+            f"{name:18s} {st['rank']:5d} {st['steps_per_s']:8.3f} {st['loss_first5']:11.4f} "
+            f"{st['loss_last5']:10.4f} {st['falls']}"
+        )
     print(f"loss curves: {png}")
-    out = {"family": args.family, "images": args.images, "resolution": args.resolution,
-           "threads": args.threads, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-           "scoring": scoring, "training": stages,
-           "command": "python benchmarks/vlm_smoke.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    out = {
+        "family": args.family,
+        "images": args.images,
+        "resolution": args.resolution,
+        "threads": args.threads,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "scoring": scoring,
+        "training": stages,
+        "command": "python benchmarks/vlm_smoke.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
     path = RESULTS / "vlm_smoke.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1))

@@ -9,12 +9,12 @@ dataset's human MOS mapped to 0-100, and the page says which.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from artjudge.io.files import atomic_write_text
 
 PICKS: tuple[tuple[str, str], ...] = (
     ("abstract style", "style"),
@@ -30,7 +30,9 @@ def pick_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     from artjudge.data.splits import split_by_group
 
     df = df.fillna("")
-    df["split"] = split_by_group(df["prompt"].astype(str).tolist(), test_fraction=0.2, val_fraction=0.1, seed=0)
+    df["split"] = split_by_group(
+        df["prompt"].astype(str).tolist(), test_fraction=0.2, val_fraction=0.1, seed=0
+    )
     test = df[df["split"] == "test"].sort_values("name")
     rows: list[dict[str, Any]] = []
     used: set[str] = set()
@@ -92,9 +94,14 @@ def render(data: Path, image_link_prefix: str) -> str:
         ]
         if crit.limitations:
             out += ["**Limitations.** " + " ".join(s.text for s in crit.limitations), ""]
-        out += ["**Overall.** " + " ".join(f"{s.text} `{','.join(s.evidence_keys)}`" for s in crit.overall), ""]
+        out += [
+            "**Overall.** " + " ".join(f"{s.text} `{','.join(s.evidence_keys)}`" for s in crit.overall),
+            "",
+        ]
         for key, sents in crit.attributes.items():
-            out.append(f"- **{names[key]}.** " + " ".join(f"{s.text} `{','.join(s.evidence_keys)}`" for s in sents))
+            out.append(
+                f"- **{names[key]}.** " + " ".join(f"{s.text} `{','.join(s.evidence_keys)}`" for s in sents)
+            )
         out.append("")
         for level, sents in crit.levels.items():
             out.append(f"- *{book.section('level_names')[level]}:* " + " ".join(s.text for s in sents))
@@ -109,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--link-prefix", default="../../../shared/data/agiqa-3k/images/")
     args = parser.parse_args(argv)
     text = render(args.data, args.link_prefix)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, args.out)
+    atomic_write_text(args.out, text)
     print(f"wrote {args.out}")
     return 0
 

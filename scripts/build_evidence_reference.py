@@ -12,21 +12,36 @@ images never enter it, so the grounding benchmark on the test split stays honest
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from artjudge.io.files import atomic_write_json
+
 PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 ABSTRACTION_FEATURES = (
-    "colourfulness", "saturation_mean", "saturation_std", "brightness_mean", "brightness_std",
-    "contrast_rms", "contrast_michelson", "palette", "hue_harmony", "warmth", "sharpness", "noise",
-    "edge_density", "texture", "saliency_thirds", "saliency_centre", "subject_focus", "balance",
-    "symmetry", "negative_space",
+    "colourfulness",
+    "saturation_mean",
+    "saturation_std",
+    "brightness_mean",
+    "brightness_std",
+    "contrast_rms",
+    "contrast_michelson",
+    "palette",
+    "hue_harmony",
+    "warmth",
+    "sharpness",
+    "noise",
+    "edge_density",
+    "texture",
+    "saliency_thirds",
+    "saliency_centre",
+    "subject_focus",
+    "balance",
+    "symmetry",
+    "negative_space",
 )
 
 
@@ -106,21 +121,21 @@ def build(data_dir: Path, progress: bool = True) -> dict[str, Any]:
     return ref
 
 
-def write_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/agiqa-3k"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src" / "artjudge" / "features" / "evidence_reference.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1]
+        / "src"
+        / "artjudge"
+        / "features"
+        / "evidence_reference.json",
+    )
     args = parser.parse_args(argv)
     ref = build(args.data)
-    write_atomic(args.out, ref)
+    atomic_write_json(args.out, ref, indent=1)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {ref['_source']['n_images']} images)")
     return 0
 

@@ -7,8 +7,8 @@ It scores every AGIQA-3K test image (split by prompt, seed 0, as every benchmark
 the shipped default, without the feature cache, and judges the real time-lapse in
 shared/ with the shipped process judge (frames in order and reversed, with and without a
 prompt). ``--compare`` prints the largest absolute difference per group and exits 1 when
-any exceeds ``--tol`` points (default 1e-3, on the 0-100 scale for still images and on the
-process judge's own output for process scores).
+any exceeds ``--tol`` points (default 1e-3, on the 0-100 scale for still images and on
+PPJudge's 1-10 scale for process scores: a 0-100 process record is divided by 10).
 """
 
 from __future__ import annotations
@@ -31,23 +31,29 @@ def _timelapse_frames() -> list[Path]:
 
 
 def _process_scores(result: Any) -> dict[str, float]:
-    """Final per-attribute scores, whatever record type the judge returns."""
+    """Final per-attribute scores on PPJudge's 1-10, whatever record type the judge returns.
+
+    Records before schema 1.1 (``ProcessResult``) had ``scores`` on 1-10; a 1.1
+    ``ProcessAssessment`` has ``attributes`` on 0-100, divided by 10 here so a snapshot from
+    either compares on the same scale (the tolerance stays in 1-10 points).
+    """
     d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    scores = d.get("scores") or d.get("attributes") or {}
-    out: dict[str, float] = {}
-    for k, v in scores.items():
-        out[k] = float(v["score"] if isinstance(v, dict) else v)
-    return out
+    if d.get("scores"):
+        return {k: float(v) for k, v in d["scores"].items()}
+    return {
+        k: float(v["score"] if isinstance(v, dict) else v) / 10.0
+        for k, v in (d.get("attributes") or {}).items()
+    }
 
 
-def snapshot() -> dict[str, Any]:
+def snapshot(engine: str | None = None) -> dict[str, Any]:
     import artjudge
     from artjudge.data import read_dataset
     from artjudge.record import Assessment
 
     df = read_dataset("agiqa-3k", DATA / "agiqa-3k").frame
     paths = df.loc[df["split"] == "test", "path"].astype(str).tolist()
-    scorer = artjudge.load()
+    scorer = artjudge.load(engine=engine)
     recs = scorer.assess_many(paths, batch_size=16, progress=True)
     still = {Path(r.input).name: r.overall.score for r in recs if isinstance(r, Assessment)}
 
@@ -62,27 +68,41 @@ def snapshot() -> dict[str, Any]:
         process["timelapse_reversed"] = _process_scores(judge.judge(images[::-1]))
         try:
             process["timelapse_prompt"] = _process_scores(
-                judge.judge(images, prompt="a landscape painting of mountains and a lake"))
+                judge.judge(images, prompt="a landscape painting of mountains and a lake")
+            )
         except Exception as err:  # the prompt path needs the [text] extra
             print(f"process with prompt skipped: {err}", file=sys.stderr)
     return {"still": still, "process": process}
 
 
-def compare(before: dict[str, Any], after: dict[str, Any], tol: float) -> int:
-    worst = 0.0
+def compare(before: dict[str, Any], after: dict[str, Any], tol: float, *, still_only: bool = False) -> int:
+    """Print the largest difference per group; 0 when every compared group is within ``tol``."""
     missing = sorted(set(before["still"]) ^ set(after["still"]))
     diffs = [abs(before["still"][k] - after["still"][k]) for k in before["still"] if k in after["still"]]
     still_max = max(diffs) if diffs else float("nan")
-    print(f"still images: n={len(diffs)}, max |difference| = {still_max:.6f} points, not in both: {len(missing)}")
-    worst = max(worst, still_max)
+    print(
+        f"still images: n={len(diffs)}, max |difference| = {still_max:.6f} points, not in both: {len(missing)}"
+    )
+    worst = still_max
     for name, scores in before["process"].items():
         other = after["process"].get(name)
         if other is None:
             print(f"process {name}: missing after")
-            return 1
-        d = max(abs(scores[k] - other[k]) for k in scores)
-        print(f"process {name}: max |difference| = {d:.6f}")
-        worst = max(worst, d)
+            worst = float("inf") if not still_only else worst
+            continue
+        common = [k for k in scores if k in other]
+        only = sorted(set(scores) ^ set(other))
+        d = max((abs(scores[k] - other[k]) for k in common), default=0.0)
+        per = ", ".join(
+            f"{k} {other[k] - scores[k]:+.3f}" for k in common if abs(other[k] - scores[k]) >= tol
+        )
+        print(
+            f"process {name}: max |difference| = {d:.6f}"
+            + (f" ({per})" if per else "")
+            + (f"; reported by one side only: {', '.join(only)}" if only else "")
+        )
+        if not still_only:
+            worst = max(worst, d)
     ok = worst < tol and not missing
     print("unchanged" if ok else f"CHANGED (tolerance {tol})")
     return 0 if ok else 1
@@ -94,8 +114,10 @@ def main() -> int:
     group.add_argument("--save", type=Path, help="write a snapshot here")
     group.add_argument("--compare", type=Path, help="compare the current code with this snapshot")
     ap.add_argument("--tol", type=float, default=1e-3)
+    ap.add_argument("--still-only", action="store_true", help="judge the exit status on still images only")
+    ap.add_argument("--engine", choices=("onnx", "torch"), help="inference engine of the embedded default")
     args = ap.parse_args()
-    snap = snapshot()
+    snap = snapshot(args.engine)
     if args.save:
         if args.save.exists():
             print(f"{args.save} exists; not overwriting", file=sys.stderr)
@@ -103,7 +125,7 @@ def main() -> int:
         args.save.write_text(json.dumps(snap, indent=1))
         print(f"wrote {args.save}: {len(snap['still'])} images, {len(snap['process'])} process runs")
         return 0
-    return compare(json.loads(args.compare.read_text()), snap, args.tol)
+    return compare(json.loads(args.compare.read_text()), snap, args.tol, still_only=args.still_only)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,20 @@ def paint(width: int = 640, height: int = 448, seed: int = 7) -> Image.Image:
         a = k * 9
         draw.ellipse([sx - r - a, sy - r - a, sx + r + a, sy + r + a], fill=(255, 190 - 6 * k, 120 - 8 * k))
     draw.ellipse([sx - r, sy - r, sx + r, sy + r], fill=(255, 236, 180))
-    for layer, (colour, base) in enumerate([((120, 70, 90), 0.58), ((80, 50, 70), 0.68), ((40, 32, 48), 0.8)]):
+    for layer, (colour, base) in enumerate(
+        [((120, 70, 90), 0.58), ((80, 50, 70), 0.68), ((40, 32, 48), 0.8)]
+    ):
         xs = np.arange(width + 1)
-        ridge = base * height + 22 * np.sin(xs / (90 - 15 * layer) + layer) + rng.normal(0, 2, xs.size).cumsum() * 0.4
-        poly = [(0, height)] + [(int(x), int(v)) for x, v in zip(xs[::8], ridge[::8], strict=True)] + [(width, height)]
+        ridge = (
+            base * height
+            + 22 * np.sin(xs / (90 - 15 * layer) + layer)
+            + rng.normal(0, 2, xs.size).cumsum() * 0.4
+        )
+        poly = (
+            [(0, height)]
+            + [(int(x), int(v)) for x, v in zip(xs[::8], ridge[::8], strict=True)]
+            + [(width, height)]
+        )
         draw.polygon(poly, fill=colour)
     img = img.filter(ImageFilter.GaussianBlur(0.8))
     arr = np.asarray(img).astype(np.float32)

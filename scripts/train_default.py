@@ -31,11 +31,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "agiqa-3k")
     ap.add_argument("--out", type=Path, default=REPO / "src" / "artjudge" / "weights" / "default")
-    ap.add_argument("--cache-dir", type=Path, default=None,
-                    help="feature cache (default ~/.cache/artjudge/features or $ARTJUDGE_CACHE_DIR)")
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="feature cache (default ~/.cache/artjudge/features or $ARTJUDGE_CACHE_DIR)",
+    )
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config field, e.g. --set epochs=6 --set head.hidden=512")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set epochs=6 --set head.hidden=512",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = DEFAULT_CONFIG.to_dict()
@@ -49,8 +58,14 @@ def main() -> None:
     config = HeadTrainConfig.from_dict(cfg)
     manifest = read_dataset("agiqa-3k", args.data)
     t0 = time.time()
-    card = train_head(manifest, config, args.out, model_id="artjudge-embedded-agiqa",
-                      cache_dir=args.cache_dir, flip_augment=False)
+    card = train_head(
+        manifest,
+        config,
+        args.out,
+        model_id="artjudge-embedded-agiqa",
+        cache_dir=args.cache_dir,
+        flip_augment=False,
+    )
     print(json.dumps(card["metrics"], indent=2))
     print(f"wrote {args.out} in {time.time() - t0:.0f} s")
 

@@ -14,14 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
-import artjudge
-from artjudge.batch import local_cluster, run_batch
-from test_batch_local import make_checkpoint, make_images
+from helpers_extras import require_extra
 
-distributed = pytest.importorskip("distributed")
+require_extra("dask")
+import distributed  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+import artjudge  # noqa: E402
+from artjudge.batch import local_cluster, run_batch  # noqa: E402
+from test_batch_local import make_checkpoint, make_images  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -48,22 +51,41 @@ def test_dask_run_matches_local_run(tmp_path: Path, ckpt: Path, client: Any) -> 
     make_images(tmp_path / "imgs", 7)
     (tmp_path / "imgs" / "zz.png").write_bytes(b"\x89PNG broken")
     factory = functools.partial(artjudge.load, str(ckpt))
-    d = run_batch([str(tmp_path / "imgs")], str(tmp_path / "d.parquet"), factory, model="t", engine="dask",
-                  client=client, part_size=2, batch_size=2, progress=False)
+    d = run_batch(
+        [str(tmp_path / "imgs")],
+        str(tmp_path / "d.parquet"),
+        factory,
+        model="t",
+        engine="dask",
+        client=client,
+        part_size=2,
+        batch_size=2,
+        progress=False,
+    )
     assert (d.rows, d.scored, d.failed, d.parts, d.parts_written) == (8, 7, 1, 4, 4)
     dask_df = pq.read_table(tmp_path / "d.parquet").to_pandas()
     scorer = factory()
-    local = run_batch([str(tmp_path / "imgs")], str(tmp_path / "l.parquet"), lambda: scorer, model="t",
-                      part_size=3, batch_size=4, progress=False)
+    local = run_batch(
+        [str(tmp_path / "imgs")],
+        str(tmp_path / "l.parquet"),
+        lambda: scorer,
+        model="t",
+        part_size=3,
+        batch_size=4,
+        progress=False,
+    )
     local_df = pq.read_table(tmp_path / "l.parquet").to_pandas()
     assert local.rows == 8
     assert list(dask_df["input"]) == list(local_df["input"])
-    assert dask_df["score"].fillna(-1).tolist() == pytest.approx(local_df["score"].fillna(-1).tolist(), abs=1e-3)
+    assert dask_df["score"].fillna(-1).tolist() == pytest.approx(
+        local_df["score"].fillna(-1).tolist(), abs=1e-3
+    )
     assert dask_df["error"].notna().tolist() == [False] * 7 + [True]
 
 
-def test_killed_worker_loses_no_partition_and_its_partition_is_redone(tmp_path: Path, ckpt: Path,
-                                                                      client: Any) -> None:
+def test_killed_worker_loses_no_partition_and_its_partition_is_redone(
+    tmp_path: Path, ckpt: Path, client: Any
+) -> None:
     imgs = make_images(tmp_path / "imgs", 36)
     out = tmp_path / "out.parquet"
     parts = tmp_path / "out.parquet.parts"
@@ -73,8 +95,17 @@ def test_killed_worker_loses_no_partition_and_its_partition_is_redone(tmp_path: 
 
     def drive() -> None:
         try:
-            result["summary"] = run_batch([str(tmp_path / "imgs")], str(out), factory, model="t", engine="dask",
-                                          client=client, part_size=2, batch_size=2, progress=False)
+            result["summary"] = run_batch(
+                [str(tmp_path / "imgs")],
+                str(out),
+                factory,
+                model="t",
+                engine="dask",
+                client=client,
+                part_size=2,
+                batch_size=2,
+                progress=False,
+            )
         except BaseException as err:  # surfaced by the assertions below
             result["error"] = err
 

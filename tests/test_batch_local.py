@@ -17,14 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-import artjudge
-from artjudge.batch import BatchError, InputRow, iter_partitions, iter_rows, run_batch
-from artjudge.errors import InputError
+from helpers_extras import require_extra
+
+require_extra("batch")
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+import artjudge  # noqa: E402
+from artjudge.batch import BatchError, InputRow, iter_partitions, iter_rows, run_batch  # noqa: E402
+from artjudge.errors import InputError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,8 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 def make_checkpoint(folder: Path) -> Path:
     import torch
 
-    from artjudge.models.weights import save_checkpoint
     from artjudge.models.head import HeadConfig, ScoringHead
+    from artjudge.models.weights import save_checkpoint
 
     torch.manual_seed(0)
     cfg = HeadConfig(resolution=64, hidden=16, targets=["overall"])
@@ -118,8 +122,9 @@ def test_local_run_writes_every_input_once_with_failures(tmp_path: Path, factory
     (tmp_path / "imgs" / "broken.jpg").write_bytes(imgs[0].read_bytes()[:200])  # truncated JPEG
     (tmp_path / "imgs" / "text.png").write_text("hello")
     out = tmp_path / "out.parquet"
-    summary = run_batch([str(tmp_path / "imgs")], str(out), factory, model="t", part_size=3, batch_size=2,
-                        progress=False)
+    summary = run_batch(
+        [str(tmp_path / "imgs")], str(out), factory, model="t", part_size=3, batch_size=2, progress=False
+    )
     assert (summary.rows, summary.scored, summary.failed, summary.parts) == (7, 5, 2, 3)
     df = _read(out)
     assert list(df["row"]) == list(range(7))
@@ -147,8 +152,12 @@ def test_local_run_writes_every_input_once_with_failures(tmp_path: Path, factory
 def test_manifest_rows_missing_paths_and_files(tmp_path: Path, factory) -> None:  # type: ignore[no-untyped-def]
     make_images(tmp_path / "imgs", 3)
     manifest = tmp_path / "m.jsonl"
-    lines = [{"path": "imgs/img000.jpg", "image_id": "a"}, {"path": "", "image_id": "b"},
-             {"path": "imgs/nope.jpg", "image_id": "c"}, {"path": "imgs/img002.jpg", "image_id": "d"}]
+    lines = [
+        {"path": "imgs/img000.jpg", "image_id": "a"},
+        {"path": "", "image_id": "b"},
+        {"path": "imgs/nope.jpg", "image_id": "c"},
+        {"path": "imgs/img002.jpg", "image_id": "d"},
+    ]
     manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
     out = tmp_path / "out.parquet"
     run_batch([str(manifest)], str(out), factory, model="t", part_size=2, batch_size=4, progress=False)
@@ -162,10 +171,14 @@ def test_manifest_rows_missing_paths_and_files(tmp_path: Path, factory) -> None:
 def test_changed_settings_are_refused_and_restart_starts_over(tmp_path: Path, factory) -> None:  # type: ignore[no-untyped-def]
     make_images(tmp_path / "imgs", 3)
     out = tmp_path / "out.parquet"
-    run_batch([str(tmp_path / "imgs")], str(out), factory, model="t", part_size=2, keep_parts=True, progress=False)
+    run_batch(
+        [str(tmp_path / "imgs")], str(out), factory, model="t", part_size=2, keep_parts=True, progress=False
+    )
     with pytest.raises(BatchError, match="part_size: was 2, now 1"):
         run_batch([str(tmp_path / "imgs")], str(out), factory, model="t", part_size=1, progress=False)
-    s = run_batch([str(tmp_path / "imgs")], str(out), factory, model="t", part_size=1, restart=True, progress=False)
+    s = run_batch(
+        [str(tmp_path / "imgs")], str(out), factory, model="t", part_size=1, restart=True, progress=False
+    )
     assert s.parts == 3 and s.parts_resumed == 0 and len(_read(out)) == 3
 
 
@@ -181,8 +194,15 @@ def test_fsspec_memory_filesystem_inputs_and_output(factory) -> None:  # type: i
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(buf, format="PNG")
         fs.pipe(f"/bj/imgs/{i}.png", buf.getvalue())
     fs.pipe("/bj/m.csv", b"path\nimgs/0.png\nimgs/1.png\nimgs/missing.png\nimgs/2.png\n")
-    s = run_batch(["memory://bj/m.csv"], "memory://bj/out.parquet", factory, model="t", part_size=3,
-                  batch_size=2, progress=False)
+    s = run_batch(
+        ["memory://bj/m.csv"],
+        "memory://bj/out.parquet",
+        factory,
+        model="t",
+        part_size=3,
+        batch_size=2,
+        progress=False,
+    )
     assert (s.rows, s.failed) == (4, 1)
     with fs.open("/bj/out.parquet", "rb") as fh:
         df = pq.read_table(fh).to_pandas()
@@ -196,8 +216,22 @@ def test_driver_killed_and_rerun_gives_every_input_exactly_once(tmp_path: Path, 
     imgs = make_images(tmp_path / "imgs", 60)
     out = tmp_path / "out.parquet"
     parts = tmp_path / "out.parquet.parts"
-    cmd = [sys.executable, "-m", "artjudge", "batch", str(tmp_path / "imgs"), "--output", str(out),
-           "--model", str(ckpt), "--part-size", "2", "--batch-size", "2", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "artjudge",
+        "batch",
+        str(tmp_path / "imgs"),
+        "--output",
+        str(out),
+        "--model",
+        str(ckpt),
+        "--part-size",
+        "2",
+        "--batch-size",
+        "2",
+        "--no-progress",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
@@ -225,9 +259,14 @@ def test_cli_reports_and_fails_when_nothing_scores(tmp_path: Path, ckpt: Path) -
 
     (tmp_path / "a.jpg").write_text("not an image")
     out = tmp_path / "o.parquet"
-    assert main(["batch", str(tmp_path / "a.jpg"), "-o", str(out), "--model", str(ckpt), "--no-progress"]) == 1
+    assert (
+        main(["batch", str(tmp_path / "a.jpg"), "-o", str(out), "--model", str(ckpt), "--no-progress"]) == 1
+    )
     assert _read(out)["error"].notna().all()
-    assert main(["batch", str(tmp_path / "a.jpg"), "-o", str(out), "--model", str(ckpt), "--engine", "dask"]) == 2
+    assert (
+        main(["batch", str(tmp_path / "a.jpg"), "-o", str(out), "--model", str(ckpt), "--engine", "dask"])
+        == 2
+    )
 
 
 class _ExplodingScorer:
@@ -253,8 +292,15 @@ def test_unexpected_scorer_exception_fails_one_row_not_the_run(tmp_path: Path, s
     imgs = make_images(tmp_path / "imgs", 6)
     imgs[3].rename(tmp_path / "imgs" / "img003-explode.jpg")
     out = tmp_path / "out.parquet"
-    s = run_batch([str(tmp_path / "imgs")], str(out), lambda: _ExplodingScorer(scorer), model="t", part_size=2,
-                  batch_size=2, progress=False)
+    s = run_batch(
+        [str(tmp_path / "imgs")],
+        str(out),
+        lambda: _ExplodingScorer(scorer),
+        model="t",
+        part_size=2,
+        batch_size=2,
+        progress=False,
+    )
     assert (s.rows, s.failed) == (6, 1)
     df = _read(out)
     assert list(df["row"]) == list(range(6))
@@ -265,19 +311,22 @@ def test_unexpected_scorer_exception_fails_one_row_not_the_run(tmp_path: Path, s
 
 def test_cli_end_to_end_with_the_shipped_default(tmp_path: Path, agiqa_dir: Path) -> None:
     """The real default model through ``artjudge batch``: same scores as ``Scorer.assess``."""
-    from artjudge.models.weights import PACKAGE_WEIGHTS
     from artjudge.cli import main
+    from artjudge.models.weights import PACKAGE_WEIGHTS
 
     if not (PACKAGE_WEIGHTS / "default" / "head.pt").is_file():
         pytest.skip("the shipped default weights are not in this tree yet")
     images = sorted((agiqa_dir / "images").glob("*.jpg"))[:3]
     manifest = tmp_path / "m.csv"
-    pd.DataFrame({"path": [str(p) for p in images] + [str(tmp_path / "gone.jpg")],
-                  "image_id": ["a", "b", "c", "d"]}).to_csv(manifest, index=False)
+    pd.DataFrame(
+        {"path": [str(p) for p in images] + [str(tmp_path / "gone.jpg")], "image_id": ["a", "b", "c", "d"]}
+    ).to_csv(manifest, index=False)
     out = tmp_path / "scores.parquet"
     assert main(["batch", str(manifest), "-o", str(out), "--part-size", "2", "--no-progress"]) == 0
     df = _read(out)
-    assert list(df["image_id"]) == ["a", "b", "c", "d"] and df["error"].notna().tolist() == [False] * 3 + [True]
+    assert list(df["image_id"]) == ["a", "b", "c", "d"] and df["error"].notna().tolist() == [False] * 3 + [
+        True
+    ]
     direct = artjudge.load().assess(str(images[1]))
     assert df.loc[1, "score"] == pytest.approx(direct.overall.score, abs=1e-3)
     assert df.loc[1, "model_id"] == direct.model.id and df.loc[1, "model_version"] == direct.model.version

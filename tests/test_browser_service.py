@@ -19,13 +19,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers_extras import require_extra
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ORG = "organiser-token-browser-tests-000111"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @functools.cache
@@ -65,13 +74,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium not found at /usr/bin/chromium (run scripts/install_browser.sh)")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    require_extra("serve")
     import uvicorn
 
     from artjudge.serve import Settings, create_app
 
     tmp = tmp_path_factory.mktemp("browser")
-    app = create_app(Settings(db_url=f"sqlite:///{tmp / 'b.sqlite'}", organiser_token=ORG,
-                              rate_per_second=500, rate_burst=500))
+    app = create_app(
+        Settings(
+            db_url=f"sqlite:///{tmp / 'b.sqlite'}", organiser_token=ORG, rate_per_second=500, rate_burst=500
+        )
+    )
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     th = threading.Thread(target=srv.run, daemon=True)
@@ -137,8 +150,14 @@ def _campaign(server: str) -> tuple[int, str]:
 
     h = {"Authorization": f"Bearer {ORG}"}
     with httpx.Client(base_url=server, headers=h) as c:
-        cid = c.post("/v1/campaigns", json={"name": "Browser panel", "dimensions": ["aesthetics"],
-                                            "instructions": "Compare, then rate."}).json()["id"]
+        cid = c.post(
+            "/v1/campaigns",
+            json={
+                "name": "Browser panel",
+                "dimensions": ["aesthetics"],
+                "instructions": "Compare, then rate.",
+            },
+        ).json()["id"]
         files = [("files", (f"work{i}.png", painting(i), "image/png")) for i in range(5)]
         assert c.post(f"/v1/campaigns/{cid}/items", files=files).status_code == 201
         inv = c.post(f"/v1/campaigns/{cid}/annotators", json={"name": "Ada"}).json()
@@ -210,7 +229,15 @@ def test_organiser_exports(server: str, browser: object, tmp_path: Path) -> None
     path = tmp_path / "judgments.csv"
     dl.value.save_as(path)
     rows = list(csv.DictReader(path.open()))
-    assert list(rows[0]) == ["annotator", "item_a", "item_b", "winner", "dimension", "confidence", "timestamp"]
+    assert list(rows[0]) == [
+        "annotator",
+        "item_a",
+        "item_b",
+        "winner",
+        "dimension",
+        "confidence",
+        "timestamp",
+    ]
     assert len(rows) == 10 and all(r["annotator"] == "Ada" for r in rows)
     with page.expect_download() as dl2:
         page.click("#exp-ratings")
@@ -248,6 +275,12 @@ def test_judge_a_painting_process_from_frames(server: str, browser: object, tmp_
     if "Could not" in text:  # no process judge in this build: the page says why
         assert "process judge" in text
         return
-    expect(page.locator("#process-table")).to_contain_text("Consistency")
+    # no reference: consistency is not judged, and the page says so (issue 16)
+    expect(page.locator("#process-table")).to_contain_text("Process stability")
+    expect(page.locator("#process-table")).not_to_contain_text("Consistency")
+    expect(page.locator("#process-notes")).to_contain_text("Consistency is not judged")
+    expect(page.locator("#process-signals")).to_contain_text("coverage")  # measured canvas signals
+    expect(page.locator("#process-table")).to_contain_text("Final score (0-100)")  # the record's scale
+    expect(page.locator("#process-table")).to_contain_text("PPJudge (1-10)")  # and score / 10 beside it
     assert page.locator("#timeline svg circle").count() == 4
     page.screenshot(path=str(ARTIFACTS / "process-timeline.png"), full_page=True)

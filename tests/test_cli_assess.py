@@ -21,13 +21,23 @@ def test_folder_glob_and_file_to_jsonl(tmp_path: Path) -> None:
     a = write_paintings(tmp_path / "a", 2)
     write_paintings(tmp_path / "b" / "nested", 2, start=10, ext="png")
     out = tmp_path / "out.jsonl"
-    code = main(["assess", str(tmp_path / "a"), str(tmp_path / "b" / "**" / "*.png"), str(a[0]),
-                 "--output", str(out), "--quiet", "--no-cache"])
+    code = main(
+        [
+            "assess",
+            str(tmp_path / "a"),
+            str(tmp_path / "b" / "**" / "*.png"),
+            str(a[0]),
+            "--output",
+            str(out),
+            "--quiet",
+            "--no-cache",
+        ]
+    )
     assert code == 0
     recs = _jsonl(out)
     assert len(recs) == 5  # a file given twice (folder + explicit) is scored twice, as asked
     assert all(0 <= r["overall"]["score"] <= 100 for r in recs)
-    assert all(r["schema_version"] == "1.0" for r in recs)
+    assert all(r["schema_version"] == "1.1" for r in recs)  # docs/record.md
 
 
 def test_csv_and_json_formats(tmp_path: Path) -> None:
@@ -51,7 +61,9 @@ def test_stdout_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert data[0]["input"] == str(p)
 
 
-def test_bad_inputs_are_reported_and_the_batch_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_inputs_are_reported_and_the_batch_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = write_paintings(tmp_path, 1)
     (tmp_path / "zero.jpg").write_bytes(b"")
     (tmp_path / "fake.jpg").write_text("hello")
@@ -61,7 +73,9 @@ def test_bad_inputs_are_reported_and_the_batch_goes_on(tmp_path: Path, capsys: p
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (1, 1)).save(tiny)
     out = tmp_path / "o.jsonl"
-    code = main(["assess", str(tmp_path), str(tmp_path / "missing.jpg"), "--output", str(out), "-q", "--no-cache"])
+    code = main(
+        ["assess", str(tmp_path), str(tmp_path / "missing.jpg"), "--output", str(out), "-q", "--no-cache"]
+    )
     assert code == 0
     recs = _jsonl(out)
     ok = [r for r in recs if "overall" in r]

@@ -18,6 +18,7 @@ from artjudge.cli import main as cli_main
 from artjudge.critique.backends import BackendError, OpenAIChat
 from artjudge.critique.describe import completed_ids, describe_dataset, parse_verdict, read_items
 from artjudge.critique.judge_text import parse_pick, read_text_items, summarise
+from helpers_extras import require_extra
 
 
 class _Stub:
@@ -47,8 +48,9 @@ def _reply(stub: _Stub, body: dict[str, Any]) -> str:
     with stub.lock:
         stub.gen_calls[key] = stub.gen_calls.get(key, 0) + 1
         n = stub.gen_calls[key]
-    return json.dumps({"perception": "muted colour", "cognition": "realistic", "emotion": "calm",
-                       "verdict": f"call {n}"})
+    return json.dumps(
+        {"perception": "muted colour", "cognition": "realistic", "emotion": "calm", "verdict": f"call {n}"}
+    )
 
 
 @pytest.fixture()
@@ -100,7 +102,9 @@ def _manifest(tmp_path: Path, n: int = 4, with_text: bool = False) -> Path:
         Image.fromarray(arr).save(p)
         row: dict[str, Any] = {"image_id": f"id{i}", "path": str(p), "score": 20.0 + 15 * i}
         if with_text:
-            row["text"] = "The composition is balanced and the colours are harmonious, with a calm mood overall."
+            row["text"] = (
+                "The composition is balanced and the colours are harmonious, with a calm mood overall."
+            )
             row["attr.color"] = 60.0 + i
         rows.append(row)
     m = tmp_path / "manifest.jsonl"
@@ -123,7 +127,9 @@ def test_describe_loop_regenerates_until_judge_agrees(tmp_path: Path, stub: tupl
         assert r["verdicts"][0]["agree"] is False and r["verdicts"][1]["agree"] is True
         assert r["levels"]["perception"] == "muted colour"
         assert r["dataset_stats"]["mean"] == pytest.approx(42.5)
-    gen_reqs = [q["body"] for q in state.requests if q["body"]["messages"][0]["content"].startswith("You are an art")]
+    gen_reqs = [
+        q["body"] for q in state.requests if q["body"]["messages"][0]["content"].startswith("You are an art")
+    ]
     first, second = gen_reqs[0]["messages"][-1]["content"], gen_reqs[1]["messages"][-1]["content"]
     assert first[1]["image_url"]["url"].startswith("data:image/png;base64,")
     assert "median" in first[0]["text"] and "expert's comment" in first[0]["text"]
@@ -157,13 +163,39 @@ def test_endpoint_that_always_fails_gives_clear_error_and_keeps_partial_output(
         describe_dataset(read_items(manifest), out, gen, gen)
     assert completed_ids(out) == {"id0", "id1"}
     # the CLI says so in one line and exits non-zero, keeping the file
-    rc = cli_main(["describe-dataset", str(manifest), "--generator", url, "--judge", url, "--out", str(out),
-                   "--retries", "1", "--backoff", "0.01"])
+    rc = cli_main(
+        [
+            "describe-dataset",
+            str(manifest),
+            "--generator",
+            url,
+            "--judge",
+            url,
+            "--out",
+            str(out),
+            "--retries",
+            "1",
+            "--backoff",
+            "0.01",
+        ]
+    )
     assert rc == 2 and completed_ids(out) == {"id0", "id1"}
     # the endpoint recovers: the run resumes and finishes only what is missing
     state.fail_after = None
-    rc = cli_main(["describe-dataset", str(manifest), "--generator", url, "--judge", url, "--out", str(out),
-                   "--backoff", "0.01"])
+    rc = cli_main(
+        [
+            "describe-dataset",
+            str(manifest),
+            "--generator",
+            url,
+            "--judge",
+            url,
+            "--out",
+            str(out),
+            "--backoff",
+            "0.01",
+        ]
+    )
     assert rc == 0 and completed_ids(out) == {"id0", "id1", "id2", "id3"}
     assert len(out.read_text().splitlines()) == 4
 
@@ -197,8 +229,14 @@ def test_judge_text_selection_rates_and_human_agreement(tmp_path: Path, stub: tu
         good = "ours" if i < 9 else "baseline"
         cands = {"ours": "an analysis", "baseline": "another analysis"}
         cands[good] = "GOOD analysis"
-        rows.append({"id": f"t{i}", "reference": "expert text", "candidates": cands,
-                     "human_pick": "ours" if i < 10 else "baseline"})
+        rows.append(
+            {
+                "id": f"t{i}",
+                "reference": "expert text",
+                "candidates": cands,
+                "human_pick": "ours" if i < 10 else "baseline",
+            }
+        )
     items_path = tmp_path / "items.jsonl"
     items_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "report.json"
@@ -226,17 +264,24 @@ def test_judge_text_bad_input(tmp_path: Path) -> None:
 
 def test_transformers_backend_on_a_tiny_local_model(tmp_path: Path) -> None:
     """A real (randomly initialised, tiny) causal LM saved to disk and driven through hf:PATH."""
+    require_extra("vlm")
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     from artjudge.critique.backends import backend_from_spec
 
-    vocab = {w: i for i, w in enumerate(["<unk>", "<eos>", "yes", "no", "agree", "score", "the", ":", "user",
-                                         "assistant", "system"])}
+    vocab = {
+        w: i
+        for i, w in enumerate(
+            ["<unk>", "<eos>", "yes", "no", "agree", "score", "the", ":", "user", "assistant", "system"]
+        )
+    }
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>")
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(vocab), n_positions=256, n_embd=16, n_layer=1, n_head=2))
+    model = GPT2LMHeadModel(
+        GPT2Config(vocab_size=len(vocab), n_positions=256, n_embd=16, n_layer=1, n_head=2)
+    )
     folder = tmp_path / "tiny-lm"
     model.save_pretrained(folder)
     fast.save_pretrained(folder)
@@ -259,13 +304,27 @@ def test_missing_local_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_read_items_from_a_real_artjudge_manifest(tmp_path: Path, agiqa_dir: Path) -> None:
+    from artjudge.critique.describe import items_from_frame
+    from artjudge.data.manifest import Manifest
     from artjudge.data.readers_art import read_agiqa
+    from artjudge.errors import ArtjudgeError
 
     man = read_agiqa(agiqa_dir)
     path = man.save(tmp_path / "agiqa.jsonl")
-    items = read_items(path)
+    with pytest.raises(
+        ArtjudgeError, match="artjudge manifest"
+    ):  # critique may not import data: the caller reads it
+        read_items(path)
+    loaded = Manifest.load(path)
+    items = items_from_frame(loaded.frame, str(path), loaded.images_root)
     assert len(items) == len(man.frame)
     assert all(0 <= it.score <= 100 for it in items)
     assert Path(items[0].path).is_file()
-    assert items[0].category in ("", "anime style", "realistic style", "sci-fi style", "baroque style",
-                                 "abstract style")
+    assert items[0].category in (
+        "",
+        "anime style",
+        "realistic style",
+        "sci-fi style",
+        "baroque style",
+        "abstract style",
+    )

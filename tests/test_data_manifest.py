@@ -12,23 +12,41 @@ from PIL import Image
 
 from artjudge.data import Manifest, build_manifest, read_dataset
 from artjudge.errors import InputError
+from helpers_extras import require_extra
 
 
 def _small(tmp_path: Path, n: int = 12, images: Path | None = None) -> Manifest:
     return build_manifest(
-        name="tiny", source="tiny.csv", image_id=[f"im{i}" for i in range(n)],
-        rel_path=[f"im{i}.png" for i in range(n)], score_raw=np.linspace(1, 10, n), scale=(1, 10),
-        std_raw=np.full(n, 1.0), split=["train"] * (n - 4) + ["val"] * 2 + ["test"] * 2,
-        distribution=[[1, 2, 3, 4, 5, 5, 4, 3, 2, 1]] * n, levels=list(range(1, 11)),
-        category=["a", "b"] * (n // 2), text=["nice"] * n, attributes={"color": np.linspace(0, 10, n)},
-        attribute_scales={"color": (0, 10)}, images=images,
+        name="tiny",
+        source="tiny.csv",
+        image_id=[f"im{i}" for i in range(n)],
+        rel_path=[f"im{i}.png" for i in range(n)],
+        score_raw=np.linspace(1, 10, n),
+        scale=(1, 10),
+        std_raw=np.full(n, 1.0),
+        split=["train"] * (n - 4) + ["val"] * 2 + ["test"] * 2,
+        distribution=[[1, 2, 3, 4, 5, 5, 4, 3, 2, 1]] * n,
+        levels=list(range(1, 11)),
+        category=["a", "b"] * (n // 2),
+        text=["nice"] * n,
+        attributes={"color": np.linspace(0, 10, n)},
+        attribute_scales={"color": (0, 10)},
+        images=images,
     )
 
 
 def test_schema_and_scales(tmp_path: Path) -> None:
     m = _small(tmp_path)
-    assert list(m.frame.columns[:8]) == ["image_id", "rel_path", "path", "score", "score_raw", "std",
-                                         "distribution", "split"]
+    assert list(m.frame.columns[:8]) == [
+        "image_id",
+        "rel_path",
+        "path",
+        "score",
+        "score_raw",
+        "std",
+        "distribution",
+        "split",
+    ]
     np.testing.assert_allclose(m.frame["score"], (np.linspace(1, 10, 12) - 1) / 9 * 100)
     np.testing.assert_allclose(m.frame["std"], 100 / 9)
     np.testing.assert_allclose(m.frame["attr.color"], np.linspace(0, 100, 12))
@@ -38,6 +56,8 @@ def test_schema_and_scales(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
 def test_save_load_roundtrip(tmp_path: Path, suffix: str) -> None:
+    if suffix == ".parquet":
+        require_extra("batch")  # pandas writes Parquet through pyarrow
     m = _small(tmp_path)
     p = m.save(tmp_path / f"out{suffix}")
     assert (tmp_path / f"out{suffix}.meta.json").is_file()
@@ -60,8 +80,9 @@ def test_soft_labels_sources(tmp_path: Path) -> None:
     np.testing.assert_allclose(soft.sum(axis=1), 1, atol=1e-9)
     grid = np.linspace(0, 100, 101)
     # rows whose histogram mean (5.5 -> 50) agrees with the score use the votes ...
-    votes = scoring.distribution_from_votes([1, 2, 3, 4, 5, 5, 4, 3, 2, 1], levels=list(range(1, 11)),
-                                            scale=(1, 10))
+    votes = scoring.distribution_from_votes(
+        [1, 2, 3, 4, 5, 5, 4, 3, 2, 1], levels=list(range(1, 11)), scale=(1, 10)
+    )
     agree = np.abs(m.frame["score"].to_numpy() - 50) <= 1
     np.testing.assert_allclose(soft[agree], np.broadcast_to(votes, soft[agree].shape), atol=1e-12)
     # ... the others the std, with the exact expectation
@@ -99,7 +120,9 @@ def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
 def test_score_outside_declared_range_names_row(tmp_path: Path) -> None:
     f = tmp_path / "r.csv"
     pd.DataFrame({"image": ["a", "b", "c"], "score": [3, 11, 4]}).to_csv(f, index=False)
-    with pytest.raises(InputError, match=r"r\.csv: row 3 \(image 'b'\): score 11 is outside the declared range"):
+    with pytest.raises(
+        InputError, match=r"r\.csv: row 3 \(image 'b'\): score 11 is outside the declared range"
+    ):
         read_dataset("csv", f, scale="1,10")
 
 

@@ -35,8 +35,22 @@ def _check_common(m, n: int, splits: dict[str, int] | None = None) -> None:
 
 
 def test_registry_lists_every_dataset() -> None:
-    for name in ("agiqa-3k", "apdd", "apddv2", "baid", "ava", "koniq-10k", "tad66k", "aadb", "jenaesthetics",
-                 "para", "spaq", "flickr-aes", "artimuse-10k", "csv"):
+    for name in (
+        "agiqa-3k",
+        "apdd",
+        "apddv2",
+        "baid",
+        "ava",
+        "koniq-10k",
+        "tad66k",
+        "aadb",
+        "jenaesthetics",
+        "para",
+        "spaq",
+        "flickr-aes",
+        "artimuse-10k",
+        "csv",
+    ):
         assert name in DATASETS
     with pytest.raises(InputError, match="unknown dataset"):
         read_dataset("no-such-set", ".")
@@ -56,8 +70,13 @@ def test_agiqa_split_is_the_shipped_models_split(agiqa_dir: Path) -> None:
     np.testing.assert_allclose(m.frame["std"], raw["std_quality"] * 20)
     np.testing.assert_allclose(m.frame["attr.alignment"], raw["mos_align"] * 20)
     assert m.attributes == ["alignment"]
-    assert set(m.frame["category"].dropna()) == {"anime style", "realistic style", "sci-fi style",
-                                                 "baroque style", "abstract style"}
+    assert set(m.frame["category"].dropna()) == {
+        "anime style",
+        "realistic style",
+        "sci-fi style",
+        "baroque style",
+        "abstract style",
+    }
     # the images ship with AGIQA-3K here, and are found automatically
     assert m.missing_images() == []
     assert m.soft_labels().shape == (2384, 101)
@@ -104,7 +123,18 @@ def test_ava_histograms(labels: Path) -> None:
     assert len(m.missing_images()) == 25550 and "42040" not in m.missing_images()
     tanet = read_dataset("ava", labels / "ava", variant="tanet")
     assert tanet.split_counts() == {"train": 0, "val": 12775, "test": 12776}
-    assert tanet.frame.set_index("image_id").loc["42039", "distribution"] == [0, 5, 10, 28, 54, 31, 12, 3, 3, 2]
+    assert tanet.frame.set_index("image_id").loc["42039", "distribution"] == [
+        0,
+        5,
+        10,
+        28,
+        54,
+        31,
+        12,
+        3,
+        3,
+        2,
+    ]
 
 
 def test_koniq(labels: Path) -> None:
@@ -155,16 +185,41 @@ def test_para_giaa_files(tmp_path: Path) -> None:
     ann = tmp_path / "annotation"
     ann.mkdir()
     levels = [f"aestheticScore_{1 + 0.5 * i:.1f}" for i in range(9)]
-    header = ["sessionId", "imageName", *levels, "aestheticScore_mean", "aestheticScore_std",
-              "qualityScore_mean", "compositionScore_mean", "colorScore_mean", "dofScore_mean",
-              "lightScore_mean", "contentScore_mean", "semantic"]
+    header = [
+        "sessionId",
+        "imageName",
+        *levels,
+        "aestheticScore_mean",
+        "aestheticScore_std",
+        "qualityScore_mean",
+        "compositionScore_mean",
+        "colorScore_mean",
+        "dofScore_mean",
+        "lightScore_mean",
+        "contentScore_mean",
+        "semantic",
+    ]
     for name, n in (("PARA-GiaaTrain.csv", 4), ("PARA-GiaaTest.csv", 2)):
         rows = []
         for i in range(n):
             counts = [0, 1, 2, 5, 8, 5, 2, 1, 0]
             mean = sum(c * (1 + 0.5 * k) for k, c in enumerate(counts)) / sum(counts)
-            rows.append([f"session{i}", f"iaa_pub{i}_{name[9:13]}.jpg", *counts, mean, 0.7,
-                         3.1, 3.2, 3.3, 3.0, 2.9, 3.5, "portrait" if i % 2 else "landscape"])
+            rows.append(
+                [
+                    f"session{i}",
+                    f"iaa_pub{i}_{name[9:13]}.jpg",
+                    *counts,
+                    mean,
+                    0.7,
+                    3.1,
+                    3.2,
+                    3.3,
+                    3.0,
+                    2.9,
+                    3.5,
+                    "portrait" if i % 2 else "landscape",
+                ]
+            )
         pd.DataFrame(rows, columns=header).to_csv(ann / name, index=False)
     m = read_dataset("para", tmp_path)
     assert m.split_counts() == {"train": 4, "val": 0, "test": 2}
@@ -178,9 +233,17 @@ def test_para_giaa_files(tmp_path: Path) -> None:
 
 
 def test_spaq_xlsx(tmp_path: Path) -> None:
-    df = pd.DataFrame({"Image name": [f"{i:05d}.jpg" for i in range(1, 41)],
-                       "MOS": np.linspace(5, 95, 40), "Brightness": 50.0, "Colorfulness": 60.0,
-                       "Contrast": 55.0, "Noisiness": 40.0, "Sharpness": 70.0})
+    df = pd.DataFrame(
+        {
+            "Image name": [f"{i:05d}.jpg" for i in range(1, 41)],
+            "MOS": np.linspace(5, 95, 40),
+            "Brightness": 50.0,
+            "Colorfulness": 60.0,
+            "Contrast": 55.0,
+            "Noisiness": 40.0,
+            "Sharpness": 70.0,
+        }
+    )
     f = tmp_path / "MOS and Image attribute scores.xlsx"
     df.to_excel(f, index=False)
     m = read_dataset("spaq", tmp_path)
@@ -191,11 +254,14 @@ def test_spaq_xlsx(tmp_path: Path) -> None:
 
 def test_flickr_aes_with_worker_file(tmp_path: Path) -> None:
     (tmp_path / "FLICKR-AES_image_score.txt").write_text(
-        " farm1_1.jpg 3.4\nfarm1_2.jpg 2.0\nfarm1_3.jpg 4.6\n", encoding="utf-8")
+        " farm1_1.jpg 3.4\nfarm1_2.jpg 2.0\nfarm1_3.jpg 4.6\n", encoding="utf-8"
+    )
     (tmp_path / "FLICKR-AES_image_labeled_by_each_worker.csv").write_text(
         "worker, imagePair, score\n"
         "A1, farm1_1.jpg, 3\nA2, farm1_1.jpg, 4\nA3, farm1_1.jpg, 3\nA4, farm1_1.jpg, 4\nA5, farm1_1.jpg, 3\n"
-        "A1, farm1_2.jpg, 2\nA2, farm1_2.jpg, 2\nA1, farm1_3.jpg, 5\nA2, farm1_3.jpg, 4\n", encoding="utf-8")
+        "A1, farm1_2.jpg, 2\nA2, farm1_2.jpg, 2\nA1, farm1_3.jpg, 5\nA2, farm1_3.jpg, 4\n",
+        encoding="utf-8",
+    )
     m = read_dataset("flickr-aes", tmp_path)
     assert len(m) == 3
     row = m.frame.set_index("image_id").loc["farm1_1.jpg"]
@@ -210,12 +276,21 @@ def test_artimuse_jsonl(tmp_path: Path) -> None:
     for split, n in (("train", 3), ("test", 2)):
         with open(text / f"{split}.jsonl", "w", encoding="utf-8") as fh:
             for i in range(n):
-                fh.write(json.dumps({
-                    "image": f"{split}_{i}.jpg", "score": 40 + 10 * i, "category": "Painting",
-                    "subcategory": "Oil",
-                    "attributes": {"Composition & Design": {"score": 70, "text": "balanced"},
-                                   "Emotion & Viewer Response": 55},
-                }) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "image": f"{split}_{i}.jpg",
+                            "score": 40 + 10 * i,
+                            "category": "Painting",
+                            "subcategory": "Oil",
+                            "attributes": {
+                                "Composition & Design": {"score": 70, "text": "balanced"},
+                                "Emotion & Viewer Response": 55,
+                            },
+                        }
+                    )
+                    + "\n"
+                )
     m = read_dataset("artimuse-10k", tmp_path)
     assert m.split_counts() == {"train": 3, "val": 0, "test": 2}
     assert m.attributes == ["composition", "emotion"]
@@ -233,17 +308,34 @@ def test_ava_txt_official_layout(tmp_path: Path) -> None:
 
 def test_generic_csv_with_named_columns(tmp_path: Path) -> None:
     f = tmp_path / "mine.csv"
-    pd.DataFrame({"file": ["a.png", "b.png", "c.png", "d.png"], "rating": [1, 4, 7, 10],
-                  "sd": [0.5, 1, 1.5, 2], "color": [2, 3, 9, 10], "part": ["train", "training", "val", "test"],
-                  "style": ["ink", "oil", "oil", "ink"]}).to_csv(f, index=False)
-    m = read_dataset("csv", f, score_col="rating", scale="1,10", image_col="file", attr_cols="color",
-                     split_col="part", std_col="sd", category_col="style")
+    pd.DataFrame(
+        {
+            "file": ["a.png", "b.png", "c.png", "d.png"],
+            "rating": [1, 4, 7, 10],
+            "sd": [0.5, 1, 1.5, 2],
+            "color": [2, 3, 9, 10],
+            "part": ["train", "training", "val", "test"],
+            "style": ["ink", "oil", "oil", "ink"],
+        }
+    ).to_csv(f, index=False)
+    m = read_dataset(
+        "csv",
+        f,
+        score_col="rating",
+        scale="1,10",
+        image_col="file",
+        attr_cols="color",
+        split_col="part",
+        std_col="sd",
+        category_col="style",
+    )
     assert m.frame["split"].tolist() == ["train", "train", "val", "test"]
     np.testing.assert_allclose(m.frame["score"], [0, 100 / 3, 200 / 3, 100])
     np.testing.assert_allclose(m.frame["std"], np.array([0.5, 1, 1.5, 2]) / 9 * 100)
     assert m.attributes == ["color"]
     jl = tmp_path / "mine.jsonl"
-    jl.write_text("".join(json.dumps({"image": f"{i}.jpg", "score": i}) + "\n" for i in range(30)),
-                  encoding="utf-8")
+    jl.write_text(
+        "".join(json.dumps({"image": f"{i}.jpg", "score": i}) + "\n" for i in range(30)), encoding="utf-8"
+    )
     m2 = read_dataset("jsonl", jl, scale=(0, 100))
     assert len(m2) == 30 and set(m2.frame["split"]) == {"train", "val", "test"}

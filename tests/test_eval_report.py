@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from artjudge.eval import metrics
 from artjudge.cli import main
 from artjudge.cli.data import load_config_file
 from artjudge.data import build_manifest, read_dataset
 from artjudge.errors import InputError
+from artjudge.eval import metrics
 from artjudge.eval.report import Skipped, align_predictions, evaluate, markdown_table
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
 
@@ -25,11 +25,18 @@ def _manifest(n: int = 60, with_votes: bool = False):
     counts = rng.integers(0, 20, size=(n, 10)) + 1
     mean = (counts * np.arange(1, 11)).sum(1) / counts.sum(1)
     return build_manifest(
-        name="toy", source="toy", image_id=[f"i{k}" for k in range(n)], rel_path=[f"i{k}.png" for k in range(n)],
-        score_raw=mean, scale=(1, 10), split=["test"] * n,
-        distribution=counts.tolist() if with_votes else None, levels=list(range(1, 11)) if with_votes else None,
+        name="toy",
+        source="toy",
+        image_id=[f"i{k}" for k in range(n)],
+        rel_path=[f"i{k}.png" for k in range(n)],
+        score_raw=mean,
+        scale=(1, 10),
+        split=["test"] * n,
+        distribution=counts.tolist() if with_votes else None,
+        levels=list(range(1, 11)) if with_votes else None,
         category=["oil" if k % 3 else "ink" for k in range(n)],
-        attributes={"color": np.linspace(1, 10, n)}, attribute_scales={"color": (1, 10)},
+        attributes={"color": np.linspace(1, 10, n)},
+        attribute_scales={"color": (1, 10)},
     )
 
 
@@ -69,9 +76,15 @@ def test_predictions_by_id_records_and_failures() -> None:
             continue
         dist = np.zeros(101)
         dist[k * 5] = 1.0
-        recs.append(Assessment(input=f"i{k}.png", sha256="x", model=ModelInfo("m", "1"),
-                               overall=ScoreDistribution(float(k * 5), 1.0, dist.tolist()),
-                               attributes={"color": ScoreDistribution(float(k), 1.0)}))
+        recs.append(
+            Assessment(
+                input=f"i{k}.png",
+                sha256="x",
+                model=ModelInfo("m", "1"),
+                overall=ScoreDistribution(float(k * 5), 1.0, dist.tolist()),
+                attributes={"color": ScoreDistribution(float(k), 1.0)},
+            )
+        )
     r2 = evaluate(recs, m, bootstrap=0)
     assert r2.n == 19 and r2.n_unscored == 1
     assert "color" in r2.per_attribute and r2.per_attribute["color"].srcc.value == pytest.approx(1.0)
@@ -111,8 +124,21 @@ def test_agiqa_end_to_end_with_saved_predictions(agiqa_dir: Path, tmp_path: Path
     pred_csv = tmp_path / "pred.csv"
     pd.DataFrame({"image_id": test["image_id"], "score": noisy}).to_csv(pred_csv, index=False)
     out = tmp_path / "report"
-    rc = main(["eval", "--dataset", "agiqa-3k", "--labels", str(agiqa_dir), "--predictions", str(pred_csv),
-               "--out", str(out), "--bootstrap", "100"])
+    rc = main(
+        [
+            "eval",
+            "--dataset",
+            "agiqa-3k",
+            "--labels",
+            str(agiqa_dir),
+            "--predictions",
+            str(pred_csv),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "100",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "srcc" in text and "anime style" in text
@@ -127,13 +153,31 @@ def test_cli_datasets_and_bad_input(tmp_path: Path, capsys) -> None:
     assert "koniq-10k" in capsys.readouterr().out
     f = tmp_path / "mine.csv"
     pd.DataFrame({"image": ["a.png", "b.png"], "rating": [3, 12]}).to_csv(f, index=False)
-    rc = main(["datasets", "--dataset", "csv", "--labels", str(f), "--score-col", "rating", "--scale", "1,10"])
+    rc = main(
+        ["datasets", "--dataset", "csv", "--labels", str(f), "--score-col", "rating", "--scale", "1,10"]
+    )
     assert rc == 2
     assert "row 3 (image 'b.png'): score 12 is outside the declared range [1, 10]" in capsys.readouterr().err
     pd.DataFrame({"image": ["a.png", "b.png"], "rating": [3, 9]}).to_csv(f, index=False)
     out = tmp_path / "m.jsonl"
-    assert main(["datasets", "--dataset", "csv", "--labels", str(f), "--score-col", "rating", "--scale", "1,10",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "datasets",
+                "--dataset",
+                "csv",
+                "--labels",
+                str(f),
+                "--score-col",
+                "rating",
+                "--scale",
+                "1,10",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.is_file() and (tmp_path / "m.jsonl.meta.json").is_file()
 
 
@@ -142,8 +186,12 @@ def test_eval_all_skips_datasets_without_images(tmp_path: Path, capsys) -> None:
     labels = root / "labels" / "baid"
     labels.mkdir(parents=True)
     for name in ("train_set.csv", "val_set.csv", "test_set.csv"):
-        (labels / name).write_text("image,score\na.jpg,5\nb.jpg,6\n" if name != "test_set.csv" else
-                                   "image,score\nc.jpg,5\nd.jpg,6\n", encoding="utf-8")
+        (labels / name).write_text(
+            "image,score\na.jpg,5\nb.jpg,6\n"
+            if name != "test_set.csv"
+            else "image,score\nc.jpg,5\nd.jpg,6\n",
+            encoding="utf-8",
+        )
     rc = main(["eval", "--all", "--data-root", str(root), "--out", str(tmp_path / "all")])
     assert rc == 1  # nothing could be evaluated
     md = (tmp_path / "all" / "summary.md").read_text()

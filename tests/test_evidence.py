@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -34,7 +32,7 @@ def _scene(seed: int = 0, size: int = 256) -> Image.Image:
 def _subject_at(cx: float, cy: float, size: int = 300, half: int = 22) -> Image.Image:
     arr = np.full((size, size, 3), 40.0)
     px, py = int(cx * size), int(cy * size)
-    arr[max(0, py - half):py + half, max(0, px - half):px + half] = (230, 200, 60)
+    arr[max(0, py - half) : py + half, max(0, px - half) : px + half] = (230, 200, 60)
     return _img(arr)
 
 
@@ -189,19 +187,19 @@ def test_reference_ranges_give_percentiles_and_qualifiers() -> None:
     m = ev["colourfulness"]
     assert m.reference and m.percentile is not None and 0 <= m.percentile <= 100
     assert m.qualifier in {"very low", "low", "typical", "high", "very high"}
-    assert E.qualifier_for(5) == "very low" and E.qualifier_for(50) == "typical" and E.qualifier_for(95) == "very high"
+    assert (
+        E.qualifier_for(5) == "very low"
+        and E.qualifier_for(50) == "typical"
+        and E.qualifier_for(95) == "very high"
+    )
     assert E.percentile_of(refs["colourfulness"]["p50"], refs["colourfulness"]) == pytest.approx(50, abs=0.5)
     assert 0.0 <= ev["abstraction"].value <= 1.0
 
 
-def test_to_dict_round_trip_and_speed() -> None:
-    img = _scene(6, size=512)
-    E.measure(img)
-    t0 = time.perf_counter()
-    ev = E.measure(img)
-    elapsed = time.perf_counter() - t0
+def test_to_dict_round_trip() -> None:
+    # (its speed is measured by benchmarks/evidence_metrics_speed.py, not asserted here)
+    ev = E.measure(_scene(6, size=512))
     d = ev.to_dict()
     back = E.Evidence.from_dict(d)
     assert set(back) == set(ev) and back["warmth"].value == ev["warmth"].value
     assert d["_limitations"] == []
-    assert elapsed < 2.0  # a few tens of ms normally; generous for a shared 2-core machine

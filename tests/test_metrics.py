@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import warnings
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from artjudge.eval import metrics as M
 from artjudge import scoring as S
+from artjudge.eval import metrics as M
 
 
 def _noisy(n: int = 300, noise: float = 15.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +40,9 @@ def test_agree_with_scipy_on_random_and_tied_vectors() -> None:
         assert M.plcc(a, b) == pytest.approx(stats.pearsonr(a, b).statistic, abs=1e-12)
         assert M.krcc(a, b) == pytest.approx(stats.kendalltau(a, b).statistic, abs=1e-12)
     # A known tied example: Spearman of ranks [1, 2.5, 2.5, 4] vs [1, 2, 3, 4].
-    assert M.srcc([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(np.corrcoef([1, 2.5, 2.5, 4], [1, 2, 3, 4])[0, 1])
+    assert M.srcc([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(
+        np.corrcoef([1, 2.5, 2.5, 4], [1, 2, 3, 4])[0, 1]
+    )
 
 
 def test_constant_input_gives_nan_without_warnings() -> None:
@@ -115,7 +116,8 @@ def test_distribution_metrics_agree_with_scipy() -> None:
     assert M.emd(S.soft_label(20.0, 0.0), S.soft_label(70.0, 0.0)) == pytest.approx(50.0)
 
 
-def test_bootstrap_fast_path_equals_the_plain_loop_and_is_fast() -> None:
+def test_bootstrap_fast_path_equals_the_plain_loop() -> None:
+    # (its speed is measured by benchmarks/evidence_metrics_speed.py, not asserted here)
     x, y = _noisy(500)
     slow = M.bootstrap_ci(lambda a, b: M.srcc(a, b), x, y, n=200, seed=4)
     fast = M.bootstrap_ci(M.srcc, x, y, n=200, seed=4)
@@ -124,12 +126,10 @@ def test_bootstrap_fast_path_equals_the_plain_loop_and_is_fast() -> None:
     for fn in (M.srcc, M.plcc, M.krcc, M.mse, M.mae):
         for a, b in ((x, y), (xt, yt)):
             assert M.bootstrap_ci(fn, a, b, n=100, seed=1) == pytest.approx(
-                M.bootstrap_ci(lambda p, q, f=fn: f(p, q), a, b, n=100, seed=1), abs=1e-9)
-    t0 = time.perf_counter()
+                M.bootstrap_ci(lambda p, q, f=fn: f(p, q), a, b, n=100, seed=1), abs=1e-9
+            )
     lo, hi = M.bootstrap_ci(M.srcc, x, y, n=1000, seed=0)
-    elapsed = time.perf_counter() - t0
     assert lo < M.srcc(x, y) < hi
-    assert elapsed < 3.0  # measured ~0.2 s on one shared core; the brief asks for < 1 s
 
 
 def test_bootstrap_interval_shrinks_with_more_items_and_is_reproducible() -> None:

@@ -11,7 +11,6 @@ import torch
 from scipy.stats import spearmanr
 
 from artjudge.errors import InputError
-from artjudge.train.student import MLPStudent, PSDistill
 from artjudge.preference.distill import (
     ReferencePool,
     ScorerJudge,
@@ -21,6 +20,7 @@ from artjudge.preference.distill import (
     run_judge,
     table_calls,
 )
+from artjudge.train.student import MLPStudent, PSDistill
 
 torch.set_num_threads(1)
 
@@ -65,10 +65,15 @@ def test_distilled_student_beats_untrained_and_approaches_ceiling() -> None:
 
     pool_idx, train, test = np.arange(60), np.arange(60, 320), np.arange(320, 420)
     pool = _pool(y, ids, pool_idx)
-    ps = PSDistill(n_anchors=8, student={"epochs": 40}).fit(judge, pool, [ids[i] for i in train], X[train], X[pool_idx])
+    ps = PSDistill(n_anchors=8, student={"epochs": 40}).fit(
+        judge, pool, [ids[i] for i in train], X[train], X[pool_idx]
+    )
     after = spearmanr(ps.predict(X[test]), y[test])[0]
     before = spearmanr(MLPStudent().init(X.shape[1]).predict(X[test]), y[test])[0]
-    ceiling = spearmanr(MLPStudent(epochs=40).fit(X[np.r_[pool_idx, train]], y[np.r_[pool_idx, train]]).predict(X[test]), y[test])[0]
+    ceiling = spearmanr(
+        MLPStudent(epochs=40).fit(X[np.r_[pool_idx, train]], y[np.r_[pool_idx, train]]).predict(X[test]),
+        y[test],
+    )[0]
     assert after > 0.8 and after > abs(before) + 0.4
     assert after <= ceiling + 0.05
 
@@ -85,7 +90,9 @@ def test_table_and_scorer_judges(tmp_path: Path) -> None:
     tc = table_calls(judge, ["n1"], pool)
     assert len(tc) == 2 and set(tc["anchor"]) == {"p1", "p2"}
     # A scorer judge compares absolute scores with their spread.
-    sj = ScorerJudge(lambda items: (np.array([{"a": 70.0, "b": 40.0}[i] for i in items]), np.full(len(items), 5.0)))
+    sj = ScorerJudge(
+        lambda items: (np.array([{"a": 70.0, "b": 40.0}[i] for i in items]), np.full(len(items), 5.0))
+    )
     p, c = sj("a", "b")
     assert p > 0.99 and c > 0.98
     assert sj("b", "a")[0] == pytest.approx(1 - p)

@@ -23,7 +23,9 @@ from artjudge.preference.simulate import Panel, simulate_judgments, simulate_rat
 ITEMS = [f"art{k:02d}" for k in range(40)]
 
 
-def _panel_data(seed: int = 0, per_item: int = 4, bias_sd: float = 0.6) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+def _panel_data(
+    seed: int = 0, per_item: int = 4, bias_sd: float = 0.6
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     rng = np.random.default_rng(seed)
     mean = pd.Series(rng.uniform(1, 5, len(ITEMS)), index=ITEMS)
     std = pd.Series(rng.uniform(0.4, 0.9, len(ITEMS)), index=ITEMS)
@@ -37,11 +39,19 @@ def _panel_data(seed: int = 0, per_item: int = 4, bias_sd: float = 0.6) -> tuple
 @pytest.mark.parametrize("method", ["bt", "thurstone", "elo"])
 def test_fusion_lands_on_the_rating_scale_and_tracks_the_truth(method: str) -> None:
     j, r, mean = _panel_data()
-    res = RatingFusion(method, scale=(0, 5), model_kwargs={"n_bootstrap": 10} if method == "elo" else None).fit(j, r).result_
+    res = (
+        RatingFusion(method, scale=(0, 5), model_kwargs={"n_bootstrap": 10} if method == "elo" else None)
+        .fit(j, r)
+        .result_
+    )
     f = res.frame.set_index("item")
     truth = mean.loc[f.index]
     assert spearmanr(f["fused"], truth)[0] > 0.9
-    assert f["fused"].between(0, 5).all() and (f["lower"] <= f["fused"]).all() and (f["fused"] <= f["upper"]).all()
+    assert (
+        f["fused"].between(0, 5).all()
+        and (f["lower"] <= f["fused"]).all()
+        and (f["fused"] <= f["upper"]).all()
+    )
     # On the rating scale: the mean absolute error to the truth is small compared with its range (4).
     assert float(np.mean(np.abs(f["fused"] - truth))) < 0.6
     if method == "elo":  # elo goes through the affine map; bt and thurstone through the joint model
@@ -103,23 +113,33 @@ def test_two_independent_constructions_agree() -> None:
 
 def test_icc_matches_shrout_fleiss_1979() -> None:
     x = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], float)
-    df = pd.DataFrame([(f"j{c}", f"t{i}", x[i, c]) for i in range(6) for c in range(4)], columns=["annotator", "item", "score"])
+    df = pd.DataFrame(
+        [(f"j{c}", f"t{i}", x[i, c]) for i in range(6) for c in range(4)],
+        columns=["annotator", "item", "score"],
+    )
     icc21, icc2k, n = icc(df)
     assert icc21 == pytest.approx(0.29, abs=0.005) and icc2k == pytest.approx(0.62, abs=0.005) and n == 6
 
 
 def test_kendalls_w_and_alpha_on_known_cases() -> None:
-    perfect = pd.DataFrame([(f"j{c}", f"t{i}", float(i)) for i in range(5) for c in range(3)], columns=["annotator", "item", "score"])
+    perfect = pd.DataFrame(
+        [(f"j{c}", f"t{i}", float(i)) for i in range(5) for c in range(3)],
+        columns=["annotator", "item", "score"],
+    )
     assert kendalls_w(perfect) == pytest.approx(1.0)
     assert krippendorff_alpha(perfect, "interval") == pytest.approx(1.0)
     # Two raters in exactly opposite order: W = 0 for m=2 reversed rankings.
-    rev = pd.DataFrame([("j0", f"t{i}", float(i)) for i in range(5)] + [("j1", f"t{i}", float(4 - i)) for i in range(5)],
-                       columns=["annotator", "item", "score"])
+    rev = pd.DataFrame(
+        [("j0", f"t{i}", float(i)) for i in range(5)] + [("j1", f"t{i}", float(4 - i)) for i in range(5)],
+        columns=["annotator", "item", "score"],
+    )
     assert kendalls_w(rev) == pytest.approx(0.0)
     # The example in the krippendorff package's docs (3 coders, gaps): interval alpha = 0.811.
-    data = [[np.nan, np.nan, np.nan, np.nan, np.nan, 3, 4, 1, 2, 1, 1, 3, 3, np.nan, 3],
-            [1, np.nan, 2, 1, 3, 3, 4, 3, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan],
-            [np.nan, np.nan, 2, 1, 3, 4, 4, np.nan, 2, 1, 1, 3, 3, np.nan, 4]]
+    data = [
+        [np.nan, np.nan, np.nan, np.nan, np.nan, 3, 4, 1, 2, 1, 1, 3, 3, np.nan, 3],
+        [1, np.nan, 2, 1, 3, 3, 4, 3, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan],
+        [np.nan, np.nan, 2, 1, 3, 4, 4, np.nan, 2, 1, 1, 3, 3, np.nan, 4],
+    ]
     rows = [(f"c{c}", f"u{u}", v) for c, row in enumerate(data) for u, v in enumerate(row) if not np.isnan(v)]
     df = pd.DataFrame(rows, columns=["annotator", "item", "score"])
     assert krippendorff_alpha(df, "interval") == pytest.approx(0.811, abs=0.001)
@@ -132,9 +152,17 @@ def test_split_half_spearman_brown() -> None:
 
 
 def test_intransitive_triads_counted() -> None:
-    cyc = pd.DataFrame([("x", "a", "b", "a"), ("x", "b", "c", "a"), ("x", "c", "a", "a"),
-                        ("x", "a", "d", "a"), ("x", "b", "d", "a"), ("x", "c", "d", "a")],
-                       columns=["annotator", "item_a", "item_b", "winner"])
+    cyc = pd.DataFrame(
+        [
+            ("x", "a", "b", "a"),
+            ("x", "b", "c", "a"),
+            ("x", "c", "a", "a"),
+            ("x", "a", "d", "a"),
+            ("x", "b", "d", "a"),
+            ("x", "c", "d", "a"),
+        ],
+        columns=["annotator", "item_a", "item_b", "winner"],
+    )
     assert intransitive_triads(cyc) == (1, 4)
 
 
@@ -157,8 +185,10 @@ def test_joint_fusion_refuses_or_drops_a_component_without_ratings() -> None:
     from artjudge.preference.joint import JointFusion
 
     j, r, _ = _panel_data()
-    island = pd.DataFrame([("ann0", "new1", "new2", "a", "overall", 1.0), ("ann1", "new2", "new3", "b", "overall", 1.0)],
-                          columns=j.columns)
+    island = pd.DataFrame(
+        [("ann0", "new1", "new2", "a", "overall", 1.0), ("ann1", "new2", "new3", "b", "overall", 1.0)],
+        columns=j.columns,
+    )
     both = pd.concat([j, island], ignore_index=True)
     with pytest.raises(InputError, match="no rating to anchor"):
         JointFusion().fit(both, r)

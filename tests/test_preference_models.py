@@ -14,7 +14,9 @@ from artjudge.preference.graph import DisconnectedGraphError
 from artjudge.preference.models import BradleyTerry, Elo, Thurstone, TrueSkill
 
 
-def _bt_data(n: int = 25, m: int = 1500, tie_rate: float = 0.0, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+def _bt_data(
+    n: int = 25, m: int = 1500, tie_rate: float = 0.0, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     true = rng.normal(0, 1.2, n)
     a = rng.integers(0, n, m)
@@ -22,8 +24,14 @@ def _bt_data(n: int = 25, m: int = 1500, tie_rate: float = 0.0, seed: int = 0) -
     p = 1 / (1 + np.exp(-(true[a] - true[b])))
     u = rng.random(m)
     winner = np.where(u < tie_rate, "tie", np.where(rng.random(m) < p, "a", "b"))
-    df = pd.DataFrame({"annotator": "x", "item_a": [f"i{k:02d}" for k in a], "item_b": [f"i{k:02d}" for k in b],
-                       "winner": winner})
+    df = pd.DataFrame(
+        {
+            "annotator": "x",
+            "item_a": [f"i{k:02d}" for k in a],
+            "item_b": [f"i{k:02d}" for k in b],
+            "winner": winner,
+        }
+    )
     return df, true
 
 
@@ -32,12 +40,17 @@ def test_bt_matches_choix_without_ties() -> None:
     model = BradleyTerry(ties="none", alpha=0.01).fit(df)
     res = model.result_
     idx = {k: i for i, k in enumerate(res.items)}
-    data = [(idx[a], idx[b]) if w == "a" else (idx[b], idx[a]) for a, b, w in zip(df.item_a, df.item_b, df.winner, strict=True)]
+    data = [
+        (idx[a], idx[b]) if w == "a" else (idx[b], idx[a])
+        for a, b, w in zip(df.item_a, df.item_b, df.winner, strict=True)
+    ]
     ref = choix.opt_pairwise(len(res.items), data, alpha=0.01)
     np.testing.assert_allclose(res.score, ref - ref.mean(), atol=1e-3)
 
 
-@pytest.mark.parametrize("model", [BradleyTerry(), BradleyTerry(ties="rao-kupper"), Thurstone(), Elo(n_bootstrap=20)])
+@pytest.mark.parametrize(
+    "model", [BradleyTerry(), BradleyTerry(ties="rao-kupper"), Thurstone(), Elo(n_bootstrap=20)]
+)
 def test_models_recover_the_order_with_ties(model: object) -> None:
     df, true = _bt_data(tie_rate=0.15)
     res = model.fit(df).result_  # type: ignore[attr-defined]
@@ -97,8 +110,14 @@ def test_predict_proba_is_consistent() -> None:
 
 
 def _two_islands() -> pd.DataFrame:
-    rows = [("x", "a1", "a2", "a"), ("x", "a2", "a3", "b"), ("x", "a1", "a3", "a"),
-            ("x", "b1", "b2", "a"), ("x", "b2", "b3", "a"), ("x", "b3", "b1", "tie")]
+    rows = [
+        ("x", "a1", "a2", "a"),
+        ("x", "a2", "a3", "b"),
+        ("x", "a1", "a3", "a"),
+        ("x", "b1", "b2", "a"),
+        ("x", "b2", "b3", "a"),
+        ("x", "b3", "b1", "tie"),
+    ]
     return pd.DataFrame(rows, columns=["annotator", "item_a", "item_b", "winner"])
 
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artjudge.errors import InputError
 from artjudge.data.process.synthetic import (
     FAULTS,
     PAPER,
@@ -17,6 +16,7 @@ from artjudge.data.process.synthetic import (
     labels_from_faults,
     procedural_target,
 )
+from artjudge.errors import InputError
 from artjudge.taxonomy import PROCESS
 
 
@@ -30,7 +30,9 @@ def test_generator_is_seeded() -> None:
     c = generate_process(_target(), seed=4, n_frames=5, size=64)
     assert a.faults == b.faults and np.array_equal(a.labels, b.labels)
     assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a.frames, b.frames, strict=True))
-    assert any(not np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a.frames, c.frames, strict=True))
+    assert any(
+        not np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a.frames, c.frames, strict=True)
+    )
     assert len(a.frames) == 5 and a.frames[0].size == (64, 64)
 
 
@@ -44,15 +46,29 @@ def test_clean_process_converges_to_reference() -> None:
 
 def test_fault_magnitude_sets_label() -> None:
     keys = PROCESS.keys()
-    for fault, attr in [("style_switch", "style_stability"), ("colour_jump", "color_stability"),
-                        ("layout_shift", "composition_stability"), ("regression", "process_stability"),
-                        ("no_detail", "detail_depth"), ("flat_colour", "color_depth"),
-                        ("unfinished", "composition_depth"), ("departure", "consistency")]:
+    for fault, attr in [
+        ("style_switch", "style_stability"),
+        ("colour_jump", "color_stability"),
+        ("layout_shift", "composition_stability"),
+        ("regression", "process_stability"),
+        ("no_detail", "detail_depth"),
+        ("flat_colour", "color_depth"),
+        ("unfinished", "composition_depth"),
+        ("departure", "consistency"),
+    ]:
         small = labels_from_faults({fault: 0.2})[keys.index(attr)]
         big = labels_from_faults({fault: 0.9})[keys.index(attr)]
         assert 1.0 <= big < small < 10.0, fault
-    assert set(FAULTS) == {"style_switch", "colour_jump", "layout_shift", "regression", "no_detail",
-                           "flat_colour", "unfinished", "departure"}
+    assert set(FAULTS) == {
+        "style_switch",
+        "colour_jump",
+        "layout_shift",
+        "regression",
+        "no_detail",
+        "flat_colour",
+        "unfinished",
+        "departure",
+    }
 
 
 def test_regression_fault_erases_canvas() -> None:

@@ -26,6 +26,7 @@ from artjudge.train.process import (
     train_process_judge,
     wide_inputs,
 )
+from helpers_extras import require_extra
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,8 +76,17 @@ def _toy_orders(n: int, seed: int, t: int = 5, p: int = 4, f: int = 6) -> OrderP
 def test_pairs_teach_the_judge_the_true_order() -> None:
     from artjudge.models.process.model import PPJudgeNet
 
-    cfg = ProcessConfig(token_dim=6, grid=2, d_model=32, n_heads=2, n_layers=1, expert_hidden=16, head_hidden=16,
-                        routed_depths=(1, 2), top_k=1)
+    cfg = ProcessConfig(
+        token_dim=6,
+        grid=2,
+        d_model=32,
+        n_heads=2,
+        n_layers=1,
+        expert_hidden=16,
+        head_hidden=16,
+        routed_depths=(1, 2),
+        top_k=1,
+    )
     torch.manual_seed(0)
     net = PPJudgeNet(cfg)
     train, test = _toy_orders(160, 0), _toy_orders(60, 1)
@@ -107,8 +117,17 @@ def test_ridge_blend_folds_exactly_into_the_weights() -> None:
     from artjudge.models.process.grounding import N_ALIGN
     from artjudge.models.process.model import PPJudgeNet, scores_to_logits
 
-    cfg = ProcessConfig(token_dim=6, grid=2, d_model=32, n_heads=2, n_layers=1, expert_hidden=16, head_hidden=16,
-                        routed_depths=(1, 2), top_k=1)
+    cfg = ProcessConfig(
+        token_dim=6,
+        grid=2,
+        d_model=32,
+        n_heads=2,
+        n_layers=1,
+        expert_hidden=16,
+        head_hidden=16,
+        routed_depths=(1, 2),
+        top_k=1,
+    )
     torch.manual_seed(0)
     net = PPJudgeNet(cfg).eval()
     with torch.no_grad():  # a trained-looking wide path, so the mix is not of zeros
@@ -127,8 +146,9 @@ def test_ridge_blend_folds_exactly_into_the_weights() -> None:
 
     x, rows = wide_inputs(net, b), ~np.isnan(labels[:, 0])
     mu, sd = x[rows].mean(axis=0), x[rows].std(axis=0) + 1e-6
-    ridge = RidgeCV(alphas=np.logspace(-2, 5, 15)).fit((x[rows] - mu) / sd,
-                                                       scores_to_logits(torch.from_numpy(labels[rows, 0])).numpy())
+    ridge = RidgeCV(alphas=np.logspace(-2, 5, 15)).fit(
+        (x[rows] - mu) / sd, scores_to_logits(torch.from_numpy(labels[rows, 0])).numpy()
+    )
     net_before = copy.deepcopy(net)
     blend_ridge_readout(net, b, attribute=0, share=0.25)
     with torch.no_grad():
@@ -144,13 +164,22 @@ def test_ridge_blend_folds_exactly_into_the_weights() -> None:
 
 @pytest.mark.slow
 def test_train_process_tiny(tmp_path: Path, shared_data: Path) -> None:
+    require_extra("text")  # the style sentences are embedded by the [text] extra's encoder
     sheep = shared_data / "process" / "sheep-market"
     cfg = ProcessTrainConfig(
-        n_synthetic=6, n_frames=4, size=64, n_sheep=3, sheep_frames=3, sheep_passes=1.0, epochs_pretrain=2,
+        n_synthetic=6,
+        n_frames=4,
+        size=64,
+        n_sheep=3,
+        sheep_frames=3,
+        sheep_passes=1.0,
+        epochs_pretrain=2,
         epochs_finetune=1,
-        cache_dir=tmp_path / "cache", sheep_root=sheep if sheep.is_dir() else None,
-        model=ProcessConfig(d_model=32, n_heads=2, n_layers=1, expert_hidden=8, head_hidden=16,
-                            routed_depths=(1, 2), top_k=1),
+        cache_dir=tmp_path / "cache",
+        sheep_root=sheep if sheep.is_dir() else None,
+        model=ProcessConfig(
+            d_model=32, n_heads=2, n_layers=1, expert_hidden=8, head_hidden=16, routed_depths=(1, 2), top_k=1
+        ),
     )
     out = tmp_path / "w.pt"
     summary = train_process_judge(cfg, out, progress=False)

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from artjudge.eval import metrics
 from artjudge import scoring as S
+from artjudge.eval import metrics
 from artjudge.scoring import losses as L
 
 torch.set_num_threads(1)
@@ -108,7 +108,9 @@ def test_ranking_weights_and_logistic_form() -> None:
     item_w = torch.tensor([1.0, 0.0, 1.0])  # item 1 unreliable: pairs touching it vanish
     assert L.pairwise_ranking_loss(s, targets, weights=item_w).item() == 0.0
     logistic = L.pairwise_ranking_loss(s, targets, kind="logistic")
-    expected = (F.softplus(torch.tensor(-2.0)) + F.softplus(torch.tensor(-1.0)) + F.softplus(torch.tensor(1.0))) / 3
+    expected = (
+        F.softplus(torch.tensor(-2.0)) + F.softplus(torch.tensor(-1.0)) + F.softplus(torch.tensor(1.0))
+    ) / 3
     assert logistic.item() == pytest.approx(expected.item())
     none = L.pairwise_ranking_loss(s, torch.ones(3))
     assert none.item() == 0.0 and none.requires_grad

@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from artjudge.serve import Settings, create_app
+from helpers_extras import require_extra
+
+require_extra("serve")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from artjudge.serve import Settings, create_app  # noqa: E402
 
 ORG = "organiser-token-campaign-tests-xyz"
 
@@ -36,8 +40,13 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     for i in range(4):
         (folder / f"p{i}.png").write_bytes(img_bytes(100 + i))
     (folder / "readme.txt").write_text("not an image")
-    s = Settings(db_url=f"sqlite:///{tmp_path / 'c.sqlite'}", allowed_folders=(tmp_path,), organiser_token=ORG,
-                 rate_per_second=1000, rate_burst=1000)
+    s = Settings(
+        db_url=f"sqlite:///{tmp_path / 'c.sqlite'}",
+        allowed_folders=(tmp_path,),
+        organiser_token=ORG,
+        rate_per_second=1000,
+        rate_burst=1000,
+    )
     with TestClient(create_app(s)) as c:
         yield c
 
@@ -52,15 +61,26 @@ def answer_all(client: TestClient, token: str, quality: dict[str, float], items:
             body = {"task_id": t["id"], "winner": "a" if qa > qb else "b", "confidence": 0.8}
         else:
             body = {"task_id": t["id"], "score": int(round(1 + 6 * quality[items[t["item_a"]]]))}
-        r = client.post("/v1/me/judgments", json=body, headers={**auth(token), "Idempotency-Key": f"t{t['id']}"})
+        r = client.post(
+            "/v1/me/judgments", json=body, headers={**auth(token), "Idempotency-Key": f"t{t['id']}"}
+        )
         assert r.status_code == 201, r.text
         sent += 1
     return sent
 
 
 def test_campaign_dual_protocol_end_to_end(client: TestClient) -> None:
-    r = client.post("/v1/campaigns", headers=auth(ORG), json={
-        "name": "Panel", "dimensions": ["aesthetics"], "scale_min": 1, "scale_max": 7, "pair_design": "round_robin"})
+    r = client.post(
+        "/v1/campaigns",
+        headers=auth(ORG),
+        json={
+            "name": "Panel",
+            "dimensions": ["aesthetics"],
+            "scale_min": 1,
+            "scale_max": 7,
+            "pair_design": "round_robin",
+        },
+    )
     assert r.status_code == 201
     cid = r.json()["id"]
     files = [("files", (f"img{i}.png", img_bytes(i), "image/png")) for i in range(5)]
@@ -69,16 +89,22 @@ def test_campaign_dual_protocol_end_to_end(client: TestClient) -> None:
     id_to_key = {i["id"]: i["key"] for i in items}
     quality = {f"img{i}.png": i / 4 for i in range(5)}
 
-    invites = [client.post(f"/v1/campaigns/{cid}/annotators", json={"name": n}, headers=auth(ORG)).json()
-               for n in ("ann", "bob", "cy")]
+    invites = [
+        client.post(f"/v1/campaigns/{cid}/annotators", json={"name": n}, headers=auth(ORG)).json()
+        for n in ("ann", "bob", "cy")
+    ]
     assert all(inv["tasks"] == 15 for inv in invites)  # 10 pairs + 5 ratings
     assert invites[0]["link"].startswith("/annotate#token=")
 
     me = client.get("/v1/me", headers=auth(invites[0]["token"])).json()
     kinds = [t["kind"] for t in me["tasks"]]
     assert kinds.count("pair") == 10 and kinds.count("rating") == 5
-    assert client.get(f"/v1/me/items/{me['tasks'][0]['item_a']}/image",
-                      headers=auth(invites[0]["token"])).headers["content-type"] == "image/png"
+    assert (
+        client.get(
+            f"/v1/me/items/{me['tasks'][0]['item_a']}/image", headers=auth(invites[0]["token"])
+        ).headers["content-type"]
+        == "image/png"
+    )
 
     # Replays with one key are stored once; a new key on an answered task is a conflict.
     t0 = me["tasks"][0]
@@ -87,8 +113,12 @@ def test_campaign_dual_protocol_end_to_end(client: TestClient) -> None:
     first = client.post("/v1/me/judgments", json=body, headers=h)
     again = client.post("/v1/me/judgments", json=body, headers=h)
     assert first.status_code == 201 and again.status_code == 200 and again.json()["id"] == first.json()["id"]
-    assert client.post("/v1/me/judgments", json=body,
-                       headers={**auth(invites[0]["token"]), "Idempotency-Key": "other"}).status_code == 409
+    assert (
+        client.post(
+            "/v1/me/judgments", json=body, headers={**auth(invites[0]["token"]), "Idempotency-Key": "other"}
+        ).status_code
+        == 409
+    )
     assert client.post("/v1/me/judgments", json=body, headers=auth(invites[0]["token"])).status_code == 400
 
     # Pause and resume: what was answered is still answered.
@@ -106,7 +136,15 @@ def test_campaign_dual_protocol_end_to_end(client: TestClient) -> None:
     # Exports in the formats artjudge.preference reads.
     jtext = client.get(f"/v1/campaigns/{cid}/export/judgments.csv", headers=auth(ORG)).text
     rows = list(csv.DictReader(io.StringIO(jtext)))
-    assert list(rows[0].keys()) == ["annotator", "item_a", "item_b", "winner", "dimension", "confidence", "timestamp"]
+    assert list(rows[0].keys()) == [
+        "annotator",
+        "item_a",
+        "item_b",
+        "winner",
+        "dimension",
+        "confidence",
+        "timestamp",
+    ]
     assert len(rows) == 21 and {r["winner"] for r in rows} <= {"a", "b", "tie"}
     rtext = client.get(f"/v1/campaigns/{cid}/export/ratings.csv", headers=auth(ORG)).text
     ratings = list(csv.DictReader(io.StringIO(rtext)))
@@ -125,8 +163,9 @@ def test_campaign_dual_protocol_end_to_end(client: TestClient) -> None:
 
 
 def test_items_from_an_allowed_folder(client: TestClient) -> None:
-    cid = client.post("/v1/campaigns", json={"name": "F", "pair_design": "locally_dense"},
-                      headers=auth(ORG)).json()["id"]
+    cid = client.post(
+        "/v1/campaigns", json={"name": "F", "pair_design": "locally_dense"}, headers=auth(ORG)
+    ).json()["id"]
     r = client.post(f"/v1/campaigns/{cid}/items", data={"folder": "pool"}, headers=auth(ORG))
     assert r.status_code == 201, r.text
     assert [i["key"] for i in r.json()] == ["p0.png", "p1.png", "p2.png", "p3.png"]
@@ -135,8 +174,11 @@ def test_items_from_an_allowed_folder(client: TestClient) -> None:
     img = client.get(f"/v1/me/items/{me['tasks'][0]['item_a']}/image", headers=auth(inv["token"]))
     assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
     # Items are frozen once annotators have task lists.
-    r2 = client.post(f"/v1/campaigns/{cid}/items", files=[("files", ("z.png", img_bytes(9), "image/png"))],
-                     headers=auth(ORG))
+    r2 = client.post(
+        f"/v1/campaigns/{cid}/items",
+        files=[("files", ("z.png", img_bytes(9), "image/png"))],
+        headers=auth(ORG),
+    )
     assert r2.status_code == 400 and "already invited" in r2.json()["detail"]
 
 
@@ -154,25 +196,55 @@ def test_bad_campaign_input(client: TestClient) -> None:
     cid = client.post("/v1/campaigns", json={"name": "x"}, headers=auth(ORG)).json()["id"]
     r = client.post(f"/v1/campaigns/{cid}/annotators", json={"name": "a"}, headers=auth(ORG))
     assert r.status_code == 400 and "at least 2 items" in r.json()["detail"]
-    files = [("files", ("same.png", img_bytes(1), "image/png")), ("files", ("same.png", img_bytes(2), "image/png"))]
+    files = [
+        ("files", ("same.png", img_bytes(1), "image/png")),
+        ("files", ("same.png", img_bytes(2), "image/png")),
+    ]
     r = client.post(f"/v1/campaigns/{cid}/items", files=files, headers=auth(ORG))
     assert r.status_code == 409 and "nothing was added" in r.json()["detail"]
     assert client.get(f"/v1/campaigns/{cid}", headers=auth(ORG)).json()["items"] == []
 
 
-def test_cli_export_matches_the_api(client: TestClient, tmp_path: Path) -> None:
+def test_cli_export_matches_the_api(
+    client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from artjudge.cli import main as cli_main
 
     cid = client.post("/v1/campaigns", json={"name": "X"}, headers=auth(ORG)).json()["id"]
     files = [("files", (f"k{i}.png", img_bytes(i), "image/png")) for i in range(3)]
     items = client.post(f"/v1/campaigns/{cid}/items", files=files, headers=auth(ORG)).json()
     inv = client.post(f"/v1/campaigns/{cid}/annotators", json={"name": "z"}, headers=auth(ORG)).json()
-    answer_all(client, inv["token"], {f"k{i}.png": i / 2 for i in range(3)}, {i["id"]: i["key"] for i in items})
-    out = tmp_path / "out"
-    out.mkdir()
-    assert cli_main(["campaign", "export", str(cid), "--db", f"sqlite:///{tmp_path / 'c.sqlite'}",
-                     "--out", str(out)]) == 0
+    answer_all(
+        client, inv["token"], {f"k{i}.png": i / 2 for i in range(3)}, {i["id"]: i["key"] for i in items}
+    )
+    out = tmp_path / "out"  # made by the export
+    db = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    assert cli_main(["campaign", "export", str(cid), "--db", db, "--out", str(out)]) == 0
     api_text = client.get(f"/v1/campaigns/{cid}/export/judgments.csv", headers=auth(ORG)).text
-    assert (out / f"campaign{cid}-judgments.csv").read_text() == api_text
-    assert len((out / f"campaign{cid}-ratings.csv").read_text().splitlines()) == 4
-    assert cli_main(["campaign", "export", "999", "--db", f"sqlite:///{tmp_path / 'c.sqlite'}", "--out", str(out)]) == 2
+    # the names the README's `artjudge fuse judgments.csv --ratings ratings.csv` reads
+    assert (out / "judgments.csv").read_text() == api_text
+    assert len((out / "ratings.csv").read_text().splitlines()) == 4
+    assert cli_main(["campaign", "export", "999", "--db", db, "--out", str(out)]) == 2
+    # a second export never replaces the first silently
+    (out / "ratings.csv").write_text("keep me")
+    capsys.readouterr()
+    assert cli_main(["campaign", "export", str(cid), "--db", db, "--out", str(out)]) == 2
+    assert "judgments.csv: already exists; use --force" in capsys.readouterr().err
+    assert (out / "ratings.csv").read_text() == "keep me"
+    assert cli_main(["campaign", "export", str(cid), "--db", db, "--out", str(out), "--force"]) == 0
+    assert len((out / "ratings.csv").read_text().splitlines()) == 4
+    # and the exported pair goes straight into `artjudge fuse`
+    assert (
+        cli_main(
+            [
+                "fuse",
+                str(out / "judgments.csv"),
+                "--ratings",
+                str(out / "ratings.csv"),
+                "--out",
+                str(tmp_path / "fused.csv"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "fused.csv").is_file()

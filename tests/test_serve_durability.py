@@ -11,13 +11,17 @@ import sys
 import time
 from pathlib import Path
 
-import httpx as _httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from artjudge.cli import main as cli_main
-from artjudge.store import open_store, repo
+from helpers_extras import require_extra
+
+require_extra("serve")
+import httpx as _httpx  # noqa: E402
+
+from artjudge.cli import main as cli_main  # noqa: E402
+from artjudge.store import open_store, repo  # noqa: E402
 
 httpx = _httpx.Client(timeout=60)  # a loaded 2-core machine can be slow; never a flaky timeout
 HTTPError = _httpx.HTTPError
@@ -32,8 +36,23 @@ def png(seed: int) -> bytes:
 
 def start(db: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ARTJUDGE_ORGANISER_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "artjudge", "serve", "--port", str(port), "--db", db,
-                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "artjudge",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            db,
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     for _ in range(600):
         try:
             if _httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -55,9 +74,14 @@ def test_kill_and_restart_keeps_every_acknowledged_judgment(tmp_path: Path) -> N
     try:
         org = {"Authorization": f"Bearer {TOKEN}"}
         cid = httpx.post(url + "/v1/campaigns", json={"name": "d"}, headers=org).json()["id"]
-        httpx.post(f"{url}/v1/campaigns/{cid}/items", headers=org,
-                   files=[("files", (f"{i}.png", png(i), "image/png")) for i in range(4)]).raise_for_status()
-        tok = httpx.post(f"{url}/v1/campaigns/{cid}/annotators", json={"name": "a"}, headers=org).json()["token"]
+        httpx.post(
+            f"{url}/v1/campaigns/{cid}/items",
+            headers=org,
+            files=[("files", (f"{i}.png", png(i), "image/png")) for i in range(4)],
+        ).raise_for_status()
+        tok = httpx.post(f"{url}/v1/campaigns/{cid}/annotators", json={"name": "a"}, headers=org).json()[
+            "token"
+        ]
         ann = {"Authorization": f"Bearer {tok}"}
         tasks = httpx.get(url + "/v1/me", headers=ann).json()["tasks"]
         acked: set[int] = set()
@@ -66,14 +90,26 @@ def test_kill_and_restart_keeps_every_acknowledged_judgment(tmp_path: Path) -> N
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 proc = start(db, port)
-            body = {"task_id": t["id"], "winner": "b"} if t["kind"] == "pair" else {"task_id": t["id"], "score": 5}
-            r = httpx.post(url + "/v1/me/judgments", json=body, headers={**ann, "Idempotency-Key": f"k{t['id']}"})
+            body = (
+                {"task_id": t["id"], "winner": "b"}
+                if t["kind"] == "pair"
+                else {"task_id": t["id"], "score": 5}
+            )
+            r = httpx.post(
+                url + "/v1/me/judgments", json=body, headers={**ann, "Idempotency-Key": f"k{t['id']}"}
+            )
             assert r.status_code == 201
             acked.add(t["id"])
         # A replay of an acknowledged judgment after the restart is recognised, not stored again.
         first = tasks[0]
-        body = {"task_id": first["id"], "winner": "b"} if first["kind"] == "pair" else {"task_id": first["id"], "score": 5}
-        r = httpx.post(url + "/v1/me/judgments", json=body, headers={**ann, "Idempotency-Key": f"k{first['id']}"})
+        body = (
+            {"task_id": first["id"], "winner": "b"}
+            if first["kind"] == "pair"
+            else {"task_id": first["id"], "score": 5}
+        )
+        r = httpx.post(
+            url + "/v1/me/judgments", json=body, headers={**ann, "Idempotency-Key": f"k{first['id']}"}
+        )
         assert r.status_code == 200 and not r.json()["created"]
     finally:
         proc.terminate()
@@ -82,7 +118,9 @@ def test_kill_and_restart_keeps_every_acknowledged_judgment(tmp_path: Path) -> N
         assert repo.count_judgments(s, cid) == len(acked) == len(tasks)
 
 
-def test_organiser_token_command_prints_a_working_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_organiser_token_command_prints_a_working_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = f"sqlite:///{tmp_path / 'o.sqlite'}"
     assert cli_main(["organiser-token", "--db", db, "--name", "Kim"]) == 0
     token = capsys.readouterr().out.strip()

@@ -11,11 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from artjudge.serve import Settings, create_app
-from artjudge.serve.security import TokenBucket
+from helpers_extras import require_extra
+
+require_extra("serve")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from artjudge.serve import Settings, create_app  # noqa: E402
+from artjudge.serve.security import TokenBucket  # noqa: E402
 
 ORG = "organiser-one-token-abcdefghijklmnop"
 
@@ -31,8 +35,13 @@ def make_client(tmp_path: Path, **overrides: object) -> TestClient:
     allowed = tmp_path / "allowed"
     allowed.mkdir(exist_ok=True)
     (allowed / "ok.png").write_bytes(img_bytes())
-    kw: dict[str, object] = {"db_url": f"sqlite:///{tmp_path / 'db.sqlite'}", "allowed_folders": (allowed,),
-                             "organiser_token": ORG, "rate_per_second": 1000, "rate_burst": 1000}
+    kw: dict[str, object] = {
+        "db_url": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "allowed_folders": (allowed,),
+        "organiser_token": ORG,
+        "rate_per_second": 1000,
+        "rate_burst": 1000,
+    }
     kw.update(overrides)
     return TestClient(create_app(Settings(**kw)))  # type: ignore[arg-type]
 
@@ -53,8 +62,10 @@ def campaign_with_annotators(client: TestClient, token: str = ORG, n_ann: int = 
     cid = c.json()["id"]
     files = [("files", (f"i{i}.png", img_bytes(seed=i), "image/png")) for i in range(3)]
     assert client.post(f"/v1/campaigns/{cid}/items", files=files, headers=auth(token)).status_code == 201
-    invites = [client.post(f"/v1/campaigns/{cid}/annotators", json={"name": f"ann{k}"}, headers=auth(token)).json()
-               for k in range(n_ann)]
+    invites = [
+        client.post(f"/v1/campaigns/{cid}/annotators", json={"name": f"ann{k}"}, headers=auth(token)).json()
+        for k in range(n_ann)
+    ]
     return cid, invites
 
 
@@ -79,8 +90,12 @@ def test_an_organiser_sees_only_their_own_campaigns(tmp_path: Path) -> None:
             _, other = repo.create_organiser(s, "someone else")
         assert client.get(f"/v1/campaigns/{cid}", headers=auth(other)).status_code == 404
         assert client.get(f"/v1/campaigns/{cid}/export/ratings.csv", headers=auth(other)).status_code == 404
-        assert client.post(f"/v1/campaigns/{cid}/annotators", json={"name": "spy"},
-                           headers=auth(other)).status_code == 404
+        assert (
+            client.post(
+                f"/v1/campaigns/{cid}/annotators", json={"name": "spy"}, headers=auth(other)
+            ).status_code
+            == 404
+        )
         assert client.get("/v1/campaigns", headers=auth(other)).json() == []
 
 
@@ -98,8 +113,12 @@ def test_an_annotator_sees_and_writes_only_their_own_tasks(client: TestClient) -
     other_cid, other_inv = campaign_with_annotators(client, n_ann=1)
     foreign = client.get("/v1/me", headers=auth(other_inv[0]["token"])).json()["tasks"][0]["item_a"]
     assert client.get(f"/v1/me/items/{foreign}/image", headers=auth(inv[0]["token"])).status_code == 404
-    assert client.get(f"/v1/me/items/{me0['tasks'][0]['item_a']}/image",
-                      headers=auth(inv[0]["token"])).status_code == 200
+    assert (
+        client.get(
+            f"/v1/me/items/{me0['tasks'][0]['item_a']}/image", headers=auth(inv[0]["token"])
+        ).status_code
+        == 200
+    )
 
 
 # ---------------------------------------------------------------- tokens at rest
@@ -132,14 +151,18 @@ def test_upload_over_the_size_limit_is_413(tmp_path: Path) -> None:
 
 def test_request_over_the_body_limit_is_413_by_header_and_by_stream(tmp_path: Path) -> None:
     with make_client(tmp_path, max_request_bytes=10_000) as client:
-        r = client.post("/v1/assess", content=b"x" * 20_000, headers={"content-type": "application/octet-stream"})
+        r = client.post(
+            "/v1/assess", content=b"x" * 20_000, headers={"content-type": "application/octet-stream"}
+        )
         assert r.status_code == 413
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
             for _ in range(10):
                 yield b"y" * 4000
 
-        r2 = client.post("/v1/assess", content=chunks(), headers={"content-type": "multipart/form-data; boundary=zz"})
+        r2 = client.post(
+            "/v1/assess", content=chunks(), headers={"content-type": "multipart/form-data; boundary=zz"}
+        )
         assert r2.status_code == 413
 
 
@@ -165,8 +188,9 @@ def test_content_type_is_read_from_content_not_name(client: TestClient) -> None:
     assert client.post("/v1/assess", files={"file": ("e.png", b"", "image/png")}).status_code == 400
     # Campaign items get the same check.
     cid = client.post("/v1/campaigns", json={"name": "x"}, headers=auth(ORG)).json()["id"]
-    r4 = client.post(f"/v1/campaigns/{cid}/items", files=[("files", ("a.jpg", html, "image/jpeg"))],
-                     headers=auth(ORG))
+    r4 = client.post(
+        f"/v1/campaigns/{cid}/items", files=[("files", ("a.jpg", html, "image/jpeg"))], headers=auth(ORG)
+    )
     assert r4.status_code == 415
 
 
@@ -200,8 +224,19 @@ def test_token_bucket_refills_and_separates_clients() -> None:
 # ---------------------------------------------------------------- paths
 
 
-@pytest.mark.parametrize("path", ["../db.sqlite", "/etc/passwd", "ok.png/../../db.sqlite", "..%2Fdb.sqlite",
-                                  "sub/../../db.sqlite", "/", "ok.png\x00.png", ""])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../db.sqlite",
+        "/etc/passwd",
+        "ok.png/../../db.sqlite",
+        "..%2Fdb.sqlite",
+        "sub/../../db.sqlite",
+        "/",
+        "ok.png\x00.png",
+        "",
+    ],
+)
 def test_no_path_traversal_through_assess(client: TestClient, path: str) -> None:
     r = client.post("/v1/assess", data={"path": path})
     assert r.status_code == 400, (path, r.text)
@@ -228,8 +263,10 @@ def test_path_inputs_are_off_without_allowed_folders(tmp_path: Path) -> None:
         assert r.status_code == 400 and "disabled" in r.json()["detail"]
 
 
-@pytest.mark.parametrize("url", ["/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e/%2e%2e/errors.py",
-                                 "/static//etc/passwd"])
+@pytest.mark.parametrize(
+    "url",
+    ["/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e/%2e%2e/errors.py", "/static//etc/passwd"],
+)
 def test_no_path_traversal_through_static_files(client: TestClient, url: str) -> None:
     r = client.get(url)
     assert r.status_code == 404 or "def create_app" not in r.text
@@ -238,17 +275,23 @@ def test_no_path_traversal_through_static_files(client: TestClient, url: str) ->
 
 def test_model_names_cannot_name_paths(client: TestClient) -> None:
     for model in ("/etc/passwd", "../weights", "vlm:/tmp/x"):
-        r = client.post("/v1/assess", files={"file": ("a.png", img_bytes(), "image/png")}, data={"model": model})
+        r = client.post(
+            "/v1/assess", files={"file": ("a.png", img_bytes(), "image/png")}, data={"model": model}
+        )
         assert r.status_code == 400 and "not served here" in r.json()["detail"]
 
 
 def test_exported_csv_cells_cannot_run_formulas(client: TestClient) -> None:
     cid = client.post("/v1/campaigns", json={"name": "x"}, headers=auth(ORG)).json()["id"]
-    files = [("files", ("=cmd|calc.png", img_bytes(seed=1), "image/png")),
-             ("files", ("b.png", img_bytes(seed=2), "image/png"))]
+    files = [
+        ("files", ("=cmd|calc.png", img_bytes(seed=1), "image/png")),
+        ("files", ("b.png", img_bytes(seed=2), "image/png")),
+    ]
     items = client.post(f"/v1/campaigns/{cid}/items", files=files, headers=auth(ORG)).json()
     assert not items[0]["key"].startswith("=")
-    inv = client.post(f"/v1/campaigns/{cid}/annotators", json={"name": "=HYPERLINK(1)"}, headers=auth(ORG)).json()
+    inv = client.post(
+        f"/v1/campaigns/{cid}/annotators", json={"name": "=HYPERLINK(1)"}, headers=auth(ORG)
+    ).json()
     t = client.get("/v1/me", headers=auth(inv["token"])).json()["tasks"][0]
     body = {"task_id": t["id"], "winner": "a"} if t["kind"] == "pair" else {"task_id": t["id"], "score": 3}
     client.post("/v1/me/judgments", json=body, headers={**auth(inv["token"]), "Idempotency-Key": "k"})

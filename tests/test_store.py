@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("sqlalchemy")
+from helpers_extras import require_extra  # noqa: E402
+
+require_extra("serve")
 from sqlalchemy import inspect, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
@@ -63,7 +65,9 @@ def sessions(db_url: str) -> sessionmaker[Session]:
 def _campaign(s: Session, n_items: int = 4) -> tuple[repo.Campaign, list[int]]:  # type: ignore[name-defined]
     org, _ = repo.create_organiser(s, "org")
     c = repo.create_campaign(s, org.id, "c", ["aesthetics", "color"])
-    ids = [repo.add_item(s, c.id, f"item{i}.png", f"{i:064x}", "image/png", data=b"x").id for i in range(n_items)]
+    ids = [
+        repo.add_item(s, c.id, f"item{i}.png", f"{i:064x}", "image/png", data=b"x").id for i in range(n_items)
+    ]
     return c, ids
 
 
@@ -72,8 +76,16 @@ def test_migrations_create_every_table_and_rerun_is_a_noop(db_url: str) -> None:
     migrate(engine)
     migrate(engine)  # idempotent
     names = set(inspect(engine).get_table_names())
-    assert {"assessments", "organisers", "campaigns", "items", "annotators", "tasks", "judgments",
-            "alembic_version"} <= names
+    assert {
+        "assessments",
+        "organisers",
+        "campaigns",
+        "items",
+        "annotators",
+        "tasks",
+        "judgments",
+        "alembic_version",
+    } <= names
     engine.dispose()
 
 
@@ -110,8 +122,13 @@ def test_missing_sqlite_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_assessment_cache_by_hash_and_model(sessions: sessionmaker[Session]) -> None:
-    rec = {"input": "a.png", "sha256": "ab" * 32, "model": {"id": "m1", "version": "1"},
-           "overall": {"score": 50.0, "std": 5.0}, "critique": None}
+    rec = {
+        "input": "a.png",
+        "sha256": "ab" * 32,
+        "model": {"id": "m1", "version": "1"},
+        "overall": {"score": 50.0, "std": 5.0},
+        "critique": None,
+    }
     with sessions() as s:
         assert repo.get_cached_assessment(s, "ab" * 32, "m1", False) is None
         repo.put_assessment(s, rec, critique=False)
@@ -139,8 +156,15 @@ def test_tokens_are_stored_only_as_sha256(sessions: sessionmaker[Session]) -> No
 def test_judgment_idempotency_and_conflicts(sessions: sessionmaker[Session]) -> None:
     with sessions() as s:
         c, ids = _campaign(s)
-        a1, _ = repo.add_annotator(s, c, "a1", [repo.PlannedTask("pair", "aesthetics", ids[0], ids[1]),
-                                                repo.PlannedTask("rating", "color", ids[2])])
+        a1, _ = repo.add_annotator(
+            s,
+            c,
+            "a1",
+            [
+                repo.PlannedTask("pair", "aesthetics", ids[0], ids[1]),
+                repo.PlannedTask("rating", "color", ids[2]),
+            ],
+        )
         a2, _ = repo.add_annotator(s, c, "a2", [repo.PlannedTask("pair", "aesthetics", ids[0], ids[1])])
         t_pair, t_rate = [t.id for t, _ in repo.tasks_with_answers(s, a1.id)]
         j, created = repo.submit_judgment(s, a1, t_pair, "k1", winner="a")

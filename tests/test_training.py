@@ -15,7 +15,7 @@ from artjudge.features.encoder import POOLED_DIM
 from artjudge.features.extract import FeatureBatch
 from artjudge.features.handcrafted import HANDCRAFTED_NAMES
 from artjudge.models.head import HeadConfig
-from artjudge.train.head import Targets, HeadTrainConfig, TrainingDiverged, fit_head, predict_scores
+from artjudge.train.head import HeadTrainConfig, Targets, TrainingDiverged, fit_head, predict_scores
 from helpers_images import write_paintings
 
 
@@ -30,7 +30,9 @@ def _synthetic(n: int, seed: int) -> tuple[FeatureBatch, Targets]:
     attr = np.clip(100 - score + rng.normal(0, 3, n), 0, 100)
     attr[::4] = np.nan  # unlabelled rows must not count
     feats = FeatureBatch(pooled, hand, np.zeros((n, 0), np.float16))
-    return feats, Targets({"overall": score, "mood": attr}, {"overall": np.full(n, 8.0), "mood": np.full(n, np.nan)})
+    return feats, Targets(
+        {"overall": score, "mood": attr}, {"overall": np.full(n, 8.0), "mood": np.full(n, np.nan)}
+    )
 
 
 def _config(**kw) -> HeadTrainConfig:
@@ -87,16 +89,26 @@ def test_train_head_on_a_manifest_writes_a_loadable_checkpoint(tmp_path: Path) -
     torch.set_num_threads(2)
     paths = write_paintings(tmp_path / "imgs", 24)
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({
-        "image": [p.name for p in paths],
-        "rating": rng.uniform(1, 10, len(paths)).round(2),
-        "colour": rng.uniform(1, 10, len(paths)).round(2),
-        "split": ["train"] * 16 + ["val"] * 4 + ["test"] * 4,
-    })
+    df = pd.DataFrame(
+        {
+            "image": [p.name for p in paths],
+            "rating": rng.uniform(1, 10, len(paths)).round(2),
+            "colour": rng.uniform(1, 10, len(paths)).round(2),
+            "split": ["train"] * 16 + ["val"] * 4 + ["test"] * 4,
+        }
+    )
     csv = tmp_path / "labels.csv"
     df.to_csv(csv, index=False)
-    manifest = read_dataset("csv", csv, images=tmp_path / "imgs", image_col="image",
-                            score_col="rating", scale="1,10", attr_cols=["colour"], split_col="split")
+    manifest = read_dataset(
+        "csv",
+        csv,
+        images=tmp_path / "imgs",
+        image_col="image",
+        score_col="rating",
+        scale="1,10",
+        attr_cols=["colour"],
+        split_col="split",
+    )
     config = HeadTrainConfig(head=HeadConfig(hidden=16, members=2, targets=["overall", "colour"]), epochs=2)
     out = tmp_path / "ckpt"
     card = train_head(manifest, config, out, cache_dir=tmp_path / "cache", flip_augment=False)

@@ -26,7 +26,9 @@ def test_assess_with_a_vlm_writes_records_and_reports_bad_input(tmp_path: Path) 
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     scored = [r for r in recs if "overall" in r]
     assert sorted(r["input"] for r in scored) == sorted(str(p) for p in images)
-    assert all(len(r["overall"]["distribution"]) == 101 and r["model"]["id"].startswith("vlm:") for r in scored)
+    assert all(
+        len(r["overall"]["distribution"]) == 101 and r["model"]["id"].startswith("vlm:") for r in scored
+    )
     assert [Path(r["input"]).name for r in recs if "error" in r] == ["broken.png"]
 
 

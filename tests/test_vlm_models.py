@@ -12,8 +12,8 @@ pytest.importorskip("transformers", reason="the vlm extra (transformers, peft) i
 pytest.importorskip("peft", reason="the vlm extra (transformers, peft) is not installed")
 import torch
 
-from artjudge.errors import InputError, ModelNotAvailable
 from artjudge.critique.vlm import load_vlm_critic
+from artjudge.errors import InputError, ModelNotAvailable
 from artjudge.models.vlm import load_vlm_judge, load_vlm_scorer
 from artjudge.models.vlm.backbone import Encoder, Sample, chat_prompt, load_backbone
 from artjudge.record import Assessment, Failure
@@ -80,7 +80,7 @@ def test_bad_inputs_are_reported(images: list[Path], tmp_path: Path) -> None:
     out = scorer.assess_many([images[0], empty, text, tmp_path / "missing.png"], skip_errors=True)
     assert isinstance(out[0], Assessment)
     assert [type(x) for x in out[1:]] == [Failure] * 3
-    assert "no such file" in out[3].error
+    assert "file not found" in out[3].error and "not an image (looks like text)" in out[2].error
 
 
 def test_missing_weights_say_what_and_how(tmp_path: Path) -> None:

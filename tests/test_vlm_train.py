@@ -30,12 +30,20 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = d / "rows.jsonl"
     with path.open("w") as f:
         for i, p in enumerate(imgs):
-            f.write(json.dumps({
-                "path": p.name if i % 2 else str(p), "score": 15 + 22 * i, "std": 6.0,
-                "text": "the painting shows strong balance and warm colours",
-                "attr.composition": 30 + 15 * i, "text.composition": "good balance and a calm mood",
-                "text.emotion": "a calm mood",
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "path": p.name if i % 2 else str(p),
+                        "score": 15 + 22 * i,
+                        "std": 6.0,
+                        "text": "the painting shows strong balance and warm colours",
+                        "attr.composition": 30 + 15 * i,
+                        "text.composition": "good balance and a calm mood",
+                        "text.emotion": "a calm mood",
+                    }
+                )
+                + "\n"
+            )
     # relative paths resolve against the manifest's folder: move those images beside it
     for p in imgs[1::2]:
         p.rename(d / p.name)
@@ -43,8 +51,18 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cfg(family: str, manifest: Path, out: Path, **kw) -> VLMTrainConfig:
-    base = dict(base=str(tiny_vlm_dir(family)), manifest=str(manifest), out=str(out), split=None,
-                max_steps=5, batch_size=4, lr=3e-3, ranks=[4, 8], progress=False, save_every=0)
+    base = dict(
+        base=str(tiny_vlm_dir(family)),
+        manifest=str(manifest),
+        out=str(out),
+        split=None,
+        max_steps=5,
+        batch_size=4,
+        lr=3e-3,
+        ranks=[4, 8],
+        progress=False,
+        save_every=0,
+    )
     base.update(kw)
     return VLMTrainConfig(**base)
 
@@ -80,13 +98,25 @@ def test_artquant_mat_then_sot_with_levels(manifest: Path, tmp_path: Path) -> No
     assert all(_falls(s) for s in summary["stages"]), [s["history"] for s in summary["stages"]]
     meta = read_meta(out)
     assert meta is not None and meta.levels
-    rec = load_vlm_scorer(str(out), mode="level").assess(json.loads(manifest.read_text().splitlines()[0])["path"])
+    rec = load_vlm_scorer(str(out), mode="level").assess(
+        json.loads(manifest.read_text().splitlines()[0])["path"]
+    )
     assert len(rec.overall.distribution) == 5 and not rec.notes
 
 
 def test_resume_continues_exactly(manifest: Path, tmp_path: Path) -> None:
-    ref = train_vlm(_cfg("llava", manifest, tmp_path / "ref", stages=["sot"], ranks=[4], max_steps=4,
-                         batch_size=2, save_every=2))
+    ref = train_vlm(
+        _cfg(
+            "llava",
+            manifest,
+            tmp_path / "ref",
+            stages=["sot"],
+            ranks=[4],
+            max_steps=4,
+            batch_size=2,
+            save_every=2,
+        )
+    )
     out = tmp_path / "cut"
 
     class Stop(Exception):
@@ -111,10 +141,32 @@ def test_resume_continues_exactly(manifest: Path, tmp_path: Path) -> None:
 
 def test_train_vlm_cli_and_merge(manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
-    rc = main(["train-vlm", "--base", str(tiny_vlm_dir("qwen3_vl")), "--manifest", str(manifest),
-               "--out", str(out), "--stages", "score", "--ranks", "4", "--max-steps", "2", "--batch-size", "4",
-               "--split", "", "--train-projector", "--gradient-checkpointing", "--no-progress",
-               "--save-every", "0"])
+    rc = main(
+        [
+            "train-vlm",
+            "--base",
+            str(tiny_vlm_dir("qwen3_vl")),
+            "--manifest",
+            str(manifest),
+            "--out",
+            str(out),
+            "--stages",
+            "score",
+            "--ranks",
+            "4",
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--split",
+            "",
+            "--train-projector",
+            "--gradient-checkpointing",
+            "--no-progress",
+            "--save-every",
+            "0",
+        ]
+    )
     assert rc == 0
     assert "1-score: rank 4, 2 steps" in capsys.readouterr().out
     rc = main(["merge-vlm", str(out)])
@@ -128,8 +180,14 @@ def test_train_vlm_cli_and_merge(manifest: Path, tmp_path: Path, capsys: pytest.
         return sd["model.visual.merger.linear_fc1.weight"]
 
     assert not torch.equal(proj(out / "merged"), proj(tiny_vlm_dir("qwen3_vl")))
-    rc = main(["vlm-tokens", str(tiny_vlm_dir("qwen3_vl"))])
-    assert rc == 0 and len(json.loads(capsys.readouterr().out)["score"]["ids"]) == 101
+    rc = main(["vlm-tokens", "--json", str(tiny_vlm_dir("qwen3_vl"))])
+    mapping = json.loads(capsys.readouterr().out)
+    assert rc == 0 and len(mapping["score"]["ids"]) == 101
+    # the default listing: every score and level with its token, lines that fit 80 columns
+    assert main(["vlm-tokens", str(tiny_vlm_dir("qwen3_vl"))]) == 0
+    text = capsys.readouterr().out
+    assert "101 tokens" in text and "excellent" in text and max(len(line) for line in text.splitlines()) <= 80
+    assert f"100 {mapping['score']['strings'][100]!r}" in text
 
 
 def test_stage_without_its_columns_is_refused(tmp_path: Path) -> None:
@@ -155,7 +213,9 @@ def test_vision_tower_frozen_unless_asked(family: str) -> None:
     for flag in (False, True):
         model = load_backbone(tiny_vlm_dir(family)).model
         cfg = VLMTrainConfig(base="", manifest="", out="", train_vision=flag)
-        peft_model = get_peft_model(model, _lora_config(cfg, 4, "qwen" if family != "llava" else "llava", model))
+        peft_model = get_peft_model(
+            model, _lora_config(cfg, 4, "qwen" if family != "llava" else "llava", model)
+        )
         trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
         assert any("lora_" in n and "language_model" in n for n in trainable)
         assert any(tower in n for n in trainable) is flag
@@ -166,11 +226,20 @@ def test_reads_an_artjudge_manifest(tmp_path: Path) -> None:
     from artjudge.train.vlm_data import load_rows
 
     imgs = write_images(tmp_path / "img", 3)
-    m = build_manifest(name="toy", source="toy", image_id=["a", "b", "c"], rel_path=[p.name for p in imgs],
-                       score_raw=[1.0, 3.0, 5.0], std_raw=[0.5, 0.5, 0.5], scale=(1.0, 5.0),
-                       split=["train", "train", "test"], text=["calm", "bold", None],
-                       attributes={"composition": [2.0, 4.0, 5.0]}, attribute_scales={"composition": (1.0, 5.0)},
-                       images=tmp_path / "img")
+    m = build_manifest(
+        name="toy",
+        source="toy",
+        image_id=["a", "b", "c"],
+        rel_path=[p.name for p in imgs],
+        score_raw=[1.0, 3.0, 5.0],
+        std_raw=[0.5, 0.5, 0.5],
+        scale=(1.0, 5.0),
+        split=["train", "train", "test"],
+        text=["calm", "bold", None],
+        attributes={"composition": [2.0, 4.0, 5.0]},
+        attribute_scales={"composition": (1.0, 5.0)},
+        images=tmp_path / "img",
+    )
     path = m.save(tmp_path / "toy.jsonl")
     rows = load_rows(path, split="train")
     assert [r.score for r in rows] == [0.0, 50.0]

@@ -17,14 +17,22 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from artjudge.api import Scorer
+    from artjudge.models.base import Scorer
 
 
 def load(model: str = "default", **kwargs: Any) -> Scorer:
-    """Load a scorer by name ("default"), by weights path, or as ``vlm:PATH``."""
+    """A scorer (the ``Scorer`` protocol) by spec: ``default``, a checkpoint folder, ``vlm:PATH``,
+    ``student:PATH``; ``list_models()`` names them all."""
     from artjudge.api import load as _load
 
     return _load(model, **kwargs)
+
+
+def list_models() -> list[str]:
+    """The specs :func:`load` accepts: shipped model names, then the path schemes."""
+    from artjudge.api import list_models as _list
+
+    return _list()
 
 
 def load_process_judge(model: str = "default", **kwargs: Any) -> Any:
@@ -34,4 +42,4 @@ def load_process_judge(model: str = "default", **kwargs: Any) -> Any:
     return _load(model, **kwargs)
 
 
-__all__ = ["__version__", "load", "load_process_judge"]
+__all__ = ["__version__", "list_models", "load", "load_process_judge"]

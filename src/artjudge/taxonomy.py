@@ -55,22 +55,41 @@ ARTIMUSE = AttributeSet(
     scale_min=0.0,
     scale_max=100.0,
     attributes=(
-        Attribute("composition", "Composition & Design",
-                  "arrangement of elements, balance, placement of the subject, use of space", "perception"),
-        Attribute("visual_elements", "Visual Elements & Structure",
-                  "colour, light, line, shape and texture and how they structure the image", "perception"),
-        Attribute("technical_execution", "Technical Execution",
-                  "craft: sharpness, control of the medium, absence of artefacts", "cognition"),
-        Attribute("originality", "Originality & Creativity",
-                  "novelty of idea, style or treatment", "cognition"),
-        Attribute("theme", "Theme & Communication",
-                  "clarity of subject and message", "cognition"),
-        Attribute("emotion", "Emotion & Viewer Response",
-                  "the mood the work carries and the response it draws", "emotion"),
-        Attribute("gestalt", "Overall Gestalt",
-                  "whether the parts cohere into a unified whole", "emotion"),
-        Attribute("comprehensive", "Comprehensive Evaluation",
-                  "the overall verdict weighing every attribute", "emotion"),
+        Attribute(
+            "composition",
+            "Composition & Design",
+            "arrangement of elements, balance, placement of the subject, use of space",
+            "perception",
+        ),
+        Attribute(
+            "visual_elements",
+            "Visual Elements & Structure",
+            "colour, light, line, shape and texture and how they structure the image",
+            "perception",
+        ),
+        Attribute(
+            "technical_execution",
+            "Technical Execution",
+            "craft: sharpness, control of the medium, absence of artefacts",
+            "cognition",
+        ),
+        Attribute(
+            "originality", "Originality & Creativity", "novelty of idea, style or treatment", "cognition"
+        ),
+        Attribute("theme", "Theme & Communication", "clarity of subject and message", "cognition"),
+        Attribute(
+            "emotion",
+            "Emotion & Viewer Response",
+            "the mood the work carries and the response it draws",
+            "emotion",
+        ),
+        Attribute("gestalt", "Overall Gestalt", "whether the parts cohere into a unified whole", "emotion"),
+        Attribute(
+            "comprehensive",
+            "Comprehensive Evaluation",
+            "the overall verdict weighing every attribute",
+            "emotion",
+        ),
     ),
 )
 
@@ -80,22 +99,38 @@ PROCESS = AttributeSet(
     scale_min=1.0,
     scale_max=10.0,
     attributes=(
-        Attribute("consistency", "Consistency",
-                  "how faithfully the final work honours the reference image or prompt"),
-        Attribute("style_stability", "Style Stability",
-                  "whether the painting keeps one style through the process instead of switching"),
-        Attribute("color_stability", "Colour Stability",
-                  "whether the palette evolves smoothly, without abrupt jumps"),
-        Attribute("composition_stability", "Composition Stability",
-                  "whether the layout, once set, stays in place"),
-        Attribute("process_stability", "Process Stability",
-                  "whether work accumulates steadily, without regressions or erasures"),
-        Attribute("detail_depth", "Detail Depth",
-                  "how far detail is refined from coarse blocking to fine finish"),
-        Attribute("color_depth", "Colour Depth",
-                  "how richly colour is developed: layering, nuance, range"),
-        Attribute("composition_depth", "Composition Depth",
-                  "how far the composition develops from a sketch into a structured whole"),
+        Attribute(
+            "consistency",
+            "Consistency",
+            "how faithfully the final work honours the reference image or prompt",
+        ),
+        Attribute(
+            "style_stability",
+            "Style Stability",
+            "whether the painting keeps one style through the process instead of switching",
+        ),
+        Attribute(
+            "color_stability",
+            "Colour Stability",
+            "whether the palette evolves smoothly, without abrupt jumps",
+        ),
+        Attribute(
+            "composition_stability", "Composition Stability", "whether the layout, once set, stays in place"
+        ),
+        Attribute(
+            "process_stability",
+            "Process Stability",
+            "whether work accumulates steadily, without regressions or erasures",
+        ),
+        Attribute(
+            "detail_depth", "Detail Depth", "how far detail is refined from coarse blocking to fine finish"
+        ),
+        Attribute("color_depth", "Colour Depth", "how richly colour is developed: layering, nuance, range"),
+        Attribute(
+            "composition_depth",
+            "Composition Depth",
+            "how far the composition develops from a sketch into a structured whole",
+        ),
     ),
 )
 
@@ -107,12 +142,16 @@ APDDV2 = AttributeSet(
     attributes=(
         Attribute("theme_and_logic", "Theme and Logic", "clarity and coherence of the theme", "cognition"),
         Attribute("creativity", "Creativity", "originality of idea and treatment", "cognition"),
-        Attribute("layout_and_composition", "Layout and Composition", "arrangement of elements", "perception"),
+        Attribute(
+            "layout_and_composition", "Layout and Composition", "arrangement of elements", "perception"
+        ),
         Attribute("space_and_perspective", "Space and Perspective", "rendering of depth", "perception"),
         Attribute("sense_of_order", "Sense of Order", "rhythm and organisation", "perception"),
         Attribute("light_and_shadow", "Light and Shadow", "handling of light", "perception"),
         Attribute("color", "Color", "use of colour", "perception"),
-        Attribute("details_and_texture", "Details and Texture", "refinement of detail and texture", "cognition"),
+        Attribute(
+            "details_and_texture", "Details and Texture", "refinement of detail and texture", "cognition"
+        ),
         Attribute("overall", "The Overall", "overall impression", "emotion"),
         Attribute("mood", "Mood", "emotional atmosphere", "emotion"),
     ),

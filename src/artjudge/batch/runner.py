@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from artjudge.batch.progress import BatchProgress, choose_mode
 from artjudge.batch.scoring import ScorerFactory, score_rows
-from artjudge.batch.sources import InputRow, iter_partitions, iter_rows
+from artjudge.batch.sources import InputRow, iter_partitions, iter_rows, partition_fingerprint
 from artjudge.batch.store import BatchError, PartStore, Progress
 from artjudge.batch.table import to_table, write_atomic
-from artjudge.batch.worker import partition_task, score_partition_safely, write_rows_file
+from artjudge.batch.worker import part_metadata, partition_task, score_partition_safely, write_rows_file
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ def run_batch(
 
     ``model`` names the scorer in the run's settings (a rerun with another model is
     refused rather than mixed); ``scorer_factory`` builds it, once per process.
+    ``progress`` shows done/total, rate and ETA on stderr: a bar on a terminal, plain lines
+    in a log (see :mod:`artjudge.batch.progress`).
     """
     if engine not in ENGINES:
         raise BatchError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -89,8 +93,17 @@ def run_batch(
 
         out_fs, out_path = fsspec.core.url_to_fs(output)
         if out_fs.exists(out_path):
-            return BatchSummary(output, engine, prog.rows_done, prog.rows_done - prog.failed, prog.failed,
-                                prog.parts_done, prog.parts_done, 0, time.perf_counter() - t0)
+            return BatchSummary(
+                output,
+                engine,
+                prog.rows_done,
+                prog.rows_done - prog.failed,
+                prog.failed,
+                prog.parts_done,
+                prog.parts_done,
+                0,
+                time.perf_counter() - t0,
+            )
     # Recount from the part files: they, not the progress file, say what is finished.
     prog.parts_done, prog.rows_done, prog.failed = len(done), 0, 0
     for i in done:
@@ -98,29 +111,123 @@ def run_batch(
         prog.rows_done += n
         prog.failed += f
     resumed = len(done)
-    bar = _bar(progress, prog.rows_done)
+    bar = BatchProgress(choose_mode(progress, sys.stderr), done=prog.rows_done, failed=prog.failed)
+    bar.count_total_in_background(lambda: iter_rows(inputs, root=root))
     rows_iter = _counting(iter_rows(inputs, root=root), lambda: iter_rows(inputs, root=root))
-    if engine == "local":
-        written = _run_local(store, prog, rows_iter, done, scorer_factory, part_size=part_size,
-                             batch_size=batch_size, critique=critique, bar=bar)
-    else:
-        written = _run_dask(store, prog, rows_iter, done, scorer_factory, model=model, engine=engine,
-                            part_size=part_size, batch_size=batch_size, critique=critique,
-                            scheduler=scheduler, workers=workers, client=client,
-                            torch_threads=torch_threads, max_in_flight=max_in_flight, bar=bar)
-    if bar is not None:
+    checker = _PartChecker(store, prog, done, part_size, bar)
+    try:
+        if engine == "local":
+            written = _run_local(
+                store,
+                prog,
+                rows_iter,
+                checker,
+                scorer_factory,
+                part_size=part_size,
+                batch_size=batch_size,
+                critique=critique,
+                bar=bar,
+            )
+        else:
+            written = _run_dask(
+                store,
+                prog,
+                rows_iter,
+                checker,
+                scorer_factory,
+                model=model,
+                engine=engine,
+                part_size=part_size,
+                batch_size=batch_size,
+                critique=critique,
+                scheduler=scheduler,
+                workers=workers,
+                client=client,
+                torch_threads=torch_threads,
+                max_in_flight=max_in_flight,
+                bar=bar,
+            )
+        bar.set_total(rows_iter.count)
+    finally:
         bar.close()
     total = rows_iter.count
     n_parts = (total + part_size - 1) // part_size
     prog.total_rows = total
+    stale = _recount(store, prog, n_parts)
     rows = store.merge(n_parts, keep_parts=keep_parts) if n_parts else _write_empty(output)
     if rows != total:
         raise BatchError(f"{output}: merged {rows} rows but the inputs have {total}; rerun to repair")
     prog.complete = not keep_parts
     prog.output = output
     store.write_progress(prog)
-    return BatchSummary(output, engine, rows, rows - prog.failed, prog.failed, n_parts, resumed, written,
-                        time.perf_counter() - t0)
+    return BatchSummary(
+        output,
+        engine,
+        rows,
+        rows - prog.failed,
+        prog.failed,
+        n_parts,
+        resumed - checker.rescored - stale,
+        written,
+        time.perf_counter() - t0,
+    )
+
+
+class _PartChecker:
+    """Cut the stream into partitions and drop finished parts whose inputs changed since they were written.
+
+    Why: a part is "rows k*P..k*P+P-1"; a file added or removed between a killed run and its
+    rerun shifts every later row, so trusting the old parts duplicated one image and dropped
+    another. Each part stores :func:`partition_fingerprint` of its inputs; here a finished part
+    whose fingerprint differs (or that has none) is removed and its partition scored again.
+    """
+
+    def __init__(
+        self, store: PartStore, prog: Progress, done: set[int], part_size: int, bar: BatchProgress
+    ) -> None:
+        self.store, self.prog, self.done, self.part_size, self.bar = store, prog, done, part_size, bar
+        self.fingerprints: dict[int, str] = {}
+        self.rescored = 0
+
+    def partitions(self, rows: Iterator[InputRow]) -> Iterator[tuple[int, list[InputRow]]]:
+        """Partitions still to score, each with its fingerprint kept in ``fingerprints``."""
+        for index, part in iter_partitions(rows, self.part_size):
+            fp = partition_fingerprint(part)
+            if index in self.done:
+                if self.store.part_fingerprint(index) == fp:
+                    continue
+                self._drop(index)
+            self.fingerprints[index] = fp
+            yield index, part
+
+    def _drop(self, index: int) -> None:
+        n, failed = self.store.part_rows(index)
+        self.store.remove(self.store.part_path(index))
+        self.done.discard(index)
+        self.prog.parts_done -= 1
+        self.prog.rows_done -= n
+        self.prog.failed -= failed
+        self.rescored += 1
+        self.bar.reset(self.prog.rows_done, self.prog.failed)
+        log.warning(
+            "%s: the inputs of part %d changed since it was written; scoring it again",
+            self.store.output,
+            index,
+        )
+
+
+def _recount(store: PartStore, prog: Progress, n_parts: int) -> int:
+    """Remove parts past the end (inputs were removed), count the rest from their footers; returns how many went."""
+    stale = [i for i in store.done_parts() if i >= n_parts]
+    for i in stale:
+        store.remove(store.part_path(i))
+    prog.parts_done, prog.rows_done, prog.failed = 0, 0, 0
+    for i in range(n_parts):
+        n, failed = store.part_rows(i)
+        prog.parts_done += 1
+        prog.rows_done += n
+        prog.failed += failed
+    return len(stale)
 
 
 class _counting:
@@ -150,27 +257,34 @@ def _write_empty(output: str) -> int:
     return 0
 
 
-def _bar(enabled: bool, initial: int) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(initial=initial, unit="img", desc="batch", dynamic_ncols=True)
-
-
-def _record(store: PartStore, prog: Progress, n: int, failed: int, bar: Any) -> None:
+def _record(store: PartStore, prog: Progress, n: int, failed: int, bar: BatchProgress | None) -> None:
+    """Count a finished part in the progress file; ``bar`` advances here when it is counted per part."""
     prog.parts_done += 1
     prog.rows_done += n
     prog.failed += failed
     store.write_progress(prog)
     if bar is not None:
-        bar.update(n)
+        bar.advance(n, failed)
 
 
-def _run_local(store: PartStore, prog: Progress, rows: _counting, done: set[int], factory: ScorerFactory, *,
-               part_size: int, batch_size: int, critique: bool, bar: Any) -> int:
-    """One continuous scoring stream; on an unexpected scorer exception, finish partition by partition."""
-    todo = (r for r in rows if r.row // part_size not in done)
+def _run_local(
+    store: PartStore,
+    prog: Progress,
+    rows: _counting,
+    checker: _PartChecker,
+    factory: ScorerFactory,
+    *,
+    part_size: int,
+    batch_size: int,
+    critique: bool,
+    bar: BatchProgress,
+) -> int:
+    """One continuous scoring stream; on an unexpected scorer exception, finish partition by partition.
+
+    Progress advances per scored image (not per part, which can be minutes apart).
+    """
+    done = checker.done
+    todo = (r for _, part in checker.partitions(iter(rows)) for r in part)
     first = next(todo, None)
     if first is None:
         return 0
@@ -183,7 +297,7 @@ def _run_local(store: PartStore, prog: Progress, rows: _counting, done: set[int]
         nonlocal written
         if current is None or not buf:
             return
-        _write_part(store, prog, current, buf, bar)
+        _write_part(store, prog, current, buf, None, checker.fingerprints.pop(current, None))
         done.add(current)
         written += 1
 
@@ -199,33 +313,65 @@ def _run_local(store: PartStore, prog: Progress, rows: _counting, done: set[int]
                 flush()
                 current, buf = index, []
             buf.append(out)
+            bar.advance(1, failed=int(out.get("error") is not None))
         flush()
         return written
     except Exception as err:
-        log.warning("scoring stream raised %s: %s; continuing partition by partition", type(err).__name__, err)
+        log.warning(
+            "scoring stream raised %s: %s; continuing partition by partition", type(err).__name__, err
+        )
     # The stream is gone mid-way: read the inputs again and redo every unfinished partition,
-    # each isolating a row that raises.
-    for index, part in iter_partitions(iter(rows.restart()), part_size):
-        if index in done:
-            continue
-        _write_part(store, prog, index,
-                    score_partition_safely(scorer, part, batch_size=batch_size, critique=critique), bar)
+    # each isolating a row that raises. Rows of the unfinished partition were counted already.
+    bar.reset(prog.rows_done, prog.failed)
+    for index, part in checker.partitions(iter(rows.restart())):
+        _write_part(
+            store,
+            prog,
+            index,
+            score_partition_safely(scorer, part, batch_size=batch_size, critique=critique),
+            bar,
+            checker.fingerprints.pop(index, None),
+        )
         done.add(index)
         written += 1
     return written
 
 
-def _write_part(store: PartStore, prog: Progress, index: int, out_rows: list[dict[str, Any]], bar: Any) -> None:
+def _write_part(
+    store: PartStore,
+    prog: Progress,
+    index: int,
+    out_rows: list[dict[str, Any]],
+    bar: BatchProgress | None,
+    fingerprint: str | None,
+) -> None:
+    if fingerprint is None:
+        raise BatchError(f"{store.output}: part {index} has no input fingerprint (internal error)")
     table = to_table(out_rows)
     failed = table.num_rows - table.column("error").null_count
-    write_atomic(table, store.part_path(index), metadata={"artjudge.batch.partition": str(index),
-                                                           "artjudge.batch.failed": str(failed)})
+    write_atomic(table, store.part_path(index), metadata=part_metadata(index, failed, fingerprint))
     _record(store, prog, table.num_rows, failed, bar)
 
 
-def _run_dask(store: PartStore, prog: Progress, rows: _counting, done: set[int], factory: ScorerFactory, *,
-              model: str, engine: str, part_size: int, batch_size: int, critique: bool, scheduler: str | None,
-              workers: int, client: Any, torch_threads: int | None, max_in_flight: int | None, bar: Any) -> int:
+def _run_dask(
+    store: PartStore,
+    prog: Progress,
+    rows: _counting,
+    checker: _PartChecker,
+    factory: ScorerFactory,
+    *,
+    model: str,
+    engine: str,
+    part_size: int,
+    batch_size: int,
+    critique: bool,
+    scheduler: str | None,
+    workers: int,
+    client: Any,
+    torch_threads: int | None,
+    max_in_flight: int | None,
+    bar: BatchProgress,
+) -> int:
     from dask.base import tokenize
     from distributed import Client, as_completed
 
@@ -264,14 +410,24 @@ def _run_dask(store: PartStore, prog: Progress, rows: _counting, done: set[int],
             written += 1
             _record(store, prog, n, failed, bar)
 
-        for index, part in iter_partitions(iter(rows), part_size):
-            if index in done:
-                continue
+        for index, part in checker.partitions(iter(rows)):
             rows_path = store.rows_path(index)
             write_rows_file(part, rows_path)
-            fut = client.submit(partition_task, index, rows_path, store.part_path(index),
-                                factory, factory_key, batch_size, critique, torch_threads,
-                                key=f"artjudge-part-{run_key}-{index}", retries=2, pure=False)
+            fut = client.submit(
+                partition_task,
+                index,
+                rows_path,
+                store.part_path(index),
+                factory,
+                factory_key,
+                batch_size,
+                critique,
+                torch_threads,
+                checker.fingerprints.pop(index),
+                key=f"artjudge-part-{run_key}-{index}",
+                retries=2,
+                pure=False,
+            )
             pending.add(fut)
             in_flight += 1
             while in_flight >= window:
@@ -298,8 +454,15 @@ def local_cluster(workers: int) -> Any:
     from distributed import LocalCluster
 
     with dask.config.set(SCHEDULER_HISTORY):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                            dashboard_address="127.0.0.1:0", worker_dashboard_address=None, silence_logs=40)
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address=None,
+            silence_logs=40,
+        )
 
 
 #: Caps on the in-process scheduler's histories (see :func:`local_cluster`).

@@ -1,8 +1,7 @@
 """Score one partition's rows with a scorer: the code both engines run, on the driver or a worker.
 
-A scorer here is anything with ``iter_assess(images, batch_size=, critique=, skip_errors=)``
-yielding records in input order and ``info()`` giving ``id`` and ``version``
-(:class:`artjudge.api.Scorer` and the VLM scorer both qualify). Local paths go to
+A scorer here is a :class:`artjudge.models.base.Scorer` (whatever ``artjudge.load`` returns):
+``iter_assess`` yields records in input order and ``info()`` gives ``id`` and ``version``. Local paths go to
 ``iter_assess`` as paths, so its loader thread decodes the next batch while the network runs;
 remote (fsspec) paths are fetched and decoded by a small thread pool ahead of it.
 Rows that already carry an error (a manifest row without a path) never reach the scorer.
@@ -14,21 +13,16 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from artjudge.batch.sources import InputRow, is_remote
 from artjudge.batch.table import assessment_row, failure_reason, failure_row
 from artjudge.errors import ArtjudgeError, InputError
-from artjudge.record import Assessment, Failure
+from artjudge.models.base import Scorer
+from artjudge.record import Failure
 
-
-class ScorerLike(Protocol):
-    def iter_assess(
-        self, images: Iterable[Any], *, batch_size: int = ..., critique: bool = ..., skip_errors: bool = ...
-    ) -> Iterator[Assessment | Failure]: ...
-
-    def info(self) -> dict[str, Any]: ...
-
+#: Kept as a name for the batch modules: the scorer protocol itself.
+ScorerLike = Scorer
 
 ScorerFactory = Callable[[], ScorerLike]
 
@@ -51,12 +45,12 @@ def _fetch(location: str, label: str) -> Any:
     return load_image(data, name=label)
 
 
-def score_rows(scorer: ScorerLike, rows: Iterable[InputRow], *, batch_size: int = 16,
-               critique: bool = False) -> Iterator[dict[str, Any]]:
+def score_rows(
+    scorer: ScorerLike, rows: Iterable[InputRow], *, batch_size: int = 16, critique: bool = False
+) -> Iterator[dict[str, Any]]:
     """One output row per input row, in order: scored, or failed with the reason."""
     info = scorer.info()
-    model = (str(info.get("id")) if info.get("id") is not None else None,
-             str(info.get("version")) if info.get("version") is not None else None)
+    model = (str(info["id"]), str(info["version"]))
     # Rows enter ``pending`` as the scorer pulls them; records come back in the same order, so
     # failures known before scoring are emitted when they reach the head of the queue.
     pending: deque[tuple[InputRow, str | None]] = deque()

@@ -84,7 +84,9 @@ def _manifest_root(manifest: str) -> str:
     return os.path.dirname(os.path.abspath(manifest))
 
 
-def iter_rows(inputs: Sequence[str], *, root: str | None = None, recursive: bool = True) -> Iterator[InputRow]:
+def iter_rows(
+    inputs: Sequence[str], *, root: str | None = None, recursive: bool = True
+) -> Iterator[InputRow]:
     """Stream every input row, numbered from 0, in a stable order.
 
     One argument with a manifest extension is read as a manifest (a ``path`` column, and
@@ -143,7 +145,9 @@ def _manifest_chunks(manifest: str) -> Iterator[dict[str, list[Any]]]:
 
 def _check_columns(manifest: str, names: Sequence[str]) -> list[str]:
     if "path" not in names:
-        raise InputError(manifest, f"manifest has no 'path' column (columns: {', '.join(map(str, names)) or 'none'})")
+        raise InputError(
+            manifest, f"manifest has no 'path' column (columns: {', '.join(map(str, names)) or 'none'})"
+        )
     return ["path", "image_id"] if "image_id" in names else ["path"]
 
 
@@ -204,6 +208,40 @@ def _jsonl_chunks(manifest: str, fh: Any) -> Iterator[dict[str, list[Any]]]:
             del out
     except ValueError as err:
         raise InputError(manifest, f"not a readable JSON-lines manifest ({err})") from None
+
+
+#: Part-file metadata key holding :func:`partition_fingerprint` of the rows the part was scored from.
+FINGERPRINT_KEY = "artjudge.batch.inputs"
+
+
+def _stat_key(location: str | None) -> str:
+    """``size:mtime_ns`` of a local file ("-" when missing or remote): changes when the file is replaced."""
+    if location is None or is_remote(location):
+        return "-"
+    local = location[7:] if location.startswith("file://") else location
+    try:
+        st = os.stat(local)
+    except OSError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def partition_fingerprint(rows: Sequence[InputRow]) -> str:
+    """A digest of which inputs a partition holds and of their content (size and mtime per file).
+
+    Why: a partition is "rows k*P..k*P+P-1" of the input stream, so a file added, removed or
+    replaced between a killed run and its rerun shifts or changes rows under a finished part.
+    The part stores this digest; a resume recomputes it and rescoring any part that differs
+    keeps every input exactly once. Remote files are identified by path only.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(
+            f"{r.row}\t{r.input}\t{r.location}\t{r.image_id}\t{r.error}\t{_stat_key(r.location)}\n".encode()
+        )
+    return h.hexdigest()
 
 
 def iter_partitions(rows: Iterator[InputRow], size: int) -> Iterator[tuple[int, list[InputRow]]]:

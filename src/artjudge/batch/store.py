@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from artjudge.batch.sources import is_remote
 from artjudge.batch.table import SCHEMA
 from artjudge.errors import ArtjudgeError
+from artjudge.io.files import atomic_path, atomic_write_bytes
 
 PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 PROGRESS = "_progress.json"
@@ -63,6 +64,16 @@ class PartStore:
         self.fs, self._root = fsspec.core.url_to_fs(self.parts_dir)
         self.fs.makedirs(self._root, exist_ok=True)
 
+    @staticmethod
+    def has_run(output: str) -> bool:
+        """True when an earlier ``run_batch`` into ``output`` left its progress file (so a rerun resumes it)."""
+        import fsspec
+
+        parts_dir = output.rstrip("/") + ".parts"
+        fs, root = fsspec.core.url_to_fs(parts_dir)
+        sep = "/" if is_remote(parts_dir) else os.sep
+        return bool(fs.exists(root.rstrip(sep) + sep + PROGRESS))
+
     # -------------------------------------------------------------- paths
     def part_path(self, index: int) -> str:
         return self._join(part_name(index))
@@ -97,12 +108,7 @@ class PartStore:
             with self.fs.open(path, "wb") as fh:
                 fh.write(data)
             return
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data)
 
     def check_settings(self, settings: dict[str, Any], *, restart: bool = False) -> Progress:
         """The progress to continue from; refuses to mix parts written under other settings."""
@@ -147,23 +153,44 @@ class PartStore:
         failed = int(kv.get(b"artjudge.batch.failed", b"0"))
         return meta.num_rows, failed
 
+    def part_fingerprint(self, index: int) -> str | None:
+        """The input fingerprint a finished part was written with (None for parts from older versions)."""
+        from artjudge.batch.sources import FINGERPRINT_KEY
+
+        with self.fs.open(self.part_path(index), "rb") as fh:
+            kv = pq.read_metadata(fh).metadata or {}
+        value = kv.get(FINGERPRINT_KEY.encode())
+        return None if value is None else value.decode()
+
     def merge(self, n_parts: int, *, keep_parts: bool = False) -> int:
         """Concatenate parts 0..n_parts-1 into the output (atomically); returns the row count."""
         import fsspec
 
         missing = [i for i in range(n_parts) if not self.fs.exists(self.part_path(i))]
         if missing:
-            raise BatchError(f"{self.output}: cannot merge, {len(missing)} partition(s) missing (first: {missing[0]})")
+            raise BatchError(
+                f"{self.output}: cannot merge, {len(missing)} partition(s) missing (first: {missing[0]})"
+            )
         rows = 0
+
+        def write_parts(sink: Any) -> None:
+            nonlocal rows
+            with pq.ParquetWriter(sink, SCHEMA, compression="zstd") as writer:
+                for i in range(n_parts):
+                    with self.fs.open(self.part_path(i), "rb") as fh:
+                        table = pq.read_table(fh, schema=SCHEMA)
+                    writer.write_table(table.replace_schema_metadata(SCHEMA.metadata))
+                    rows += table.num_rows
+
         out_fs, out_root = fsspec.core.url_to_fs(self.output)
-        tmp = out_root + ".merging.tmp"
-        with out_fs.open(tmp, "wb") as sink, pq.ParquetWriter(sink, SCHEMA, compression="zstd") as writer:
-            for i in range(n_parts):
-                with self.fs.open(self.part_path(i), "rb") as fh:
-                    table = pq.read_table(fh, schema=SCHEMA)
-                writer.write_table(table.replace_schema_metadata(SCHEMA.metadata))
-                rows += table.num_rows
-        out_fs.mv(tmp, out_root)
+        if is_remote(self.output):
+            tmp = out_root + ".merging.tmp"
+            with out_fs.open(tmp, "wb") as sink:
+                write_parts(sink)
+            out_fs.mv(tmp, out_root)
+        else:
+            with atomic_path(out_root, suffix=".tmp") as tmp_path, open(tmp_path, "wb") as sink:
+                write_parts(sink)
         if not keep_parts:
             for i in range(n_parts):
                 self.fs.rm(self.part_path(i))

@@ -3,8 +3,12 @@
 Flat columns (not nested structs) so that pandas, DuckDB, Spark and Polars read the
 output without knowing artjudge. ``error`` is null for a scored row and holds the reason
 for a failed one; a failed row keeps ``row``, ``input`` and ``image_id`` so every input
-appears exactly once either way. Maps with free keys (attributes, timings, critique) are
-JSON strings: their keys differ between models and a fixed schema must not.
+appears exactly once either way. Maps with free keys (attributes, timings, critique,
+evidence) are JSON strings: their keys differ between models and a fixed schema must not.
+
+Every field of the record is kept (the distribution in float64, its ``bins``, the evidence
+and its limitations), so :func:`assessment_from_row` gives back the same
+``Assessment.to_dict()`` that was written: the table is the record, not a summary of it.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from artjudge.batch.sources import InputRow, is_remote
+from artjudge.io.files import atomic_path
 from artjudge.record import SCHEMA_VERSION, Assessment, Failure
 
 SCHEMA = pa.schema(
@@ -32,9 +36,12 @@ SCHEMA = pa.schema(
         pa.field("model_version", pa.string()),
         pa.field("score", pa.float64()),
         pa.field("std", pa.float64()),
-        pa.field("distribution", pa.list_(pa.float32())),
+        pa.field("distribution", pa.list_(pa.float64())),
+        pa.field("bins", pa.string()),
         pa.field("attributes", pa.string()),
         pa.field("critique", pa.string()),
+        pa.field("evidence", pa.string()),
+        pa.field("evidence_limitations", pa.list_(pa.string())),
         pa.field("notes", pa.list_(pa.string())),
         pa.field("timings", pa.string()),
         pa.field("error", pa.string()),
@@ -44,7 +51,13 @@ SCHEMA = pa.schema(
 )
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def assessment_row(row: InputRow, rec: Assessment) -> dict[str, Any]:
+    """One Parquet row holding every field of ``rec`` (``assessment_from_row`` reads it back)."""
+    d = rec.to_dict()
     return {
         "row": row.row,
         "image_id": row.image_id,
@@ -55,12 +68,13 @@ def assessment_row(row: InputRow, rec: Assessment) -> dict[str, Any]:
         "score": rec.overall.score,
         "std": rec.overall.std,
         "distribution": list(rec.overall.distribution),
-        "attributes": json.dumps(
-            {k: {"score": v.score, "std": v.std, "distribution": v.distribution} for k, v in rec.attributes.items()}
-        ),
-        "critique": None if rec.critique is None else json.dumps(rec.critique, ensure_ascii=False, default=str),
+        "bins": rec.overall.bins,
+        "attributes": _json(d["attributes"]),
+        "critique": None if d["critique"] is None else _json(d["critique"]),
+        "evidence": _json(d["evidence"]),
+        "evidence_limitations": list(rec.evidence_limitations),
         "notes": list(rec.notes),
-        "timings": json.dumps(rec.timings),
+        "timings": _json(d["timings"]),
         "error": None,
         "schema_version": rec.schema_version,
     }
@@ -77,13 +91,49 @@ def failure_row(row: InputRow, reason: str, model: tuple[str | None, str | None]
         "score": None,
         "std": None,
         "distribution": None,
+        "bins": None,
         "attributes": None,
         "critique": None,
+        "evidence": None,
+        "evidence_limitations": [],
         "notes": [],
         "timings": None,
         "error": reason,
         "schema_version": SCHEMA_VERSION,
     }
+
+
+def assessment_from_row(row: Mapping[str, Any]) -> Assessment:
+    """The record a scored row was written from (``error`` must be null).
+
+    Reads rows of this schema and of the 1.0 table (no ``bins`` / ``evidence`` columns:
+    those come back as the defaults, as a 1.0 record has them).
+    """
+    if row.get("error") is not None:
+        raise ValueError(
+            f"row {row.get('row')} ({row.get('input')}): a failed row has no assessment: {row['error']}"
+        )
+    crit = row.get("critique")
+    return Assessment.from_dict(
+        {
+            "input": row["input"],
+            "sha256": row["sha256"],
+            "model": {"id": row["model_id"], "version": row["model_version"]},
+            "overall": {
+                "score": row["score"],
+                "std": row["std"],
+                "distribution": list(row.get("distribution") or []),
+                **({"bins": row["bins"]} if row.get("bins") is not None else {}),
+            },
+            "attributes": json.loads(row.get("attributes") or "{}"),
+            "critique": None if crit is None else json.loads(crit),
+            "evidence": json.loads(row.get("evidence") or "{}"),
+            "evidence_limitations": list(row.get("evidence_limitations") or []),
+            "notes": list(row.get("notes") or []),
+            "timings": json.loads(row.get("timings") or "{}"),
+            "schema_version": row.get("schema_version") or SCHEMA_VERSION,
+        }
+    )
 
 
 def failure_reason(rec: Failure, row: InputRow) -> str:
@@ -108,16 +158,9 @@ def write_atomic(table: pa.Table, path: str, *, metadata: dict[str, str] | None 
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     if not is_remote(path):
         local = path[7:] if path.startswith("file://") else path
-        folder = os.path.dirname(os.path.abspath(local))
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(local)}.{uuid.uuid4().hex}.tmp")
-        try:
+        # ".tmp": never taken for a part by readers, and swept by BatchStore.merge
+        with atomic_path(os.path.abspath(local), suffix=".tmp") as tmp:
             pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, local)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
         return
     import fsspec
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from artjudge.batch.scoring import ScorerFactory, ScorerLike, score_rows
-from artjudge.batch.sources import InputRow
+from artjudge.batch.sources import FINGERPRINT_KEY, InputRow, partition_fingerprint
 from artjudge.batch.table import failure_row, to_table, write_atomic
 
 log = logging.getLogger(__name__)
@@ -29,16 +29,21 @@ def cached_scorer(key: str, factory: ScorerFactory, torch_threads: int | None = 
         scorer = _SCORERS.get(key)
         if scorer is None:
             if torch_threads:
-                import torch
+                # The thread policy (artjudge.threads) reads this when the scorer is built, for
+                # either engine; a worker process is one scorer, so the environment is its own.
+                import os
 
-                torch.set_num_threads(torch_threads)
+                from artjudge.threads import THREADS_ENV
+
+                os.environ[THREADS_ENV] = str(torch_threads)
             scorer = factory()
             _SCORERS[key] = scorer
         return scorer
 
 
-def score_partition_safely(scorer: ScorerLike, rows: Sequence[InputRow], *, batch_size: int,
-                           critique: bool) -> list[dict[str, Any]]:
+def score_partition_safely(
+    scorer: ScorerLike, rows: Sequence[InputRow], *, batch_size: int, critique: bool
+) -> list[dict[str, Any]]:
     """Score a partition; if the scorer raises something unexpected, isolate the culprit row.
 
     Bad inputs normally come back as Failure records; an exception that escapes the scorer
@@ -55,20 +60,45 @@ def score_partition_safely(scorer: ScorerLike, rows: Sequence[InputRow], *, batc
         try:
             out.extend(score_rows(scorer, [row], batch_size=1, critique=critique))
         except Exception as err:
-            out.append(failure_row(row, f"unexpected error while scoring ({type(err).__name__}: {err})",
-                                   (None if model[0] is None else str(model[0]),
-                                    None if model[1] is None else str(model[1]))))
+            out.append(
+                failure_row(
+                    row,
+                    f"unexpected error while scoring ({type(err).__name__}: {err})",
+                    (
+                        None if model[0] is None else str(model[0]),
+                        None if model[1] is None else str(model[1]),
+                    ),
+                )
+            )
     return out
 
 
-def write_partition(scorer: ScorerLike, index: int, rows: Sequence[InputRow], part_path: str, *,
-                    batch_size: int, critique: bool) -> tuple[int, int, int]:
+def write_partition(
+    scorer: ScorerLike,
+    index: int,
+    rows: Sequence[InputRow],
+    part_path: str,
+    *,
+    batch_size: int,
+    critique: bool,
+    fingerprint: str | None = None,
+) -> tuple[int, int, int]:
     """Score ``rows`` and write them as one part file; returns ``(index, rows, failed)``."""
     table = to_table(score_partition_safely(scorer, rows, batch_size=batch_size, critique=critique))
     failed = table.num_rows - table.column("error").null_count
-    write_atomic(table, part_path, metadata={"artjudge.batch.partition": str(index),
-                                             "artjudge.batch.failed": str(failed)})
+    write_atomic(
+        table, part_path, metadata=part_metadata(index, failed, fingerprint or partition_fingerprint(rows))
+    )
     return index, table.num_rows, failed
+
+
+def part_metadata(index: int, failed: int, fingerprint: str) -> dict[str, str]:
+    """A part file's footer: its partition, its failure count, and which inputs it was scored from."""
+    return {
+        "artjudge.batch.partition": str(index),
+        "artjudge.batch.failed": str(failed),
+        FINGERPRINT_KEY: fingerprint,
+    }
 
 
 ROWS_SCHEMA_FIELDS = ("row", "input", "location", "image_id", "error")
@@ -83,8 +113,12 @@ def write_rows_file(rows: Sequence[InputRow], path: str) -> None:
     import pyarrow as pa
 
     cols = list(zip(*(r.to_tuple() for r in rows), strict=True))
-    table = pa.table({name: pa.array(list(col), type=pa.int64() if name == "row" else pa.string())
-                      for name, col in zip(ROWS_SCHEMA_FIELDS, cols, strict=True)})
+    table = pa.table(
+        {
+            name: pa.array(list(col), type=pa.int64() if name == "row" else pa.string())
+            for name, col in zip(ROWS_SCHEMA_FIELDS, cols, strict=True)
+        }
+    )
     write_atomic(table, path)
 
 
@@ -98,9 +132,17 @@ def read_rows_file(path: str) -> list[InputRow]:
     return [InputRow.from_tuple(t) for t in zip(*cols, strict=True)]
 
 
-def partition_task(index: int, rows_path: str, part_path: str, factory: ScorerFactory,
-                   factory_key: str, batch_size: int, critique: bool,
-                   torch_threads: int | None) -> tuple[int, int, int]:
+def partition_task(
+    index: int,
+    rows_path: str,
+    part_path: str,
+    factory: ScorerFactory,
+    factory_key: str,
+    batch_size: int,
+    critique: bool,
+    torch_threads: int | None,
+    fingerprint: str | None = None,
+) -> tuple[int, int, int]:
     """The Dask task: one partition (its rows read from ``rows_path``), idempotent by its part file."""
     import fsspec
     import pyarrow.parquet as pq
@@ -111,5 +153,12 @@ def partition_task(index: int, rows_path: str, part_path: str, factory: ScorerFa
             meta = pq.read_metadata(fh)
         return index, meta.num_rows, int((meta.metadata or {}).get(b"artjudge.batch.failed", b"0"))
     scorer = cached_scorer(factory_key, factory, torch_threads)
-    return write_partition(scorer, index, read_rows_file(rows_path), part_path,
-                           batch_size=batch_size, critique=critique)
+    return write_partition(
+        scorer,
+        index,
+        read_rows_file(rows_path),
+        part_path,
+        batch_size=batch_size,
+        critique=critique,
+        fingerprint=fingerprint,
+    )

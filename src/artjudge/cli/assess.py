@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from artjudge.models.base import Scorer
+    from artjudge.record import Assessment, Failure
 
 
 def register(subparsers: Any) -> None:
@@ -16,21 +21,49 @@ def register(subparsers: Any) -> None:
         "when nothing could be assessed.",
     )
     p.add_argument("paths", nargs="+", help="image files, folders (recursive) or glob patterns")
-    p.add_argument("--model", default="default", help="'default', a checkpoint folder, or vlm:PATH")
-    p.add_argument("--format", choices=["table", "json", "jsonl", "csv"], default=None,
-                   help="output format (default: table on a terminal, jsonl when --output is given)")
+    p.add_argument(
+        "--model",
+        default="default",
+        help="'default', a checkpoint folder, vlm:PATH or student:PATH (see `artjudge models`)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "jsonl", "csv"],
+        default=None,
+        help="output format (default: table on a terminal, jsonl when --output is given)",
+    )
     p.add_argument("--output", "-o", type=Path, help="write records to this file (json, jsonl or csv)")
-    p.add_argument("--resume", action="store_true",
-                   help="skip inputs already present in --output and append the rest")
+    p.add_argument(
+        "--resume", action="store_true", help="skip inputs already present in --output and append the rest"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --output file (else refused)")
     p.add_argument("--critique", action="store_true", help="add the written critique and its evidence")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--no-cache", action="store_true", help="do not use the content-hash feature cache")
     p.add_argument("--cache-dir", type=Path, help="feature cache folder (default ~/.cache/artjudge/features)")
     p.add_argument("--max-pixels", type=int, help="decompression-bomb limit in pixels (default 64 MP)")
+    p.add_argument(
+        "--engine",
+        choices=("onnx", "torch"),
+        default=None,
+        help="inference engine of the embedded model: onnx (default, no torch needed) or torch",
+    )
+    p.add_argument("--threads", type=int, help="network threads (default: all cores; docs/performance.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--prompt", help="the text the images were made from: adds a consistency entry (docs/consistency.md)"
+    )
+    p.add_argument("--reference", help="an image the inputs should match: adds a consistency entry")
+    p.add_argument(
+        "--consistency-model",
+        default="offline",
+        help="'offline' (shipped, no download) or clip:PATH (a local CLIP/SigLIP folder)",
+    )
     p.set_defaults(func=run_assess)
 
-    m = subparsers.add_parser("models", help="list the shipped models and their model cards")
+    m = subparsers.add_parser(
+        "models", help="list the model specs --model accepts, and the shipped models' cards"
+    )
     m.set_defaults(func=run_models)
 
 
@@ -50,7 +83,7 @@ def run_assess(args: argparse.Namespace) -> int:
     from artjudge.cli.assess_output import RecordWriter, done_inputs, print_records
     from artjudge.errors import ArtjudgeError
     from artjudge.io import iter_inputs
-    from artjudge.record import Assessment, Failure
+    from artjudge.record import Failure
 
     err = Console(stderr=True)
     fmt = _format_for(args)
@@ -58,10 +91,25 @@ def run_assess(args: argparse.Namespace) -> int:
         raise ArtjudgeError("--output needs --format json, jsonl or csv (a table is for the terminal)")
     if args.resume and args.output is None:
         raise ArtjudgeError("--resume needs --output: it continues the run recorded in that file")
+    from artjudge.io.files import refuse_overwrite
+
+    # --resume appends to its own earlier output; anything else must not replace a file unasked.
+    refuse_overwrite(
+        args.output, args.paths, force=args.force, option="--output", replace_existing=args.resume
+    )
     kwargs: dict[str, Any] = {}
-    if not args.model.startswith("vlm:"):
+    if not args.model.startswith("vlm:"):  # embedded and student scorers decode and cache alike
         kwargs["cache"] = False if args.no_cache else (args.cache_dir or True)
         kwargs["max_pixels"] = args.max_pixels
+        kwargs["engine"] = args.engine
+        kwargs["threads"] = args.threads
+    wants_consistency = bool(getattr(args, "prompt", None) or getattr(args, "reference", None))
+    if wants_consistency:
+        if args.model.startswith(("vlm:", "student:")):
+            raise ArtjudgeError(
+                f"--prompt/--reference: consistency needs the embedded scorer, not {args.model}"
+            )
+        kwargs["consistency"] = args.consistency_model
     scorer = load(args.model, **kwargs)
 
     done = done_inputs(args.output, fmt) if (args.resume and args.output is not None) else set()
@@ -88,7 +136,14 @@ def run_assess(args: argparse.Namespace) -> int:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(candidates), unit="img", desc="assess", file=sys.stderr)
-        for rec in _iter_records(scorer, candidates, args.batch_size, args.critique):
+        for rec in _iter_records(
+            scorer,
+            candidates,
+            args.batch_size,
+            args.critique,
+            getattr(args, "prompt", None),
+            getattr(args, "reference", None),
+        ):
             if isinstance(rec, Failure):
                 failures.append(rec)
                 msg = f"skipped {rec.error}"
@@ -124,24 +179,49 @@ def run_assess(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iter_records(scorer: Any, paths: list[str], batch_size: int, critique: bool) -> Any:
-    """Records in input order from any scorer: streamed where it can, in batches otherwise."""
-    if hasattr(scorer, "iter_assess"):
-        yield from scorer.iter_assess(paths, batch_size=batch_size, critique=critique, skip_errors=True)
-        return
+def _iter_records(
+    scorer: Scorer,
+    paths: list[str],
+    batch_size: int,
+    critique: bool,
+    prompt: str | None = None,
+    reference: str | None = None,
+) -> Iterator[Assessment | Failure]:
+    """Records in input order, streamed (every scorer has ``iter_assess``)."""
+    if reference:
+        return _with_reference(scorer, paths, reference, critique)
+    if prompt:
+        return scorer.iter_assess(
+            paths,
+            batch_size=batch_size,
+            critique=critique,
+            skip_errors=True,  # type: ignore[call-arg]
+            prompts=[prompt] * len(paths),
+        )
+    return scorer.iter_assess(paths, batch_size=batch_size, critique=critique, skip_errors=True)
+
+
+def _with_reference(
+    scorer: Scorer, paths: list[str], reference: str, critique: bool
+) -> Iterator[Assessment | Failure]:
     from artjudge.errors import ArtjudgeError
     from artjudge.record import Failure
 
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start : start + batch_size]
-        if not critique:
-            yield from scorer.assess_many(chunk, batch_size=batch_size, skip_errors=True)
-            continue
-        for path in chunk:  # critiques are written one image at a time
-            try:
-                yield scorer.assess(path, critique=True)
-            except ArtjudgeError as err:
-                yield Failure(input=path, error=str(err))
+    for path in paths:
+        try:
+            yield scorer.assess(path, critique=critique, reference=reference)  # type: ignore[call-arg]
+        except ArtjudgeError as err:
+            yield Failure(input=path, error=str(err))
+
+
+def _score_caption(model_id: str) -> str | None:
+    """Say what the shipped default's score is, wherever a table shows it (it is not an art grade)."""
+    if model_id != "artjudge-embedded-agiqa":
+        return None
+    return (
+        "score = perceptual quality of AI-generated images as AGIQA-3K raters judged it; "
+        "not an art or rubric grade (train your own: docs/rubric.md)"
+    )
 
 
 def _print_table(records: list[Any], critique: bool) -> None:
@@ -151,48 +231,82 @@ def _print_table(records: list[Any], critique: bool) -> None:
     from artjudge.record import Assessment
 
     ok = [r for r in records if isinstance(r, Assessment)]
-    table = Table(title=f"artjudge assess ({ok[0].model.id} {ok[0].model.version})" if ok else "artjudge assess")
+    table = Table(
+        title=f"artjudge assess ({ok[0].model.id} {ok[0].model.version})" if ok else "artjudge assess",
+        caption=_score_caption(ok[0].model.id) if ok else None,
+    )
     table.add_column("input", overflow="fold")
     table.add_column("score", justify="right")
     table.add_column("± std", justify="right")
     attrs = sorted({k for r in ok for k in r.attributes})
     for a in attrs:
         table.add_column(a, justify="right")
+    with_cons = any(getattr(r, "consistency", None) is not None for r in ok)
+    if with_cons:
+        table.add_column("consistency", justify="right")
+        table.add_column("elements (checked: confidence)", overflow="fold")
     table.add_column("notes", overflow="fold")
     for r in ok:
-        table.add_row(r.input, f"{r.overall.score:.1f}", f"{r.overall.std:.1f}",
-                      *[f"{r.attributes[a].score:.1f}" if a in r.attributes else "" for a in attrs],
-                      "; ".join(r.notes))
+        cons = []
+        if with_cons:
+            c = r.consistency
+            cons = (
+                ["", ""]
+                if c is None
+                else [
+                    f"{c.score:.1f} ± {c.std:.1f}",
+                    "; ".join(
+                        f"{e.element}: {e.confidence:.2f}" if e.checked else f"{e.element}: unchecked"
+                        for e in c.elements
+                    ),
+                ]
+            )
+        table.add_row(
+            r.input,
+            f"{r.overall.score:.1f}",
+            f"{r.overall.std:.1f}",
+            *[f"{r.attributes[a].score:.1f}" if a in r.attributes else "" for a in attrs],
+            *cons,
+            "; ".join(r.notes),
+        )
     console = Console()
     console.print(table)
     if critique:
+        from dataclasses import asdict
+
+        from artjudge.critique.phrasebook import load_phrasebook
+
         for r in ok:
-            text = (r.critique or {}).get("text") or {}
-            if not text:
+            if r.critique is None:
                 continue
+            text = asdict(r.critique.text)
+            # the same human section titles as `artjudge critique` ("Visual Elements & Structure")
+            book = load_phrasebook(r.critique.language or "en")
+            attr_names, level_names = book.section("attribute_names"), book.section("level_names")
             console.rule(r.input)
             if text.get("overall"):
-                console.print(text["overall"])
+                console.print(f"[bold]Overall[/bold]  {text['overall']}")
             for key, para in (text.get("attributes") or {}).items():
                 if para:
-                    console.print(f"[bold]{key}[/bold]: {para}")
+                    console.print(f"[bold cyan]{attr_names.get(key, key)}[/bold cyan]  {para}")
             for key, para in (text.get("levels") or {}).items():
                 if para:
-                    console.print(f"[italic]{key}[/italic]: {para}")
+                    console.print(f"[bold magenta]{level_names.get(key, key)}[/bold magenta]  {para}")
             if text.get("limitations"):
                 console.print(f"[yellow]{text['limitations']}[/yellow]")
 
 
 def run_models(args: argparse.Namespace) -> int:
+    """Every spec ``--model`` accepts (the registry), then each shipped model's card metrics."""
     import json
 
+    from artjudge.api import registry
     from artjudge.models.weights import PACKAGE_WEIGHTS
 
-    for folder in sorted(PACKAGE_WEIGHTS.iterdir()) if PACKAGE_WEIGHTS.is_dir() else []:
-        card = folder / "card.json"
-        if card.is_file():
-            info = json.loads(card.read_text())
-            print(f"{folder.name}: {info.get('id')} {info.get('version')} — {info.get('description', '')}")
-            for k, v in (info.get("metrics") or {}).items():
+    for entry in registry():
+        print(f"{entry.spec}  [{entry.kind}{', shipped' if entry.shipped else ''}]  {entry.description}")
+        if entry.shipped:
+            card = json.loads((PACKAGE_WEIGHTS / entry.spec / "card.json").read_text())
+            for k, v in (card.get("metrics") or {}).items():
                 print(f"    {k}: {v}")
     return 0

@@ -33,7 +33,9 @@ def record_row(rec: Assessment | Failure) -> dict[str, Any]:
         "model_version": rec.model.version,
         "score": round(rec.overall.score, 2),
         "std": round(rec.overall.std, 2),
-        "attributes": json.dumps({k: round(v.score, 2) for k, v in rec.attributes.items()}) if rec.attributes else "",
+        "attributes": json.dumps({k: round(v.score, 2) for k, v in rec.attributes.items()})
+        if rec.attributes
+        else "",
         "notes": "; ".join(rec.notes),
         "error": "",
     }
@@ -85,7 +87,12 @@ class RecordWriter:
         self.fmt = fmt
         path.parent.mkdir(parents=True, exist_ok=True)
         target = partial_path(path) if fmt == "json" else path
-        if fmt == "json" and append and path.is_file() and path.read_text(encoding="utf-8").strip().startswith("["):
+        if (
+            fmt == "json"
+            and append
+            and path.is_file()
+            and path.read_text(encoding="utf-8").strip().startswith("[")
+        ):
             # Fold a finished JSON array back into the sidecar so the final file holds both runs.
             old = json.loads(path.read_text(encoding="utf-8"))
             with open(target, "a", encoding="utf-8") as fh:
@@ -119,7 +126,9 @@ class RecordWriter:
         self._fh.close()
         if self.fmt == "json":
             side = partial_path(self.path)
-            rows = [json.loads(line) for line in side.read_text(encoding="utf-8").splitlines() if line.strip()]
+            rows = [
+                json.loads(line) for line in side.read_text(encoding="utf-8").splitlines() if line.strip()
+            ]
             write_json_atomic(self.path, rows)
             side.unlink()
 

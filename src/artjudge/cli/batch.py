@@ -6,7 +6,7 @@ import argparse
 import sys
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "batch",
         help="score a manifest, folder or glob into Parquet (resumable; local or Dask)",
@@ -15,24 +15,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "interrupted run stopped; every input appears exactly once, scored or with its failure."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="MANIFEST|DIR|GLOB",
-                   help="a manifest (.csv/.tsv/.jsonl/.parquet with a 'path' column) or files, folders, globs")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="MANIFEST|DIR|GLOB",
+        help="a manifest (.csv/.tsv/.jsonl/.parquet with a 'path' column) or files, folders, globs",
+    )
     p.add_argument("--output", "-o", required=True, help="output Parquet file (local path or fsspec URL)")
     p.add_argument("--model", default="default", help="scorer: 'default', a checkpoint folder, or vlm:PATH")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
-    p.add_argument("--part-size", type=int, default=1024,
-                   help="rows per partition / part file, the unit of resume and of Dask work (default 1024)")
-    p.add_argument("--engine", choices=("local", "dask", "dask-local"), default="local",
-                   help="local: this process; dask: a running cluster (--scheduler); dask-local: a cluster here")
-    p.add_argument("--workers", type=int, default=2, help="worker processes for --engine dask-local (default 2)")
+    p.add_argument(
+        "--part-size",
+        type=int,
+        default=1024,
+        help="rows per partition / part file, the unit of resume and of Dask work (default 1024)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "dask", "dask-local"),
+        default="local",
+        help="local: this process; dask: a running cluster (--scheduler); dask-local: a cluster here",
+    )
+    p.add_argument(
+        "--workers", type=int, default=2, help="worker processes for --engine dask-local (default 2)"
+    )
     p.add_argument("--scheduler", help="Dask scheduler address for --engine dask, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--torch-threads", type=int,
-                   help="torch threads in each Dask worker (default: cores / workers for dask-local, unset for dask)")
-    p.add_argument("--root", help="folder that relative manifest paths are resolved against (default: the manifest's)")
+    p.add_argument(
+        "--threads",
+        "--torch-threads",
+        dest="torch_threads",
+        type=int,
+        help="network threads (torch or ONNX Runtime) per process: default all cores for local, "
+        "cores / workers for dask-local (1 each on 2 cores), unset for dask",
+    )
+    p.add_argument(
+        "--inference-engine",
+        choices=("onnx", "torch"),
+        default=None,
+        help="inference engine of the embedded model: onnx (default, no torch needed) or torch "
+        "(--engine picks where the batch runs)",
+    )
+    p.add_argument(
+        "--root", help="folder that relative manifest paths are resolved against (default: the manifest's)"
+    )
     p.add_argument("--critique", action="store_true", help="add the written critique to each row (slower)")
-    p.add_argument("--restart", action="store_true", help="discard an earlier, unfinished run's parts and start over")
+    p.add_argument(
+        "--restart", action="store_true", help="discard an earlier, unfinished run's parts and start over"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --output that no earlier run of this command wrote",
+    )
     p.add_argument("--keep-parts", action="store_true", help="keep the part files after merging")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress (default: a bar on a terminal, a line every 15 s in a log)",
+    )
     p.set_defaults(func=run)
 
 
@@ -41,11 +81,22 @@ def run(args: argparse.Namespace) -> int:
 
     import artjudge
     from artjudge.batch import run_batch
+    from artjudge.batch.store import PartStore
+    from artjudge.io.files import refuse_overwrite
+
+    # A rerun of the same command resumes (its parts folder records the run); any other existing
+    # file at --output, and above all an input such as the manifest itself, is not replaced unasked.
+    own_run = PartStore.has_run(args.output)
+    refuse_overwrite(args.output, args.inputs, force=args.force, option="--output", replace_existing=own_run)
 
     summary = run_batch(
         args.inputs,
         args.output,
-        partial(artjudge.load, args.model),
+        (
+            partial(artjudge.load, args.model, engine=args.inference_engine)
+            if args.inference_engine and not args.model.startswith("vlm:")
+            else partial(artjudge.load, args.model)
+        ),
         model=args.model,
         engine=args.engine,
         part_size=args.part_size,
@@ -57,11 +108,13 @@ def run(args: argparse.Namespace) -> int:
         torch_threads=args.torch_threads,
         restart=args.restart,
         keep_parts=args.keep_parts,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,  # a bar on a terminal, plain progress lines in a log
     )
     resumed = f", {summary.parts_resumed} of {summary.parts} parts resumed" if summary.parts_resumed else ""
-    print(f"{summary.output}: {summary.rows} rows ({summary.scored} scored, {summary.failed} failed){resumed} "
-          f"in {summary.seconds:.1f} s [{summary.engine}]")
+    print(
+        f"{summary.output}: {summary.rows} rows ({summary.scored} scored, {summary.failed} failed){resumed} "
+        f"in {summary.seconds:.1f} s [{summary.engine}]"
+    )
     if summary.rows and not summary.scored:
         print("artjudge: error: nothing could be scored (see the 'error' column)", file=sys.stderr)
         return 1

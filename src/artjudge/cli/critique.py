@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from artjudge.io.files import atomic_write_json
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("critique", help="write a critique of an image, grounded in measured evidence")
     p.add_argument("image", help="image file")
     p.add_argument("--model", default="default", help="scorer for the overall score (default: embedded)")
-    p.add_argument("--score", type=float, default=None, help="use this 0-100 score instead of running a scorer")
+    p.add_argument(
+        "--score", type=float, default=None, help="use this 0-100 score instead of running a scorer"
+    )
     p.add_argument("--no-score", action="store_true", help="describe only; pass no verdict")
     p.add_argument("--language", default="en")
-    p.add_argument("--json", dest="json_out", default=None, help="also write the record (with critique) as JSON")
+    p.add_argument(
+        "--json", dest="json_out", default=None, help="also write the record (with critique) as JSON"
+    )
     p.add_argument("--evidence", action="store_true", help="print the evidence table too")
     p.set_defaults(func=cmd_critique)
 
@@ -26,9 +29,14 @@ def register(subparsers: Any) -> None:
         "describe-dataset",
         help="score-conditioned hierarchical descriptions of a dataset, checked by a judge model",
     )
-    d.add_argument("manifest", help="artjudge manifest (.jsonl/.parquet + .meta.json) or CSV/JSONL "
-                                    "with image_id, path, score (0-100) [, text, category, attr.*]")
-    d.add_argument("--generator", required=True, help="http(s)://host:port[/v1] (OpenAI-compatible) or hf:PATH")
+    d.add_argument(
+        "manifest",
+        help="artjudge manifest (.jsonl/.parquet + .meta.json) or CSV/JSONL "
+        "with image_id, path, score (0-100) [, text, category, attr.*]",
+    )
+    d.add_argument(
+        "--generator", required=True, help="http(s)://host:port[/v1] (OpenAI-compatible) or hf:PATH"
+    )
     d.add_argument("--judge", required=True, help="http(s)://... or hf:PATH")
     d.add_argument("--generator-model", default="default", help="model name sent to the generator endpoint")
     d.add_argument("--judge-model", default="default", help="model name sent to the judge endpoint")
@@ -41,7 +49,9 @@ def register(subparsers: Any) -> None:
     d.add_argument("--limit", type=int, default=None, help="process at most this many new images")
     d.set_defaults(func=cmd_describe)
 
-    j = subparsers.add_parser("judge-text", help="an LLM judge picks the best of N analyses against an expert text")
+    j = subparsers.add_parser(
+        "judge-text", help="an LLM judge picks the best of N analyses against an expert text"
+    )
     j.add_argument("items", help="JSONL: {id, reference, candidates: {system: text}, human_pick?}")
     j.add_argument("--judge", required=True, help="http(s)://... or hf:PATH")
     j.add_argument("--judge-model", default="default")
@@ -54,43 +64,33 @@ def register(subparsers: Any) -> None:
     j.set_defaults(func=cmd_judge_text)
 
 
-def _write_json(path: str, data: Any) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, p)
-
-
 def _image_for_measuring(path: str) -> tuple[Any, str]:
-    """The validated image, but with its alpha kept so the critique can say what is transparent."""
-    from PIL import Image, ImageOps
+    """The validated image, but with its alpha kept so the critique can say what is transparent.
 
+    One decode through the loader (``keep_alpha=True``): the same checks, EXIF and ICC
+    handling as the score, with transparency left as RGBA instead of composited on white.
+    """
     from artjudge.io.images import load_image
 
-    loaded = load_image(path)
-    image = loaded.image
-    if loaded.original_mode in ("RGBA", "LA", "PA", "P"):
-        with Image.open(path) as raw:
-            raw.seek(0)
-            if raw.mode in ("RGBA", "LA", "PA") or "transparency" in raw.info:
-                image = ImageOps.exif_transpose(raw.convert("RGBA"))
-    return image, loaded.sha256
+    loaded = load_image(path, keep_alpha=True)
+    return loaded.image, loaded.sha256
 
 
-def _record(args: argparse.Namespace) -> tuple[Any, str | None]:
-    """The scorer's Assessment, or None with a warning when no score is wanted or possible."""
+def _record(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
+    """The scorer's Assessment and its rubric critic (None without rubric.json), or Nones with a
+    warning when no score is wanted or possible."""
     if args.no_score or args.score is not None:
-        return None, None
+        return None, None, None
     try:
         import artjudge
+        from artjudge.critique.rubric import RubricCritic
+        from artjudge.models.embedded import EmbeddedScorer
 
         scorer = artjudge.load(args.model)
-        return scorer.assess(args.image), None
+        critic = scorer.critic if isinstance(scorer, EmbeddedScorer) else None
+        return scorer.assess(args.image), critic if isinstance(critic, RubricCritic) else None, None
     except Exception as err:  # noqa: BLE001 - any scorer failure degrades to an unscored critique
-        return None, f"no score ({type(err).__name__}: {err}); the critique describes measurements only"
+        return None, None, f"no score ({type(err).__name__}: {err}); the critique describes measurements only"
 
 
 def cmd_critique(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def cmd_critique(args: argparse.Namespace) -> int:
     from artjudge.taxonomy import LEVEL_DEFINITIONS
 
     image, sha = _image_for_measuring(args.image)
-    record, warning = _record(args)
+    record, rubric_critic, warning = _record(args)
     console = Console()
     if warning:
         console.print(f"[yellow]artjudge: {warning}[/yellow]")
@@ -112,6 +112,11 @@ def cmd_critique(args: argparse.Namespace) -> int:
         from artjudge.critique.vlm import load_vlm_critic
 
         crit = load_vlm_critic(args.model[4:]).critique(image, record)
+    elif rubric_critic is not None and record is not None:
+        # a rubric model leads with the user's own rubric, standings and exemplars
+        crit = rubric_critic.critique(
+            image, record, evidence=evidence, features=rubric_critic.features_of(args.image)
+        )
     else:
         crit = compose(record if record is not None else args.score, evidence, language=args.language)
     names = {"overall": "Overall"}
@@ -122,14 +127,21 @@ def cmd_critique(args: argparse.Namespace) -> int:
     console.rule(f"[bold]{args.image}")
     for s in crit.limitations:
         console.print(f"[red]! {s.text}[/red]")
-    console.print(f"[bold]Overall[/bold]  {crit.paragraph(crit.overall)}")
-    console.print()
+    if crit.overall:
+        console.print(f"[bold]Overall[/bold]  {crit.paragraph(crit.overall)}")
+        console.print()
     for key, sents in crit.attributes.items():
-        console.print(f"[bold cyan]{names.get(key, key)}[/bold cyan]  {crit.paragraph(sents)}")
-    console.print()
+        console.print(
+            f"[bold cyan]{names.get(key, key.replace('_', ' ').capitalize())}[/bold cyan]  "
+            f"{crit.paragraph(sents)}"
+        )
+    if crit.attributes:
+        console.print()
     for level, sents in crit.levels.items():
-        console.print(f"[bold magenta]{book.section('level_names')[level]}[/bold magenta] "
-                      f"[dim]({LEVEL_DEFINITIONS[level]})[/dim]  {crit.paragraph(sents)}")
+        console.print(
+            f"[bold magenta]{book.section('level_names')[level]}[/bold magenta] "
+            f"[dim]({LEVEL_DEFINITIONS[level]})[/dim]  {crit.paragraph(sents)}"
+        )
     for note in crit.notes:
         console.print(f"[dim]{note}[/dim]")
     if args.evidence:
@@ -137,35 +149,67 @@ def cmd_critique(args: argparse.Namespace) -> int:
         for col in ("key", "value", "unit", "percentile", "qualifier"):
             table.add_column(col)
         for k, m in evidence.items():
-            table.add_row(k, f"{m.value:.4g}", m.unit, "-" if m.percentile is None else f"{m.percentile:.0f}",
-                          m.qualifier if m.valid else "not judged")
+            table.add_row(
+                k,
+                f"{m.value:.4g}",
+                m.unit,
+                "-" if m.percentile is None else f"{m.percentile:.0f}",
+                m.qualifier if m.valid else "not judged",
+            )
         console.print(table)
     if args.json_out:
         out: dict[str, Any]
         if record is not None:
-            record.evidence = evidence.to_dict()
-            record.critique = crit.to_dict()
+            record.set_evidence(evidence.to_dict())
+            record.set_critique(crit.to_dict())
             out = record.to_dict()
         else:
-            out = {"input": args.image, "sha256": sha, "overall": None if args.score is None else {"score": args.score},
-                   "evidence": evidence.to_dict(), "critique": crit.to_dict()}
-        _write_json(args.json_out, out)
+            out = {
+                "input": args.image,
+                "sha256": sha,
+                "overall": None if args.score is None else {"score": args.score},
+                "evidence": evidence.to_dict(),
+                "critique": crit.to_dict(),
+            }
+        atomic_write_json(args.json_out, out)
     return 0
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
     from artjudge.critique.backends import backend_from_spec
-    from artjudge.critique.describe import describe_dataset, read_items
+    from artjudge.critique.describe import describe_dataset, items_from_frame, read_items
 
-    items = read_items(args.manifest)
-    gen = backend_from_spec(args.generator, model=args.generator_model, retries=args.retries,
-                            backoff=args.backoff, timeout=args.timeout)
-    judge = backend_from_spec(args.judge, model=args.judge_model, retries=args.retries,
-                              backoff=args.backoff, timeout=args.timeout)
-    counts = describe_dataset(items, args.out, gen, judge, template=args.template,
-                              max_attempts=args.max_attempts, limit=args.limit, progress=sys.stderr.isatty())
-    print(f"described {counts['written']} images ({counts['agreed']} agreed with their score), "
-          f"skipped {counts['skipped']} already done, {counts['failed']} failed -> {args.out}")
+    if Path(str(args.manifest) + ".meta.json").is_file():  # an artjudge manifest: data reads it
+        from artjudge.data.manifest import Manifest
+
+        man = Manifest.load(Path(args.manifest))
+        items = items_from_frame(man.frame, str(args.manifest), man.images_root)
+    else:
+        items = read_items(args.manifest)
+    gen = backend_from_spec(
+        args.generator,
+        model=args.generator_model,
+        retries=args.retries,
+        backoff=args.backoff,
+        timeout=args.timeout,
+    )
+    judge = backend_from_spec(
+        args.judge, model=args.judge_model, retries=args.retries, backoff=args.backoff, timeout=args.timeout
+    )
+    counts = describe_dataset(
+        items,
+        args.out,
+        gen,
+        judge,
+        template=args.template,
+        max_attempts=args.max_attempts,
+        limit=args.limit,
+        progress=sys.stderr.isatty(),
+    )
+    print(
+        f"described {counts['written']} images ({counts['agreed']} agreed with their score), "
+        f"skipped {counts['skipped']} already done, {counts['failed']} failed -> {args.out}"
+    )
     return 0 if counts["written"] or counts["skipped"] or not items else 1
 
 
@@ -177,8 +221,9 @@ def cmd_judge_text(args: argparse.Namespace) -> int:
     from artjudge.critique.judge_text import judge_items, read_text_items, summarise
 
     items = read_text_items(args.items)
-    judge = backend_from_spec(args.judge, model=args.judge_model, retries=args.retries, backoff=args.backoff,
-                              timeout=args.timeout)
+    judge = backend_from_spec(
+        args.judge, model=args.judge_model, retries=args.retries, backoff=args.backoff, timeout=args.timeout
+    )
     rows = judge_items(items, judge, seed=args.seed)
     report = summarise(rows, n_boot=args.bootstrap, seed=args.seed)
     table = Table(title=f"judge picks over {report['n_items']} items (chance {report['chance']:.2f})")
@@ -190,10 +235,12 @@ def cmd_judge_text(args: argparse.Namespace) -> int:
     console.print(table)
     if "human_agreement" in report:
         h = report["human_agreement"]
-        console.print(f"agreement with human picks: {h['accuracy']:.3f} "
-                      f"[{h['ci95'][0]:.3f}, {h['ci95'][1]:.3f}] over {h['n']} items, kappa {h['cohen_kappa']:.3f}")
+        console.print(
+            f"agreement with human picks: {h['accuracy']:.3f} "
+            f"[{h['ci95'][0]:.3f}, {h['ci95'][1]:.3f}] over {h['n']} items, kappa {h['cohen_kappa']:.3f}"
+        )
     if report["n_unparsed"]:
         console.print(f"[yellow]{report['n_unparsed']} replies named no valid candidate[/yellow]")
     if args.out:
-        _write_json(args.out, {"report": report, "items": rows})
+        atomic_write_json(args.out, {"report": report, "items": rows})
     return 0

@@ -33,30 +33,51 @@ DEFAULT_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("datasets", help="list dataset readers, or read one into a manifest",
-                              description="Without --dataset: list the readers. With it: read the labels, "
-                                          "print rows per split, score range and missing images; "
-                                          "--out writes the manifest (.jsonl or .parquet).")
+    p = subparsers.add_parser(
+        "datasets",
+        help="list dataset readers, or read one into a manifest",
+        description="Without --dataset: list the readers. With it: read the labels, "
+        "print rows per split, score range and missing images; "
+        "--out writes the manifest (.jsonl or .parquet).",
+    )
     _dataset_args(p, required=False)
     p.add_argument("--out", help="write the manifest here (.jsonl or .parquet, plus .meta.json)")
     p.set_defaults(func=cmd_datasets)
 
-    e = subparsers.add_parser("eval", help="evaluate a scorer on a dataset split (metrics, CIs, plots)",
-                              description="Score a dataset split with a model (or read saved predictions) "
-                                          "and write report.json, predictions.csv, scatter.png and "
-                                          "categories.png to --out.")
+    e = subparsers.add_parser(
+        "eval",
+        help="evaluate a scorer on a dataset split (metrics, CIs, plots)",
+        description="Score a dataset split with a model (or read saved predictions) "
+        "and write report.json, predictions.csv, scatter.png and "
+        "categories.png to --out.",
+    )
     _dataset_args(e, required=False)
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
-    e.add_argument("--model", default="default", help="scorer for artjudge.load (default: the embedded model)")
-    e.add_argument("--predictions", help="evaluate saved predictions (Assessment JSONL, or CSV image_id,score) "
-                                         "instead of running a model")
+    e.add_argument(
+        "--model", default="default", help="scorer for artjudge.load (default: the embedded model)"
+    )
+    e.add_argument(
+        "--predictions",
+        help="evaluate saved predictions (Assessment JSONL, or CSV image_id,score) "
+        "instead of running a model",
+    )
     e.add_argument("--out", required=True, help="report folder")
-    e.add_argument("--all", action="store_true",
-                   help="evaluate every dataset whose images are under --data-root; one Markdown table")
-    e.add_argument("--data-root", default="../shared/data",
-                   help="with --all: folder laid out like ../shared/data (default: %(default)s)")
-    e.add_argument("--min-images", type=int, default=20,
-                   help="with --all: skip a dataset with fewer images present in the split (default 20)")
+    e.add_argument(
+        "--all",
+        action="store_true",
+        help="evaluate every dataset whose images are under --data-root; one Markdown table",
+    )
+    e.add_argument(
+        "--data-root",
+        default="../shared/data",
+        help="with --all: folder laid out like ../shared/data (default: %(default)s)",
+    )
+    e.add_argument(
+        "--min-images",
+        type=int,
+        default=20,
+        help="with --all: skip a dataset with fewer images present in the split (default 20)",
+    )
     e.add_argument("--limit", type=int, help="score at most this many rows of the split (quick checks)")
     e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
     e.add_argument("--seed", type=int, default=0)
@@ -64,15 +85,31 @@ def register(subparsers: Any) -> None:
     e.add_argument("--no-plots", action="store_true")
     e.set_defaults(func=cmd_eval)
 
-    t = subparsers.add_parser("train", help="train the embedded scorer's head on a dataset",
-                              description="Train the embedded head on a dataset's train split (val for model "
-                                          "selection); writes the checkpoint, config and model card to --out.")
+    t = subparsers.add_parser(
+        "train",
+        help="train the embedded scorer's head on a dataset",
+        description="Train the embedded head on a dataset's train split (val for model "
+        "selection); writes the checkpoint, config and model card to --out.",
+    )
     _dataset_args(t, required=True)
     t.add_argument("--out", required=True, help="output folder for the checkpoint, config and model card")
-    t.add_argument("--config", help="YAML or JSON file with HeadTrainConfig fields (saved beside the checkpoint)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config field, e.g. --set epochs=10 (repeatable)")
+    t.add_argument(
+        "--config", help="YAML or JSON file with HeadTrainConfig fields (saved beside the checkpoint)"
+    )
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config field, e.g. --set epochs=10 (repeatable)",
+    )
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    t.add_argument("--force", action="store_true", help="replace an earlier model in --out (else refused)")
+    t.add_argument(
+        "--group-col",
+        help="column of the label file grouping works (class, student): under "
+        "500 labelled works the cross-validation folds never split a group",
+    )
     t.set_defaults(func=cmd_train)
 
 
@@ -93,8 +130,17 @@ def _dataset_args(p: argparse.ArgumentParser, *, required: bool) -> None:
 
 
 def _reader_opts(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("score_col", "scale", "image_col", "attr_cols", "attr_scale", "split_col", "std_col",
-            "category_col", "text_col")
+    keys = (
+        "score_col",
+        "scale",
+        "image_col",
+        "attr_cols",
+        "attr_scale",
+        "split_col",
+        "std_col",
+        "category_col",
+        "text_col",
+    )
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -113,10 +159,15 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     from artjudge.data import dataset_names, reader_info
 
     if not args.dataset:
-        print(f"{'dataset':<15}{'reads':<60}split")
+        from artjudge.cli.tables import PlainTable, print_table
+
+        t = PlainTable(
+            "dataset readers (artjudge datasets --dataset NAME --labels PATH)", ("dataset", "reads", "split")
+        )
         for name in dataset_names():
             info = reader_info(name)
-            print(f"{name:<15}{info.label_files[:58]:<60}{info.split}")
+            t.add_row(name, info.label_files, info.split)  # whole cells: wrapped on a terminal, never cut
+        print_table(t)
         return 0
     m = _read(args)
     print(_summary(m))
@@ -141,8 +192,10 @@ def _summary(m: Any) -> str:
         lines.append("attributes: " + ", ".join(m.attributes))
     if "category" in f.columns:
         lines.append(f"categories: {f['category'].nunique()}")
-    lines.append(f"images: {len(m) - missing} present, {missing} missing"
-                 + ("" if m.images_root else " (no --images folder given)"))
+    lines.append(
+        f"images: {len(m) - missing} present, {missing} missing"
+        + ("" if m.images_root else " (no --images folder given)")
+    )
     lines += [f"note: {n}" for n in m.notes if n]
     return "\n".join(lines)
 
@@ -150,16 +203,19 @@ def _summary(m: Any) -> str:
 # ------------------------------------------------------------------ eval
 
 
-def _score_manifest(m: Any, split: str, model: str, batch_size: int, limit: int | None) -> tuple[Any, Any, dict[str, str]]:
+def _score_manifest(
+    m: Any, split: str, model: str, batch_size: int, limit: int | None
+) -> tuple[Any, Any, dict[str, str]]:
     import artjudge
 
     sub = m.select(split).present()
     if limit is not None:
         sub = sub._replace_frame(sub.frame.iloc[:limit].reset_index(drop=True))
     scorer = artjudge.load(model)
-    records = scorer.assess_many(sub.frame["path"].tolist(), batch_size=batch_size, progress=sys.stderr.isatty(),
-                                 skip_errors=True)
-    info = {"id": str(getattr(scorer, "model_id", model)), "version": str(getattr(scorer, "model_version", ""))}
+    records = scorer.assess_many(
+        sub.frame["path"].tolist(), batch_size=batch_size, progress=sys.stderr.isatty(), skip_errors=True
+    )
+    info = {"id": scorer.model_id, "version": scorer.version}
     return sub, records, info
 
 
@@ -189,8 +245,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     m = _read(args)
     report = _eval_one(m, args, out)
     print(report.format_table())
-    print(f"\nreport written to {out}/ (report.json, predictions.csv"
-          + ("" if args.no_plots else ", scatter.png" + (", categories.png" if report.per_category else "")) + ")")
+    print(
+        f"\nreport written to {out}/ (report.json, predictions.csv"
+        + ("" if args.no_plots else ", scatter.png" + (", categories.png" if report.per_category else ""))
+        + ")"
+    )
     return 0
 
 
@@ -216,8 +275,11 @@ def _eval_all(args: argparse.Namespace, out: Path) -> int:
             part = m.split_frame(args.split)
             present = len(part) - len(m.select(args.split).missing_images())
             if present < args.min_images:
-                results.append(Skipped(name, f"{present} of {len(part)} {args.split} images present "
-                                             f"(< {args.min_images})"))
+                results.append(
+                    Skipped(
+                        name, f"{present} of {len(part)} {args.split} images present (< {args.min_images})"
+                    )
+                )
                 continue
             report = _eval_one(m, args, out / name)
         except ArtjudgeError as err:
@@ -271,12 +333,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_head = getattr(training, "train_head", None)
     if train_head is None:
         raise ArtjudgeError("train: artjudge.train.head has no train_head(manifest, config, out_dir) yet")
+    from artjudge.io.files import refuse_overwrite
+
+    # A second run into the same folder replaces the first model: only with --resume or --force.
+    refuse_overwrite(args.out, (), force=args.force or args.resume, option="--out")
     m = _read(args)
     cfg_dict = load_config_file(args.config, args.set)
     try:
         config = training.HeadTrainConfig.from_dict(cfg_dict)
     except TypeError as err:
         raise InputError(args.config or "--set", f"unknown or bad HeadTrainConfig field ({err})") from None
+    if "targets" not in (cfg_dict.get("head") or {}):
+        # every attribute column the user named is a target (sparse ones are skipped by the trainer)
+        config.head.targets = ["overall", *[a for a in m.attributes if a != "overall"]]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
@@ -289,7 +358,63 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "resume" not in params:
             raise ArtjudgeError("train: --resume is not supported by this trainer")
         kwargs["resume"] = True
+    if args.group_col:
+        kwargs["groups"] = _groups(args, m)
     result = train_head(m, config, out, **kwargs)
     summary = getattr(result, "summary", None)
     print(summary() if callable(summary) else f"trained; checkpoint in {out}")
+    if isinstance(result, dict) and result.get("targets"):
+        heads = result.get("heads") or {}
+        print("trained: " + ", ".join(f"{t} ({heads[t]})" if t in heads else t for t in result["targets"]))
+    print(usage_after_training(out, args))
     return 0
+
+
+def _groups(args: argparse.Namespace, m: Any) -> dict[str, str]:
+    """image id -> group, read from the label file's --group-col (the manifest keeps no groups)."""
+    import pandas as pd
+
+    src = str(args.labels)
+    path = Path(args.labels)
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        df = pd.read_json(path, lines=path.suffix.lower() != ".json", dtype=False)
+    else:
+        df = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", dtype=str)
+    image_col = args.image_col or next(
+        (
+            c
+            for c in ("image", "path", "image_path", "filename", "file", "image_name", "name")
+            if c in df.columns
+        ),
+        None,
+    )
+    if args.group_col not in df.columns or image_col is None:
+        raise InputError(
+            src, f"--group-col {args.group_col!r}: no such column (found: {', '.join(map(str, df.columns))})"
+        )
+    groups = dict(
+        zip(df[image_col].astype(str).str.strip(), df[args.group_col].astype(str).str.strip(), strict=True)
+    )
+    missing = [i for i in m.frame["image_id"].astype(str) if i not in groups or groups[i] in ("", "nan")]
+    if missing:
+        raise InputError(
+            src, f"--group-col {args.group_col!r}: no group for {len(missing)} work(s), e.g. {missing[0]!r}"
+        )
+    return groups
+
+
+def usage_after_training(out: Path, args: argparse.Namespace) -> str:
+    """How to use the checkpoint just written: the next commands a user types, with its path."""
+    data = f"--dataset {args.dataset} --labels {args.labels}" + (
+        f" --images {args.images}" if args.images else ""
+    )
+    # the reader's column options too, so that eval reads the same rows and scores every attribute
+    data += "".join(f" --{k.replace('_', '-')} {v}" for k, v in _reader_opts(args).items())
+    return "\n".join(
+        [
+            "use it:",
+            f"  artjudge assess --model {out} IMAGE ...",
+            f"  artjudge eval {data} --split test --model {out} --out {out}/eval",
+            f"  python -c \"import artjudge; print(artjudge.load('{out}').assess('IMAGE').overall)\"",
+        ]
+    )

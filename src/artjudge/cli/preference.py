@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from artjudge.io.files import atomic_write_json, refuse_overwrite
 
 
 def register(subparsers: Any) -> None:
@@ -20,17 +21,30 @@ def register(subparsers: Any) -> None:
     p.add_argument("judgments", help="judgments CSV")
     p.add_argument("--ratings", help="ratings CSV (anchors the absolute level)")
     p.add_argument("--method", choices=["bt", "thurstone", "elo", "all"], default="bt")
-    p.add_argument("--scale", nargs=2, type=float, metavar=("LO", "HI"), default=None,
-                   help="rating scale; ratings outside it are refused (default: 0 100 when --ratings is given)")
-    p.add_argument("--components", choices=["refuse", "separate"], default="refuse",
-                   help="a disconnected comparison graph: refuse (default) or score each component separately")
-    p.add_argument("--group-column", help="column (in both files) splitting annotators into groups fused separately")
+    p.add_argument(
+        "--scale",
+        nargs=2,
+        type=float,
+        metavar=("LO", "HI"),
+        default=None,
+        help="rating scale; ratings outside it are refused (default: 0 100 when --ratings is given)",
+    )
+    p.add_argument(
+        "--components",
+        choices=["refuse", "separate"],
+        default="refuse",
+        help="a disconnected comparison graph: refuse (default) or score each component separately",
+    )
+    p.add_argument(
+        "--group-column", help="column (in both files) splitting annotators into groups fused separately"
+    )
     p.add_argument("--items", help="items CSV (column item): refuse unknown ids, report never-compared items")
     p.add_argument("--out", help="write fused scores to this CSV")
     p.add_argument("--report", help="write the reliability report (and split-half agreement) as JSON")
     p.add_argument("--top", type=int, default=30, help="rows shown per table (all go to --out)")
     p.add_argument("--no-reliability", action="store_true", help="skip the reliability report")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="replace an existing --out / --report file")
     p.set_defaults(func=cmd_fuse)
 
     q = subparsers.add_parser("plan-pairs", help="plan which pairs to compare, within a budget")
@@ -38,21 +52,41 @@ def register(subparsers: Any) -> None:
     q.add_argument("--design", choices=["dense", "random", "round-robin", "active"], default="dense")
     q.add_argument("--budget", type=int, required=True, help="number of comparisons")
     q.add_argument("--annotators", default="1", help="a count, or comma-separated names")
-    q.add_argument("--long-range", type=float, default=0.2, help="dense/active: share of random long-range pairs")
+    q.add_argument(
+        "--long-range", type=float, default=0.2, help="dense/active: share of random long-range pairs"
+    )
     q.add_argument("--judgments", help="judgments so far (required for --design active)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument(
+        "--model",
+        help="score the items (items CSV needs a path column) with this model and start "
+        "from its scores: dense pairs of close scores first",
+    )
+    q.add_argument("--attribute", help="with --model: order by this attribute's score instead of overall")
     q.add_argument("--out", required=True, help="plan CSV (pair_id,annotator,item_a,item_b)")
     q.set_defaults(func=cmd_plan_pairs)
 
-    d = subparsers.add_parser("distill", help="PSDistill: train a fast student scorer from a judge's pairwise calls")
-    d.add_argument("--judge", required=True, help="table:calls.csv | scorer:default | scorer:FOLDER | vlm:PATH")
+    d = subparsers.add_parser(
+        "distill", help="PSDistill: train a fast student scorer from a judge's pairwise calls"
+    )
+    d.add_argument(
+        "--judge", required=True, help="table:calls.csv | scorer:default | scorer:FOLDER | vlm:PATH"
+    )
     d.add_argument("--pool", required=True, help="reference pool CSV: item, elo[, score][, path]")
     d.add_argument("--items", required=True, help="new items CSV: item[, path]")
-    d.add_argument("--features", help="features CSV: item, then one numeric column per feature (else embed the paths)")
+    d.add_argument(
+        "--features",
+        help="features CSV: item, then one numeric column per feature (else the default "
+        "scorer's embed() of the path column; only then can the student score images: student:OUT)",
+    )
     d.add_argument("--anchors", type=int, default=8, help="pool anchors per new item")
     d.add_argument("--epochs", type=int, default=150)
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--out", required=True, help="student weights (.pt); pseudo-scores go next to it (.pseudo.csv)")
+    d.add_argument(
+        "--out",
+        required=True,
+        help="student weights (.pt, with .pt.sha256); pseudo-scores go next to it (.pseudo.csv)",
+    )
     d.set_defaults(func=cmd_distill)
 
 
@@ -66,10 +100,13 @@ def _fmt(x: float, digits: int = 2) -> str:
 def cmd_fuse(args: argparse.Namespace) -> int:
     import warnings
 
-    import pandas as pd
-    from rich.console import Console
-    from rich.table import Table
+    inputs = (args.judgments, args.ratings, args.items)
+    refuse_overwrite(args.out, inputs, force=args.force, option="--out")
+    refuse_overwrite(args.report, inputs, force=args.force, option="--report")
 
+    import pandas as pd
+
+    from artjudge.cli.tables import PlainTable, print_table
     from artjudge.errors import InputError
     from artjudge.preference.formats import (
         check_known_items,
@@ -81,7 +118,6 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     from artjudge.preference.fusion import RatingFusion, split_half_constructions
     from artjudge.preference.reliability import reliability_report
 
-    console = Console(stderr=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         judgments = read_judgments(args.judgments)
@@ -103,7 +139,9 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     frames = []
     notes: list[str] = []
     for method in methods:
-        fusion = RatingFusion(method, scale, components=args.components, group_column=args.group_column).fit(judgments, ratings)
+        fusion = RatingFusion(method, scale, components=args.components, group_column=args.group_column).fit(
+            judgments, ratings
+        )
         f = fusion.result_.frame.copy()
         f.insert(0, "method", method)
         frames.append(f)
@@ -112,17 +150,25 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     fused = fused.sort_values(["method", "dimension", "group", "fused"], ascending=[True, True, True, False])
     for (method, dim, group), part in fused.groupby(["method", "dimension", "group"], sort=False):
         title = f"{method} · {dim}" + (f" · {group}" if args.group_column else "")
-        t = Table(title=f"fused scores: {title} ({len(part)} items, 95% intervals)")
-        for col in ("item", "fused", "95% interval", "latent", "rating mean", "n ratings", "n cmp"):
-            t.add_column(col, justify="left" if col == "item" else "right")
+        columns = ("item", "fused", "95% interval", "latent", "rating mean", "n ratings", "n cmp")
+        t = PlainTable(
+            f"fused scores: {title} ({len(part)} items, 95% intervals)", columns, right=frozenset(columns[1:])
+        )
         for r in part.head(args.top).itertuples(index=False):
             rm = getattr(r, "rating_mean", float("nan"))
             nr = getattr(r, "n_ratings", float("nan"))
-            t.add_row(str(r.item), _fmt(r.fused), f"[{_fmt(r.lower)}, {_fmt(r.upper)}]", _fmt(r.latent, 3), _fmt(rm),
-                      "-" if pd.isna(nr) else str(int(nr)), str(int(r.n_comparisons)))
+            t.add_row(
+                str(r.item),
+                _fmt(r.fused),
+                f"[{_fmt(r.lower)}, {_fmt(r.upper)}]",
+                _fmt(r.latent, 3),
+                _fmt(rm),
+                "-" if pd.isna(nr) else str(int(nr)),
+                str(int(r.n_comparisons)),
+            )
         if len(part) > args.top:
             t.caption = f"{len(part) - args.top} more rows in --out"
-        console.print(t)
+        print_table(t)
     report_json: dict[str, Any] = {"methods": methods, "dimensions": {}}
     if not args.no_reliability:
         for dim in sorted(judgments["dimension"].unique()):
@@ -136,61 +182,68 @@ def cmd_fuse(args: argparse.Namespace) -> int:
             except Exception as err:  # too few annotators or items for two halves: say so
                 entry["split_half_constructions"] = {"error": str(err)}
             report_json["dimensions"][dim] = entry
-            _print_reliability(console, dim, rep, entry["split_half_constructions"])
+            _print_reliability(dim, rep, entry["split_half_constructions"])
     for n in notes:
-        console.print(f"[yellow]note:[/yellow] {n}")
+        print(f"note: {n}")
     if args.out:
         write_csv(fused, args.out)
-        console.print(f"wrote {len(fused)} rows to {args.out}")
+        print(f"wrote {len(fused)} rows to {args.out}")
     if args.report:
-        _write_json(report_json, args.report)
-        console.print(f"wrote the reliability report to {args.report}")
+        atomic_write_json(args.report, report_json, ensure_ascii=True, default=_json_default)
+        print(f"wrote the reliability report to {args.report}")
     return 0
 
 
-def _print_reliability(console: Any, dim: str, rep: Any, agree: dict[str, Any]) -> None:
-    from rich.table import Table
+def _print_reliability(dim: str, rep: Any, agree: dict[str, Any]) -> None:
+    from artjudge.cli.tables import PlainTable, print_table
 
-    t = Table(title=f"reliability: {dim} ({rep.n_annotators} annotators, {rep.n_items} items)")
-    t.add_column("statistic")
-    t.add_column("value", justify="right")
+    t = PlainTable(
+        f"reliability: {dim} ({rep.n_annotators} annotators, {rep.n_items} items)",
+        ("statistic", "value"),
+        right=frozenset({"value"}),
+    )
     rows = [
         ("Krippendorff alpha (interval)", _fmt(rep.krippendorff_alpha_interval, 3)),
         ("Krippendorff alpha (ordinal)", _fmt(rep.krippendorff_alpha_ordinal, 3)),
-        (f"ICC(2,1) / ICC(2,k) on {rep.icc_items} complete items", f"{_fmt(rep.icc_2_1, 3)} / {_fmt(rep.icc_2_k, 3)}"),
+        (
+            f"ICC(2,1) / ICC(2,k) on {rep.icc_items} complete items",
+            f"{_fmt(rep.icc_2_1, 3)} / {_fmt(rep.icc_2_k, 3)}",
+        ),
         ("Kendall's W", _fmt(rep.kendall_w, 3)),
-        ("split-half r -> Spearman-Brown", f"{_fmt(rep.split_half_r, 3)} -> {_fmt(rep.split_half_spearman_brown, 3)}"),
-        ("intransitive triads", f"{rep.intransitive_triads} / {rep.compared_triads} ({_fmt(100 * rep.intransitive_rate, 1)}%)"),
+        (
+            "split-half r -> Spearman-Brown",
+            f"{_fmt(rep.split_half_r, 3)} -> {_fmt(rep.split_half_spearman_brown, 3)}",
+        ),
+        (
+            "intransitive triads",
+            f"{rep.intransitive_triads} / {rep.compared_triads} ({_fmt(100 * rep.intransitive_rate, 1)}%)",
+        ),
     ]
     if "srcc" in agree:
-        rows.append(("two independent constructions: SRCC / ICC(2,1)", f"{_fmt(agree['srcc'], 3)} / {_fmt(agree['icc_2_1'], 3)}"))
+        rows.append(
+            (
+                "two independent constructions: SRCC / ICC(2,1)",
+                f"{_fmt(agree['srcc'], 3)} / {_fmt(agree['icc_2_1'], 3)}",
+            )
+        )
     else:
         rows.append(("two independent constructions", str(agree.get("error", "-"))))
     for k, v in rows:
         t.add_row(k, v)
-    console.print(t)
+    print_table(t)
     flagged = [a for a in rep.annotators if a.flagged]
     if flagged:
-        ft = Table(title="flagged annotators (disagree with the others)")
-        ft.add_column("annotator")
-        ft.add_column("reason")
+        ft = PlainTable("flagged annotators (disagree with the others)", ("annotator", "reason"))
         for a in flagged:
             ft.add_row(a.annotator, a.reason)
-        console.print(ft)
+        print_table(ft)
     for n in rep.notes:
-        console.print(f"[yellow]note:[/yellow] {n}")
+        print(f"note: {n}")
 
 
-def _write_json(obj: Any, path: str) -> None:
-    import os
-    import tempfile
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o))
-    os.replace(tmp, target)
+def _json_default(o: Any) -> Any:
+    """What json cannot encode (numpy scalars, paths) as text."""
+    return None if isinstance(o, float) and math.isnan(o) else str(o)
 
 
 # --------------------------------------------------------------------------- plan-pairs
@@ -203,7 +256,11 @@ def cmd_plan_pairs(args: argparse.Namespace) -> int:
 
     items = read_items(args.items)
     ann: int | list[str]
-    ann = int(args.annotators) if args.annotators.strip().isdigit() else [a.strip() for a in args.annotators.split(",") if a.strip()]
+    ann = (
+        int(args.annotators)
+        if args.annotators.strip().isdigit()
+        else [a.strip() for a in args.annotators.split(",") if a.strip()]
+    )
     ids = items["item"].tolist()
     if args.design == "active":
         if not args.judgments:
@@ -213,19 +270,58 @@ def cmd_plan_pairs(args: argparse.Namespace) -> int:
         plan = active_plan(ids, judgments, args.budget, ann, long_range=args.long_range, seed=args.seed)
     else:
         scores = items["score"].to_numpy() if "score" in items.columns else None
+        if args.model:
+            scores = _model_scores(args, items)
         plan = PairDesigner(args.design, args.budget, ann, args.long_range, args.seed).plan(ids, scores)
     write_csv(plan, args.out)
     per = plan["annotator"].value_counts()
     counts = plan["item_a"].value_counts().add(plan["item_b"].value_counts(), fill_value=0)
-    print(f"planned {len(plan)} comparisons ({args.design}) over {len(ids)} items for {len(per)} annotator(s): "
-          f"{per.min()}-{per.max()} each; {int(counts.min())}-{int(counts.max())} per item; wrote {args.out}")
+    print(
+        f"planned {len(plan)} comparisons ({args.design}) over {len(ids)} items for {len(per)} annotator(s): "
+        f"{per.min()}-{per.max()} each; {int(counts.min())}-{int(counts.max())} per item; wrote {args.out}"
+    )
     return 0
+
+
+def _model_scores(args: argparse.Namespace, items: Any) -> Any:
+    """Prior scores for the pair design from a model (overall, or ``--attribute``)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    import artjudge
+    from artjudge.errors import InputError
+    from artjudge.record import Assessment
+
+    if "path" not in items.columns:
+        raise InputError(args.items, "--model needs a path column in the items CSV")
+    base = Path(args.items).parent
+    paths = [str(p if Path(p).is_absolute() else base / p) for p in items["path"].astype(str).str.strip()]
+    records = artjudge.load(args.model).assess_many(paths, skip_errors=True)
+    out = np.full(len(paths), np.nan)
+    for i, r in enumerate(records):
+        if not isinstance(r, Assessment):
+            continue
+        if args.attribute:
+            if args.attribute not in r.attributes:
+                raise InputError(
+                    args.model,
+                    f"--attribute {args.attribute!r}: the model scores "
+                    f"{', '.join(r.attributes) or 'no attributes'}",
+                )
+            out[i] = r.attributes[args.attribute].score
+        else:
+            out[i] = r.overall.score
+    if np.isnan(out).all():
+        raise InputError(args.items, "none of the items' images could be scored")
+    return out
 
 
 # --------------------------------------------------------------------------- distill
 
 
-def _features(args: argparse.Namespace, frame: Any, source: str, feats: Any | None) -> Any:
+def _features(args: argparse.Namespace, frame: Any, source: str, feats: Any | None, embedder: Any) -> Any:
+    """Feature rows for ``frame``'s items: from --features, else ``embedder.embed`` of its paths."""
     import numpy as np
 
     from artjudge.errors import InputError
@@ -234,13 +330,13 @@ def _features(args: argparse.Namespace, frame: Any, source: str, feats: Any | No
     if feats is not None:
         missing = [i for i in ids if i not in feats.index]
         if missing:
-            raise InputError(args.features, f"no features for {len(missing)} item(s) of {source}, e.g. {missing[0]!r}")
+            raise InputError(
+                args.features, f"no features for {len(missing)} item(s) of {source}, e.g. {missing[0]!r}"
+            )
         return feats.loc[ids].to_numpy(dtype=np.float32)
     if "path" not in frame.columns:
         raise InputError(source, "no path column to embed and no --features given")
-    import artjudge
-
-    return artjudge.load().embed(frame["path"].astype(str).tolist())
+    return embedder.embed(frame["path"].astype(str).tolist())
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
@@ -248,10 +344,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
     import pandas as pd
     from scipy.stats import spearmanr
 
+    from artjudge.api import load_embedded, load_judge
     from artjudge.errors import InputError
-    from artjudge.preference.distill import ReferencePool, ScorerJudge, TableJudge, table_calls
-    from artjudge.train.student import PSDistill
+    from artjudge.models.student import DEFAULT_EMBED, USER_FEATURES
+    from artjudge.preference.distill import ReferencePool, TableJudge, table_calls
     from artjudge.preference.formats import _read_csv, read_items, write_csv
+    from artjudge.train.student import PSDistill
 
     pool = ReferencePool.from_csv(args.pool)
     pool_frame = _read_csv(args.pool)
@@ -266,13 +364,18 @@ def cmd_distill(args: argparse.Namespace) -> int:
         if f.isna().any().any():
             raise InputError(args.features, "non-numeric feature values")
         feats = f
-    X_items = _features(args, items, args.items, feats)
+    # Without --features the student learns on the default scorer's embed(), and the file
+    # records that (tag + the scorer's id and version), so it can later score images itself.
+    embedder = load_embedded("default") if feats is None else None
+    X_items = _features(args, items, args.items, feats, embedder)
     try:
-        X_pool = _features(args, pool_frame, args.pool, feats)
+        X_pool = _features(args, pool_frame, args.pool, feats, embedder)
     except InputError:
         X_pool = None  # the pool then only anchors the pseudo-scores
     kind, _, target = args.judge.partition(":")
-    distill = PSDistill(n_anchors=args.anchors, seed=args.seed, progress=True, student={"epochs": args.epochs})
+    distill = PSDistill(
+        n_anchors=args.anchors, seed=args.seed, progress=True, student={"epochs": args.epochs}
+    )
     if kind == "table":
         calls = table_calls(TableJudge.from_csv(target), ids, pool)
         distill.fit_calls(calls, pool, ids, X_items, X_pool)
@@ -281,22 +384,36 @@ def cmd_distill(args: argparse.Namespace) -> int:
         for frame in (items, pool_frame):
             if "path" in frame.columns:
                 paths.update(dict(zip(frame["item"].astype(str), frame["path"].astype(str), strict=True)))
-        if kind == "vlm":  # the VLM's own pairwise call ("which is better, how sure"), not two scores
-            from artjudge.models.vlm import load_vlm_judge
-
-            judge: Any = load_vlm_judge(target, paths=paths)
-        else:
-            judge = ScorerJudge.from_model(target or "default", paths)
-        distill.fit(judge, pool, ids, X_items, X_pool)
+        # vlm: the VLM's own pairwise call ("which is better, how sure"); scorer: two scores compared
+        distill.fit(load_judge(args.judge, paths), pool, ids, X_items, X_pool)
     else:
         raise InputError("--judge", f"unknown judge {args.judge!r}; use table:FILE, scorer:NAME or vlm:PATH")
     out = Path(args.out)
-    distill.student_.save(out, extra={"judge": args.judge, "pool": args.pool, "n_items": len(ids)})
+    meta: dict[str, Any] = {
+        "judge": args.judge,
+        "pool": args.pool,
+        "n_items": len(ids),
+        "feature_dim": int(np.asarray(X_items).shape[1]),
+        "output_scale": distill.output_scale(),
+        "residual_rmse": distill.residual_rmse(),
+    }
+    if embedder is not None:
+        meta.update(
+            feature_extractor=DEFAULT_EMBED,
+            feature_model={"name": "default", "id": embedder.model_id, "version": embedder.model_version},
+        )
+    else:
+        meta.update(feature_extractor=USER_FEATURES, features=args.features)
+    distill.student_.save(out, extra=meta)
     pseudo_path = out.with_suffix(".pseudo.csv")
     write_csv(distill.pseudo_, pseudo_path)
     fit = distill.predict(X_items)
     ps = distill.pseudo_.set_index("item").loc[ids, "score"].to_numpy(float)
     rho = float(spearmanr(fit, ps)[0]) if len(ids) > 2 and np.ptp(ps) > 0 else float("nan")
-    print(f"distilled {len(distill.calls_)} judge calls on {len(ids)} items against a pool of {len(pool.items)}; "
-          f"student SRCC with its pseudo-scores (train) {rho:.3f}; wrote {out} and {pseudo_path}")
+    print(
+        f"distilled {len(distill.calls_)} judge calls on {len(ids)} items against a pool of {len(pool.items)}; "
+        f"student SRCC with its pseudo-scores (train) {rho:.3f}; wrote {out} and {pseudo_path}"
+    )
+    if embedder is not None:
+        print(f"score images with it: artjudge assess --model student:{out} IMAGE")
     return 0

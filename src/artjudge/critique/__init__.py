@@ -23,8 +23,8 @@ def attach(assessment: Assessment, image: Image.Image, *, language: str = "en") 
     from artjudge.features.evidence import measure
 
     evidence = measure(image)
-    assessment.evidence = evidence.to_dict()
-    assessment.critique = compose(assessment, evidence, language=language).to_dict()
+    assessment.set_evidence(evidence.to_dict())
+    assessment.set_critique(compose(assessment, evidence, language=language).to_dict())
     return assessment
 
 

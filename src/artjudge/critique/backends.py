@@ -38,12 +38,16 @@ class ChatBackend(Protocol):
 
 def image_to_data_url(data: bytes) -> str:
     """Encode image bytes as a data URL; re-encodes to JPEG when the format is unknown."""
-    mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else ("image/jpeg" if data[:3] == b"\xff\xd8\xff" else "")
+    mime = (
+        "image/png"
+        if data[:8] == b"\x89PNG\r\n\x1a\n"
+        else ("image/jpeg" if data[:3] == b"\xff\xd8\xff" else "")
+    )
     if not mime:
-        from PIL import Image
+        from artjudge.io.images import load_image  # the one decoder: same limits and conversions
 
         buf = io.BytesIO()
-        Image.open(io.BytesIO(data)).convert("RGB").save(buf, format="JPEG", quality=90)
+        load_image(data).image.save(buf, format="JPEG", quality=90)
         data, mime = buf.getvalue(), "image/jpeg"
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -56,7 +60,9 @@ def _attach_images(messages: list[dict[str, Any]], images: list[bytes] | None) -
     for m in reversed(out):
         if m.get("role") == "user":
             text = m.get("content", "")
-            parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if isinstance(text, str) else list(text)
+            parts: list[dict[str, Any]] = (
+                [{"type": "text", "text": text}] if isinstance(text, str) else list(text)
+            )
             parts += [{"type": "image_url", "image_url": {"url": image_to_data_url(b)}} for b in images]
             m["content"] = parts
             break
@@ -125,7 +131,9 @@ class TransformersChat:
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as err:  # pragma: no cover - transformers is a listed extra
-            raise ModelNotAvailable(f"hf:{path}: transformers is not installed (pip install 'artjudge[vlm]')") from err
+            raise ModelNotAvailable(
+                f"hf:{path}: transformers is not installed (pip install 'artjudge[vlm]')"
+            ) from err
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             self.model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
@@ -142,7 +150,9 @@ class TransformersChat:
     def _prompt(self, messages: list[dict[str, Any]], images: list[bytes] | None) -> str:
         msgs = [dict(m) for m in messages]
         if images:
-            msgs[-1]["content"] = str(msgs[-1]["content"]) + "\n(The image is not shown to this text-only model.)"
+            msgs[-1]["content"] = (
+                str(msgs[-1]["content"]) + "\n(The image is not shown to this text-only model.)"
+            )
         if getattr(self.tokenizer, "chat_template", None):
             return str(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
         return "\n".join(f"{m['role']}: {m['content']}" for m in msgs) + "\nassistant:"
@@ -155,14 +165,21 @@ class TransformersChat:
         kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": self.temperature > 0}
         if self.temperature > 0:
             kwargs["temperature"] = self.temperature
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        pad = (
+            self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else self.tokenizer.eos_token_id
+        )
         with torch.no_grad():
             out = self.model.generate(**enc, pad_token_id=pad, **kwargs)
-        return str(self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)).strip()
+        return str(
+            self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        ).strip()
 
 
-def backend_from_spec(spec: str, *, model: str = "default", retries: int = 4, backoff: float = 1.0,
-                      timeout: float = 120.0) -> ChatBackend:
+def backend_from_spec(
+    spec: str, *, model: str = "default", retries: int = 4, backoff: float = 1.0, timeout: float = 120.0
+) -> ChatBackend:
     """``http(s)://...`` for an OpenAI-compatible endpoint, ``hf:PATH`` for a local model."""
     if spec.startswith(("http://", "https://")):
         return OpenAIChat(spec, model=model, retries=retries, backoff=backoff, timeout=timeout)

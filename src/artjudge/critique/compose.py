@@ -38,16 +38,30 @@ REALISTIC_THRESHOLD = 0.3
 
 # Measures that plausibly bear on quality, and which direction is favourable.
 QUALITY_DIRECTION: dict[str, int] = {
-    "sharpness": 1, "noise": -1, "contrast_rms": 1, "colourfulness": 1, "hue_harmony": -1,
-    "balance": 1, "subject_focus": 1, "saliency_thirds": 1, "texture": 1,
+    "sharpness": 1,
+    "noise": -1,
+    "contrast_rms": 1,
+    "colourfulness": 1,
+    "hue_harmony": -1,
+    "balance": 1,
+    "subject_focus": 1,
+    "saliency_thirds": 1,
+    "texture": 1,
 }
 PRO_PERCENTILE = 75.0
 CON_PERCENTILE = 25.0
 
 ATTRIBUTE_KEYS: dict[str, tuple[str, ...]] = {
     "composition": ("saliency_thirds", "saliency_centre", "balance", "symmetry", "negative_space"),
-    "visual_elements": ("colourfulness", "saturation_mean", "palette", "hue_harmony", "warmth",
-                        "brightness_mean", "contrast_rms"),
+    "visual_elements": (
+        "colourfulness",
+        "saturation_mean",
+        "palette",
+        "hue_harmony",
+        "warmth",
+        "brightness_mean",
+        "contrast_rms",
+    ),
     "technical_execution": ("sharpness", "noise", "texture", "edge_density"),
     "originality": (),  # every referenced measure: see _originality
     "theme": ("subject_focus", "negative_space", "abstraction"),
@@ -55,8 +69,12 @@ ATTRIBUTE_KEYS: dict[str, tuple[str, ...]] = {
     "gestalt": ("hue_harmony", "balance", "palette"),
     "comprehensive": tuple(QUALITY_DIRECTION),
 }
-LIMITATION_KEY = {"uniform": "contrast_rms", "tiny": "image_size", "transparency": "transparency",
-                  "achromatic": "saturation_mean"}
+LIMITATION_KEY = {
+    "uniform": "contrast_rms",
+    "tiny": "image_size",
+    "transparency": "transparency",
+    "achromatic": "saturation_mean",
+}
 
 
 def score_band(score: float) -> str:
@@ -103,10 +121,15 @@ def _scores(assessment_like: Any, evidence: Evidence) -> _Scores:
         return _Scores(None, None, {}, evidence.digest)
     if isinstance(assessment_like, (int, float)):
         return _Scores(float(assessment_like), None, {}, evidence.digest)
-    d: Mapping[str, Any] = assessment_like if isinstance(assessment_like, Mapping) else assessment_like.to_dict()
+    d: Mapping[str, Any] = (
+        assessment_like if isinstance(assessment_like, Mapping) else assessment_like.to_dict()
+    )
     overall = d.get("overall") or {}
-    attrs = {k: float(v["score"]) for k, v in (d.get("attributes") or {}).items()
-             if isinstance(v, Mapping) and v.get("score") is not None}
+    attrs = {
+        k: float(v["score"])
+        for k, v in (d.get("attributes") or {}).items()
+        if isinstance(v, Mapping) and v.get("score") is not None
+    }
     seed = str(d.get("sha256") or evidence.digest)
     score = overall.get("score")
     std = overall.get("std")
@@ -135,8 +158,9 @@ class _Writer:
         p = self.m(key).percentile
         return "unranked" if p is None else self.book.ordinal(int(round(p)))
 
-    def say(self, statement: str, keys: list[str], attribute: str, level: str, section: str,
-            **params: Any) -> Sentence:
+    def say(
+        self, statement: str, keys: list[str], attribute: str, level: str, section: str, **params: Any
+    ) -> Sentence:
         template = self.book.pick(statement, f"{self.seed}|{section}")
         for k, v in list(params.items()):
             if isinstance(v, str) and v:
@@ -145,30 +169,50 @@ class _Writer:
         text = text[0].upper() + text[1:]
         return Sentence(text=text, evidence_keys=list(dict.fromkeys(keys)), attribute=attribute, level=level)
 
-    def position(self) -> str:
+    def position_name(self) -> str:
+        """Where the saliency centroid lies: 'centre', 'upper left', 'middle right', ..."""
         cx, cy = self.m("saliency_thirds").detail.get("centroid", [0.5, 0.5])
         col = "left" if cx < 0.4 else ("right" if cx > 0.6 else "centre")
         row = "upper" if cy < 0.4 else ("lower" if cy > 0.6 else "middle")
-        name = "centre" if (row, col) == ("middle", "centre") else (
-            f"{row} {col}" if row != "middle" else f"middle {col}")
-        return self.book.section("positions")[name]
+        if (row, col) == ("middle", "centre"):
+            return "centre"
+        return f"{row} {col}" if row != "middle" else f"middle {col}"
+
+    def position(self) -> str:
+        return self.book.section("positions")[self.position_name()]
 
     def cannot(self, attribute: str, level: str, section: str) -> Sentence:
         lim = next((x for x in ("uniform", "tiny", "achromatic") if x in self.ev.limitations), "uniform")
         names = self.book.section("attribute_names")
         label = names.get(attribute) or self.book.section("level_names").get(level, attribute)
         reason = self.book.pick(f"reason.{lim}", self.seed)
-        return self.say("cannot", [LIMITATION_KEY[lim]], attribute, level, section,
-                        attr=label, attr_lower=label.lower(), reason=reason)
+        return self.say(
+            "cannot",
+            [LIMITATION_KEY[lim]],
+            attribute,
+            level,
+            section,
+            attr=label,
+            attr_lower=label.lower(),
+            reason=reason,
+        )
 
     # ---- statements (each returns None when its evidence is not there)
     def colour_vivid(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("colourfulness", "saturation_mean"):
             return None
         m = self.m("colourfulness")
-        return self.say("colour.vivid", ["colourfulness", "saturation_mean"], a, lv, sec,
-                        word=self.word("colourfulness"), value=m.value, pct=self.pct("colourfulness"),
-                        sat_word=self.word("saturation_mean"))
+        return self.say(
+            "colour.vivid",
+            ["colourfulness", "saturation_mean"],
+            a,
+            lv,
+            sec,
+            word=self.word("colourfulness"),
+            value=m.value,
+            pct=self.pct("colourfulness"),
+            sat_word=self.word("saturation_mean"),
+        )
 
     def colour_palette(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("palette"):
@@ -181,16 +225,32 @@ class _Writer:
                 names.append(name)
         if not names:
             return None
-        return self.say("colour.palette", ["palette"], a, lv, sec, colours=self.book.join(names[:3]),
-                        word=self.word("palette"), value=self.m("palette").value)
+        return self.say(
+            "colour.palette",
+            ["palette"],
+            a,
+            lv,
+            sec,
+            colours=self.book.join(names[:3]),
+            word=self.word("palette"),
+            value=self.m("palette").value,
+        )
 
     def colour_harmony(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("hue_harmony"):
             return None
         m = self.m("hue_harmony")
         template = self.book.section("templates_names").get(str(m.detail.get("template")), "?")
-        return self.say("colour.harmony", ["hue_harmony"], a, lv, sec, template=template,
-                        word=self.word("hue_harmony"), value=m.value)
+        return self.say(
+            "colour.harmony",
+            ["hue_harmony"],
+            a,
+            lv,
+            sec,
+            template=template,
+            word=self.word("hue_harmony"),
+            value=m.value,
+        )
 
     def colour_warmth(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("warmth"):
@@ -201,9 +261,16 @@ class _Writer:
     def light(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("brightness_mean", "contrast_rms"):
             return None
-        return self.say("light.tone", ["brightness_mean", "contrast_rms"], a, lv, sec,
-                        word=self.word("brightness_mean"), contrast_word=self.word("contrast_rms"),
-                        contrast=self.m("contrast_rms").value)
+        return self.say(
+            "light.tone",
+            ["brightness_mean", "contrast_rms"],
+            a,
+            lv,
+            sec,
+            word=self.word("brightness_mean"),
+            contrast_word=self.word("contrast_rms"),
+            contrast=self.m("contrast_rms").value,
+        )
 
     def placement(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("saliency_thirds", "saliency_centre"):
@@ -211,63 +278,132 @@ class _Writer:
         t, c = self.m("saliency_thirds"), self.m("saliency_centre")
         central = (c.percentile or 50.0) > (t.percentile or 50.0) + 10.0
         key = "saliency_centre" if central else "saliency_thirds"
-        return self.say("comp.centre" if central else "comp.thirds", ["saliency_thirds", "saliency_centre"],
-                        a, lv, sec, position=self.position(), word=self.word(key), value=self.m(key).value)
+        # A centred weight gets its own wording: "sits near the centre, near the centre" said
+        # the same thing twice.
+        at_centre = self.position_name() == "centre"
+        if central:
+            statement = "comp.centre_at" if at_centre else "comp.centre"
+        else:  # thirds placement with a centred centroid: weight on both sides of the middle
+            statement = "comp.thirds_mid" if at_centre else "comp.thirds"
+        return self.say(
+            statement,
+            ["saliency_thirds", "saliency_centre"],
+            a,
+            lv,
+            sec,
+            position=self.position(),
+            word=self.word(key),
+            value=self.m(key).value,
+            pct=self.pct(key),
+        )
 
     def balance(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("balance"):
             return None
-        return self.say("comp.balance", ["balance"], a, lv, sec, word=self.word("balance"),
-                        value=self.m("balance").value)
+        return self.say(
+            "comp.balance", ["balance"], a, lv, sec, word=self.word("balance"), value=self.m("balance").value
+        )
 
     def symmetry(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("symmetry"):
             return None
-        return self.say("comp.symmetry", ["symmetry"], a, lv, sec, word=self.word("symmetry"),
-                        value=self.m("symmetry").value)
+        return self.say(
+            "comp.symmetry",
+            ["symmetry"],
+            a,
+            lv,
+            sec,
+            word=self.word("symmetry"),
+            value=self.m("symmetry").value,
+        )
 
     def space(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("negative_space"):
             return None
-        return self.say("comp.space", ["negative_space"], a, lv, sec, word=self.word("negative_space"),
-                        pct_area=round(100 * self.m("negative_space").value))
+        return self.say(
+            "comp.space",
+            ["negative_space"],
+            a,
+            lv,
+            sec,
+            word=self.word("negative_space"),
+            pct_area=round(100 * self.m("negative_space").value),
+        )
 
     def style(self, a: str, lv: str, sec: str) -> Sentence | None:
         if "abstraction" not in self.ev or not self.ok("abstraction"):
             return None
         v = self.m("abstraction").value
-        return self.say(f"style.{style_category(v)}", ["abstraction"], a, lv, sec, value=v)
+        category = style_category(v)
+        if category == "between":  # the weak style model supports no claim here: say nothing
+            return None
+        return self.say(
+            f"style.{category}", ["abstraction"], a, lv, sec, value=v, pct=self.pct("abstraction")
+        )
 
     def surface(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("texture", "edge_density"):
             return None
-        return self.say("style.surface", ["texture", "edge_density"], a, lv, sec, word=self.word("texture"),
-                        edge_word=self.word("edge_density"),
-                        edges_pct=round(100 * self.m("edge_density").value))
+        return self.say(
+            "style.surface",
+            ["texture", "edge_density"],
+            a,
+            lv,
+            sec,
+            word=self.word("texture"),
+            edge_word=self.word("edge_density"),
+            edges_pct=round(100 * self.m("edge_density").value),
+        )
 
     def focus(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("subject_focus"):
             return None
         q = self.m("subject_focus").qualifier
-        clarity = "clear" if q in ("high", "very high") else ("unclear" if q in ("low", "very low") else "mixed")
-        return self.say("subject.focus", ["subject_focus"], a, lv, sec, word=self.word("subject_focus"),
-                        focus_pct=round(100 * self.m("subject_focus").value),
-                        clarity=self.book.pick(f"clarity.{clarity}", self.seed + sec))
+        clarity = (
+            "clear" if q in ("high", "very high") else ("unclear" if q in ("low", "very low") else "mixed")
+        )
+        return self.say(
+            "subject.focus",
+            ["subject_focus"],
+            a,
+            lv,
+            sec,
+            word=self.word("subject_focus"),
+            focus_pct=round(100 * self.m("subject_focus").value),
+            pct=self.pct("subject_focus"),
+            clarity=self.book.pick(f"clarity.{clarity}", self.seed + sec),
+        )
 
     def technique(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("sharpness", "noise"):
             return None
-        return self.say("tech.sharp", ["sharpness", "noise"], a, lv, sec, word=self.word("sharpness"),
-                        value=self.m("sharpness").value, pct=self.pct("sharpness"),
-                        noise_word=self.word("noise"), noise=self.m("noise").value)
+        return self.say(
+            "tech.sharp",
+            ["sharpness", "noise"],
+            a,
+            lv,
+            sec,
+            word=self.word("sharpness"),
+            value=self.m("sharpness").value,
+            pct=self.pct("sharpness"),
+            noise_word=self.word("noise"),
+            noise=self.m("noise").value,
+        )
 
     def mood(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("affect_pleasure", "affect_arousal"):
             return None
-        return self.say("mood.affect", ["affect_pleasure", "affect_arousal", "brightness_mean",
-                                        "saturation_mean"], a, lv, sec,
-                        pleasure_word=self.word("affect_pleasure"), arousal_word=self.word("affect_arousal"),
-                        pleasure=self.m("affect_pleasure").value, arousal=self.m("affect_arousal").value)
+        return self.say(
+            "mood.affect",
+            ["affect_pleasure", "affect_arousal", "brightness_mean", "saturation_mean"],
+            a,
+            lv,
+            sec,
+            pleasure_word=self.word("affect_pleasure"),
+            arousal_word=self.word("affect_arousal"),
+            pleasure=self.m("affect_pleasure").value,
+            arousal=self.m("affect_arousal").value,
+        )
 
     def mood_warmth(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("warmth"):
@@ -280,19 +416,37 @@ class _Writer:
     def dominance(self, a: str, lv: str, sec: str) -> Sentence | None:
         if not self.ok("affect_dominance"):
             return None
-        opposite = {"airy": "imposing", "light": "weighty", "balanced": "extreme", "weighty": "light",
-                    "imposing": "airy"}
+        opposite = {
+            "airy": "imposing",
+            "light": "weighty",
+            "balanced": "extreme",
+            "weighty": "light",
+            "imposing": "airy",
+        }
         w = self.word("affect_dominance")
-        return self.say("response.dominance", ["affect_dominance"], a, lv, sec, word=w,
-                        opposite=opposite.get(w, "its opposite"), value=self.m("affect_dominance").value)
+        return self.say(
+            "response.dominance",
+            ["affect_dominance"],
+            a,
+            lv,
+            sec,
+            word=w,
+            opposite=opposite.get(w, "its opposite"),
+            value=self.m("affect_dominance").value,
+        )
 
     def originality(self, a: str, lv: str, sec: str) -> Sentence | None:
-        rated = [k for k, m in self.ev.items() if m.valid and m.percentile is not None
-                 and not k.startswith("affect_") and k != "abstraction"]
+        rated = [
+            k
+            for k, m in self.ev.items()
+            if m.valid and m.percentile is not None and not k.startswith("affect_") and k != "abstraction"
+        ]
         if not rated:
             return None
-        unusual = sorted((k for k in rated if (p := self.m(k).percentile) is not None and (p <= 5 or p >= 95)),
-                         key=lambda k: -abs((self.m(k).percentile or 50.0) - 50.0))
+        unusual = sorted(
+            (k for k in rated if (p := self.m(k).percentile) is not None and (p <= 5 or p >= 95)),
+            key=lambda k: -abs((self.m(k).percentile or 50.0) - 50.0),
+        )
         if unusual:
             names = self.book.section("names")
             items = [f"{names.get(k, k)} ({self.pct(k)} percentile)" for k in unusual[:3]]
@@ -303,13 +457,27 @@ class _Writer:
         if not self.ok("hue_harmony", "balance", "palette"):
             return None
         h = self.m("hue_harmony")
-        coherent = h.qualifier in ("very low", "low", "typical") and self.m("balance").qualifier not in (
-            "very low", "low")
+        # the hue_harmony qualifier rates harmony (a small deviation reads "high")
+        hues_ok = h.qualifier in ("typical", "high", "very high")
+        weight_ok = self.m("balance").qualifier not in ("very low", "low")
+        statement = {
+            (True, True): "gestalt.coherent",
+            (True, False): "gestalt.hue_only",
+            (False, True): "gestalt.weight_only",
+            (False, False): "gestalt.loose",
+        }[(hues_ok, weight_ok)]
         template = self.book.section("templates_names").get(str(h.detail.get("template")), "?")
-        return self.say("gestalt.coherent" if coherent else "gestalt.loose",
-                        ["hue_harmony", "balance", "palette"], a, lv, sec, template=template,
-                        balance_word=self.word("balance"), palette_word=self.word("palette"),
-                        harmony_word=self.word("hue_harmony"))
+        return self.say(
+            statement,
+            ["hue_harmony", "balance", "palette"],
+            a,
+            lv,
+            sec,
+            template=template,
+            balance_word=self.word("balance"),
+            palette_word=self.word("palette"),
+            harmony_word=self.word("hue_harmony"),
+        )
 
     # ---- score-driven sentences
     def pros_cons(self, keys: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -343,7 +511,9 @@ class _Writer:
         if cons:
             statement = "support.cons_despite" if band in ("good", "excellent") else "support.cons"
             return self.say(statement, cons, a, lv, sec, cons=con_txt)
-        checked = [k for k in keys if k in QUALITY_DIRECTION and self.ok(k) and self.m(k).percentile is not None]
+        checked = [
+            k for k in keys if k in QUALITY_DIRECTION and self.ok(k) and self.m(k).percentile is not None
+        ]
         if not checked:
             return None
         return self.say("support.none", checked, a, lv, sec)
@@ -351,8 +521,11 @@ class _Writer:
     def basis(self) -> tuple[str, list[str]]:
         """The two most extreme measures, named: what defines this image's measured profile."""
         ranked = sorted(
-            ((abs((m.percentile or 50.0) - 50.0), k) for k, m in self.ev.items()
-             if m.valid and m.percentile is not None and k in QUALITY_DIRECTION),
+            (
+                (abs((m.percentile or 50.0) - 50.0), k)
+                for k, m in self.ev.items()
+                if m.valid and m.percentile is not None and k in QUALITY_DIRECTION
+            ),
             reverse=True,
         )[:2]
         if not ranked:
@@ -417,31 +590,68 @@ def compose(
     w = _Writer(ev, book, sc.seed)
     crit = Critique(language=language, critic="embedded", scored_attributes=bool(sc.attributes))
 
-    for lim in ev.limitations:
+    blank = "uniform" in ev.limitations
+    # A blank field subsumes every other limitation: one sentence says nothing can be judged.
+    for lim in ["uniform"] if blank else ev.limitations:
         key = LIMITATION_KEY[lim]
         if key not in ev:
             continue
         m = ev[key]
         size = ev["image_size"].detail if "image_size" in ev else {}
-        crit.limitations.append(w.say(
-            f"limit.{lim}", [key], "limitations", "", "limits", value=m.value, px=int(m.value),
-            pct=round(100 * m.value), width=size.get("width", "?"), height=size.get("height", "?"),
-        ))
+        crit.limitations.append(
+            w.say(
+                f"limit.{lim}",
+                [key],
+                "limitations",
+                "",
+                "limits",
+                value=m.value,
+                px=int(m.value),
+                pct=round(100 * m.value),
+                width=size.get("width", "?"),
+                height=size.get("height", "?"),
+            )
+        )
 
     band = score_band(sc.overall) if sc.overall is not None else "fair"
     band_word = book.section("bands")[band]
+    if blank:
+        # Nothing is visible, so no paragraph may describe or explain anything: no mood, no
+        # originality, no "flat tonality" as a reason. Only the score, when there is one.
+        if sc.overall is not None:
+            crit.overall.append(
+                w.say(
+                    "overall.blank", [LIMITATION_KEY["uniform"]], "overall", "", "overall", score=sc.overall
+                )
+            )
+        crit.notes.append(
+            "The image shows no structure, so nothing in it can be judged: no attribute or "
+            "level paragraphs were written."
+        )
+        return crit
     quality_keys = tuple(QUALITY_DIRECTION)
     if sc.overall is not None:
         support = w.support(band, quality_keys, "overall", "", "overall")
         keys = support.evidence_keys if support else [LIMITATION_KEY["uniform"]]
-        crit.overall.append(w.say("overall.score" if sc.std is not None else "overall.score_only", keys,
-                                  "overall", "", "overall", score=sc.overall, std=sc.std or 0.0, band=band_word))
+        crit.overall.append(
+            w.say(
+                "overall.score" if sc.std is not None else "overall.score_only",
+                keys,
+                "overall",
+                "",
+                "overall",
+                score=sc.overall,
+                std=sc.std or 0.0,
+                band=band_word,
+            )
+        )
         if support:
             crit.overall.append(support)
     else:
         basis_txt, basis_keys = w.basis()
-        crit.overall.append(w.say("overall.unscored", basis_keys or [LIMITATION_KEY["uniform"]],
-                                  "overall", "", "overall"))
+        crit.overall.append(
+            w.say("overall.unscored", basis_keys or [LIMITATION_KEY["uniform"]], "overall", "", "overall")
+        )
 
     names = book.section("attribute_names")
     for attr, statements in _attribute_statements(w).items():
@@ -452,9 +662,19 @@ def compose(
         if attr_score is not None:
             valid = [k for k in attr_keys if ev.valid(k)] or [LIMITATION_KEY["uniform"]]
             a_band = score_band(attr_score)
-            sents.append(w.say("attr.lead", valid, attr, level, attr, attr=names[attr],
-                               attr_lower=names[attr].lower(), score=attr_score,
-                               band=book.section("bands")[a_band]))
+            sents.append(
+                w.say(
+                    "attr.lead",
+                    valid,
+                    attr,
+                    level,
+                    attr,
+                    attr=names[attr],
+                    attr_lower=names[attr].lower(),
+                    score=attr_score,
+                    band=book.section("bands")[a_band],
+                )
+            )
         for st in statements:
             s = st(attr, level, attr)
             if s is not None:
@@ -463,14 +683,31 @@ def compose(
             basis_txt, basis_keys = w.basis()
             if basis_keys:
                 if sc.overall is not None:
-                    sents.append(w.say("comp.summary", basis_keys, attr, level, attr, band=band_word,
-                                       score=sc.overall, basis=basis_txt))
+                    sents.append(
+                        w.say(
+                            "comp.summary",
+                            basis_keys,
+                            attr,
+                            level,
+                            attr,
+                            band=band_word,
+                            score=sc.overall,
+                            basis=basis_txt,
+                        )
+                    )
                 else:
-                    sents.append(w.say("comp.summary_unscored", basis_keys, attr, level, attr, basis=basis_txt))
+                    sents.append(
+                        w.say("comp.summary_unscored", basis_keys, attr, level, attr, basis=basis_txt)
+                    )
         if attr_score is not None or (attr == "comprehensive" and sc.overall is not None):
             b = score_band(attr_score) if attr_score is not None else band
-            s = w.support(b, tuple(k for k in attr_keys if k in QUALITY_DIRECTION) or quality_keys, attr, level,
-                          attr + ".support")
+            s = w.support(
+                b,
+                tuple(k for k in attr_keys if k in QUALITY_DIRECTION) or quality_keys,
+                attr,
+                level,
+                attr + ".support",
+            )
             if s is not None and attr != "comprehensive":
                 sents.append(s)
         if not [s for s in sents if s.attribute == attr] or (attr_score is not None and len(sents) == 1):

@@ -23,6 +23,7 @@ import numpy as np
 from artjudge.critique.backends import ChatBackend
 from artjudge.critique.prompts import ScoreStats, generator_messages, judge_messages
 from artjudge.errors import InputError
+from artjudge.io.files import atomic_write_text
 
 
 @dataclass
@@ -35,8 +36,12 @@ class Item:
     attributes: dict[str, float] | None = None
 
     def as_prompt_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "text": self.text, "category": self.category,
-                "attributes": self.attributes or {}}
+        return {
+            "score": self.score,
+            "text": self.text,
+            "category": self.category,
+            "attributes": self.attributes or {},
+        }
 
 
 def _num(x: Any) -> float | None:
@@ -55,48 +60,66 @@ def _text(x: Any) -> str:
 
 
 def read_items(path: str | os.PathLike[str]) -> list[Item]:
-    """Items from an artjudge manifest (with its .meta.json) or a plain CSV / JSONL.
+    """Items from a plain CSV / TSV / JSONL file (an artjudge manifest: see :func:`items_from_frame`).
 
-    A plain file needs ``image_id`` (or ``name``/``id``), ``path`` and ``score`` (0-100)
+    The file needs ``image_id`` (or ``name``/``id``), ``path`` and ``score`` (0-100)
     columns; ``text``, ``category`` and ``attr.<key>`` columns are used when present.
+    Relative paths resolve against the file's folder.
     """
     import pandas as pd
 
     p = Path(path)
     if not p.is_file():
         raise InputError(str(p), "manifest not found")
-    root: Path | None = None
     if Path(str(p) + ".meta.json").is_file():
-        from artjudge.data.manifest import Manifest
-
-        man = Manifest.load(p)
-        df = man.frame
-        root = man.images_root
-    elif p.suffix.lower() in (".jsonl", ".json"):
+        # Reading manifests belongs to artjudge.data, a layer above this one: the caller
+        # (``artjudge describe``) loads it and passes its rows to items_from_frame.
+        raise InputError(
+            str(p),
+            "an artjudge manifest: load it with artjudge.data.manifest.Manifest.load and "
+            "pass .frame and .images_root to items_from_frame",
+        )
+    if p.suffix.lower() in (".jsonl", ".json"):
         df = pd.read_json(p, lines=p.suffix.lower() == ".jsonl", dtype=False)
     elif p.suffix.lower() in (".csv", ".tsv"):
         df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
     else:
         raise InputError(str(p), "manifest must be an artjudge manifest, .csv, .tsv or .jsonl")
+    return items_from_frame(df, str(p))
+
+
+def items_from_frame(df: Any, source: str, images_root: Path | None = None) -> list[Item]:
+    """Items from a table's rows (an artjudge manifest's ``frame`` or a plain file's).
+
+    Relative paths resolve against ``images_root`` when given, else against ``source``'s folder.
+    """
+    p = Path(source)
     id_col = next((c for c in ("image_id", "name", "id") if c in df.columns), None)
     if id_col is None or "score" not in df.columns or "path" not in df.columns:
-        raise InputError(str(p), f"needs image_id, path and score columns; has {', '.join(map(str, df.columns))}")
+        raise InputError(
+            source, f"needs image_id, path and score columns; has {', '.join(map(str, df.columns))}"
+        )
     items = []
     for i, row in enumerate(df.to_dict("records")):
         score = _num(row.get("score"))
         if score is None:
-            raise InputError(str(p), f"row {i + 1}: score {row.get('score')!r} is not a number")
+            raise InputError(source, f"row {i + 1}: score {row.get('score')!r} is not a number")
         path_s = str(row["path"])
-        if root is not None and not os.path.isabs(path_s) and not Path(path_s).exists():
-            path_s = str(root / path_s)
+        if images_root is not None and not os.path.isabs(path_s) and not Path(path_s).exists():
+            path_s = str(images_root / path_s)
         elif not os.path.isabs(path_s) and not Path(path_s).exists() and (p.parent / path_s).exists():
             path_s = str(p.parent / path_s)
         attrs = {k[5:]: v for k, v in row.items() if str(k).startswith("attr.") and _num(v) is not None}
-        items.append(Item(
-            image_id=str(row[id_col]), path=path_s, score=score,
-            text=_text(row.get("text")), category=_text(row.get("category")),
-            attributes={k: float(v) for k, v in attrs.items()} or None,
-        ))
+        items.append(
+            Item(
+                image_id=str(row[id_col]),
+                path=path_s,
+                score=score,
+                text=_text(row.get("text")),
+                category=_text(row.get("category")),
+                attributes={k: float(v) for k, v in attrs.items()} or None,
+            )
+        )
     return items
 
 
@@ -156,9 +179,7 @@ def completed_ids(out: Path) -> set[str]:
         if "error" not in row:
             ids.add(str(row["image_id"]))
     if torn:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text("".join(ln + "\n" for ln in good_lines), encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_write_text(out, "".join(ln + "\n" for ln in good_lines))
     return ids
 
 
@@ -169,8 +190,15 @@ def _append(out: Path, row: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def describe_item(item: Item, stats: ScoreStats, generator: ChatBackend, judge: ChatBackend, *,
-                  template: str, max_attempts: int = 3) -> dict[str, Any]:
+def describe_item(
+    item: Item,
+    stats: ScoreStats,
+    generator: ChatBackend,
+    judge: ChatBackend,
+    *,
+    template: str,
+    max_attempts: int = 3,
+) -> dict[str, Any]:
     """Generate, judge, regenerate: one output row for one image."""
     image = Path(item.path).read_bytes()
     verdicts: list[dict[str, Any]] = []
@@ -179,8 +207,9 @@ def describe_item(item: Item, stats: ScoreStats, generator: ChatBackend, judge: 
     levels: dict[str, Any] | None = None
     agreed = False
     for attempt in range(1, max_attempts + 1):
-        description = generator.chat(generator_messages(template, item.as_prompt_dict(), stats, feedback),
-                                     images=[image])
+        description = generator.chat(
+            generator_messages(template, item.as_prompt_dict(), stats, feedback), images=[image]
+        )
         parsed = parse_json_object(description)
         levels = parsed if parsed and {"perception", "cognition", "emotion"} <= set(parsed) else None
         raw_verdict = judge.chat(judge_messages(item.as_prompt_dict(), stats, description))
@@ -191,10 +220,18 @@ def describe_item(item: Item, stats: ScoreStats, generator: ChatBackend, judge: 
             break
         feedback = reason or "the evaluation does not match the score"
     return {
-        "image_id": item.image_id, "path": item.path, "score": item.score, "template": template,
-        "dataset_stats": stats.to_dict(), "description": description, "levels": levels,
-        "agreed": agreed, "attempts": len(verdicts), "verdicts": verdicts,
-        "generator": generator.name, "judge": judge.name,
+        "image_id": item.image_id,
+        "path": item.path,
+        "score": item.score,
+        "template": template,
+        "dataset_stats": stats.to_dict(),
+        "description": description,
+        "levels": levels,
+        "agreed": agreed,
+        "attempts": len(verdicts),
+        "verdicts": verdicts,
+        "generator": generator.name,
+        "judge": judge.name,
     }
 
 
@@ -227,8 +264,12 @@ def describe_dataset(
     todo = [it for it in items if it.image_id not in done]
     if limit is not None:
         todo = todo[:limit]
-    counts = {"skipped": len(items) - len([it for it in items if it.image_id not in done]), "written": 0,
-              "agreed": 0, "failed": 0}
+    counts = {
+        "skipped": len(items) - len([it for it in items if it.image_id not in done]),
+        "written": 0,
+        "agreed": 0,
+        "failed": 0,
+    }
     for it in tqdm(todo, desc="describing", disable=not progress):
         if not Path(it.path).is_file():
             row: dict[str, Any] = {"image_id": it.image_id, "path": it.path, "error": "image file not found"}

@@ -51,12 +51,17 @@ def read_text_items(path: str | os.PathLike[str]) -> list[TextItem]:
             raise InputError(str(p), f"line {n}: not JSON ({err.msg})") from None
         cands = row.get("candidates")
         if not isinstance(cands, dict) or len(cands) < 2 or not row.get("reference"):
-            raise InputError(str(p), f"line {n}: needs 'reference' and at least two 'candidates' {{name: text}}")
+            raise InputError(
+                str(p), f"line {n}: needs 'reference' and at least two 'candidates' {{name: text}}"
+            )
         pick = row.get("human_pick")
         if pick is not None and pick not in cands:
             raise InputError(str(p), f"line {n}: human_pick {pick!r} is not one of the candidates")
-        items.append(TextItem(str(row.get("id", n)), str(row["reference"]),
-                              {str(k): str(v) for k, v in cands.items()}, pick))
+        items.append(
+            TextItem(
+                str(row.get("id", n)), str(row["reference"]), {str(k): str(v) for k, v in cands.items()}, pick
+            )
+        )
     if not items:
         raise InputError(str(p), "no items")
     return items
@@ -89,8 +94,15 @@ def judge_items(items: list[TextItem], judge: ChatBackend, *, seed: int = 0) -> 
         order = _order(it, seed)
         reply = judge.chat(text_judge_messages(it.reference, [it.candidates[k] for k in order]))
         k = parse_pick(reply, len(order))
-        rows.append({"id": it.id, "order": order, "pick": None if k is None else order[k],
-                     "human_pick": it.human_pick, "reply": reply[:500]})
+        rows.append(
+            {
+                "id": it.id,
+                "order": order,
+                "pick": None if k is None else order[k],
+                "human_pick": it.human_pick,
+                "reply": reply[:500],
+            }
+        )
     return rows
 
 
@@ -111,9 +123,17 @@ def summarise(rows: list[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) 
     for s in systems:
         x = np.array([1.0 if r["pick"] == s else 0.0 for r in valid])
         lo, hi = _bootstrap_mean(x, n_boot, rng)
-        rates[s] = {"rate": float(x.mean()) if len(x) else float("nan"), "ci95": [lo, hi], "picked": int(x.sum())}
-    out: dict[str, Any] = {"n_items": len(rows), "n_unparsed": len(rows) - len(valid), "selection": rates,
-                           "chance": 1.0 / len(systems) if systems else float("nan")}
+        rates[s] = {
+            "rate": float(x.mean()) if len(x) else float("nan"),
+            "ci95": [lo, hi],
+            "picked": int(x.sum()),
+        }
+    out: dict[str, Any] = {
+        "n_items": len(rows),
+        "n_unparsed": len(rows) - len(valid),
+        "selection": rates,
+        "chance": 1.0 / len(systems) if systems else float("nan"),
+    }
     with_h = [r for r in valid if r.get("human_pick")]
     if with_h:
         agree = np.array([1.0 if r["pick"] == r["human_pick"] else 0.0 for r in with_h])

@@ -66,7 +66,7 @@ class Phrasebook:
             return str(colours[name])
         for prefix in ("dark", "pale"):
             if name.startswith(prefix + " "):
-                base = name[len(prefix) + 1:]
+                base = name[len(prefix) + 1 :]
                 return str(colours[f"{prefix} {{c}}"]).format(c=colours.get(base, base))
         return name
 
@@ -74,7 +74,9 @@ class Phrasebook:
 @lru_cache(maxsize=8)
 def load_phrasebook(language: str = "en") -> Phrasebook:
     try:
-        text = resources.files("artjudge.critique").joinpath("templates", f"{language}.json").read_text("utf-8")
+        text = (
+            resources.files("artjudge.critique").joinpath("templates", f"{language}.json").read_text("utf-8")
+        )
     except (FileNotFoundError, OSError):
         raise ArtjudgeError(
             f"language {language!r}: no phrasebook (add src/artjudge/critique/templates/{language}.json)"

@@ -19,7 +19,7 @@ SYSTEM_GENERATOR = (
 )
 SYSTEM_JUDGE = (
     "You check whether an art description's evaluation agrees with a human aesthetic score. "
-    "Answer only with JSON: {\"agree\": true or false, \"reason\": \"one sentence\"}."
+    'Answer only with JSON: {"agree": true or false, "reason": "one sentence"}.'
 )
 
 
@@ -31,7 +31,12 @@ class ScoreStats:
     n: int
 
     def to_dict(self) -> dict[str, float]:
-        return {"mean": round(self.mean, 2), "median": round(self.median, 2), "std": round(self.std, 2), "n": self.n}
+        return {
+            "mean": round(self.mean, 2),
+            "median": round(self.median, 2),
+            "std": round(self.std, 2),
+            "n": self.n,
+        }
 
 
 def relative_position(score: float, stats: ScoreStats) -> str:
@@ -56,35 +61,39 @@ def _score_block(score: float, stats: ScoreStats) -> str:
 
 
 _FORMAT = (
-    "Reply with JSON only: {\"perception\": \"...\", \"cognition\": \"...\", \"emotion\": \"...\", "
-    "\"verdict\": \"one sentence that states how good the work is, consistent with the score\"}."
+    'Reply with JSON only: {"perception": "...", "cognition": "...", "emotion": "...", '
+    '"verdict": "one sentence that states how good the work is, consistent with the score"}.'
 )
 
 
-def generator_messages(template: str, item: dict[str, Any], stats: ScoreStats,
-                       feedback: str | None = None) -> list[dict[str, Any]]:
+def generator_messages(
+    template: str, item: dict[str, Any], stats: ScoreStats, feedback: str | None = None
+) -> list[dict[str, Any]]:
     """Chat messages asking for a hierarchical description conditioned on the score."""
     lines = [_score_block(float(item["score"]), stats)]
     if template == "apddv2":
         attrs = item.get("attributes") or {}
         if attrs:
-            lines.append("Attribute scores (0-100): " + ", ".join(f"{k} {v:.0f}" for k, v in attrs.items()) + ".")
+            lines.append(
+                "Attribute scores (0-100): " + ", ".join(f"{k} {v:.0f}" for k, v in attrs.items()) + "."
+            )
         if item.get("category"):
             lines.append(f"Category: {item['category']}.")
         hint = partial_comment(str(item.get("text") or ""))
         if hint:
-            lines.append(f"The beginning of an expert's comment, as a hint (do not copy it): \"{hint}...\"")
+            lines.append(f'The beginning of an expert\'s comment, as a hint (do not copy it): "{hint}..."')
     lines.append("Describe the artwork in the image. " + _FORMAT)
     if feedback:
-        lines.append(f"A reviewer found your previous description inconsistent with the score: {feedback} "
-                     "Write a new one that agrees with the score.")
+        lines.append(
+            f"A reviewer found your previous description inconsistent with the score: {feedback} "
+            "Write a new one that agrees with the score."
+        )
     return [{"role": "system", "content": SYSTEM_GENERATOR}, {"role": "user", "content": "\n".join(lines)}]
 
 
 def judge_messages(item: dict[str, Any], stats: ScoreStats, description: str) -> list[dict[str, Any]]:
     text = (
-        _score_block(float(item["score"]), stats)
-        + f"\n\nDescription:\n{description}\n\n"
+        _score_block(float(item["score"]), stats) + f"\n\nDescription:\n{description}\n\n"
         "Does the description's overall evaluation agree with this score (a high score needs a clearly "
         "positive evaluation, a low score a critical one, an average score a balanced one)?"
     )
@@ -103,7 +112,7 @@ def partial_comment(text: str, fraction: float = 0.5, max_words: int = 40) -> st
 SYSTEM_TEXT_JUDGE = (
     "You judge written analyses of artworks. Given an expert's reference analysis and several candidate "
     "analyses, pick the candidate closest to the expert's in content and judgement. Answer only with JSON: "
-    "{\"best\": <candidate number>, \"reason\": \"one sentence\"}."
+    '{"best": <candidate number>, "reason": "one sentence"}.'
 )
 
 

@@ -1,8 +1,8 @@
 """Dataset readers that map every published format into one :class:`Manifest`.
 
-    from artjudge.data import read_dataset
-    m = read_dataset("koniq-10k", "labels/koniq", images="koniq/1024x768")
-    m.split_frame("test"); m.missing_images(); m.soft_labels()
+from artjudge.data import read_dataset
+m = read_dataset("koniq-10k", "labels/koniq", images="koniq/1024x768")
+m.split_frame("test"); m.missing_images(); m.soft_labels()
 """
 
 from __future__ import annotations
@@ -14,5 +14,12 @@ from artjudge.data.splits import split_by_group
 
 DATASETS: tuple[str, ...] = tuple(dataset_names())
 
-__all__ = ["DATASETS", "Manifest", "build_manifest", "dataset_names", "read_dataset", "reader_info",
-           "split_by_group"]
+__all__ = [
+    "DATASETS",
+    "Manifest",
+    "build_manifest",
+    "dataset_names",
+    "read_dataset",
+    "reader_info",
+    "split_by_group",
+]

@@ -32,8 +32,9 @@ def decode_bytes(raw: bytes, source: str) -> str:
     raise InputError(source, "text is in none of the known encodings (" + ", ".join(ENCODINGS) + ")")
 
 
-def read_csv(path: Path | str, source: str | None = None, *, data: bytes | None = None,
-             **kwargs: Any) -> pd.DataFrame:
+def read_csv(
+    path: Path | str, source: str | None = None, *, data: bytes | None = None, **kwargs: Any
+) -> pd.DataFrame:
     """Read a CSV (from disk or from bytes) with encoding fallback and one-line errors."""
     src = source or str(path)
     try:
@@ -137,12 +138,16 @@ def load_mat(path: Path, source: str | None = None) -> dict[str, Any]:
 def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(source, f"missing column(s) {', '.join(repr(c) for c in missing)}; "
-                                 f"found: {', '.join(map(str, df.columns))}")
+        raise InputError(
+            source,
+            f"missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"found: {', '.join(map(str, df.columns))}",
+        )
 
 
-def numeric(df: pd.DataFrame, column: str, source: str, *, allow_missing: bool = False,
-            header_rows: int = 1) -> np.ndarray:
+def numeric(
+    df: pd.DataFrame, column: str, source: str, *, allow_missing: bool = False, header_rows: int = 1
+) -> np.ndarray:
     """A column as floats; a non-numeric cell is an error naming its file row."""
     s = df[column]
     vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)

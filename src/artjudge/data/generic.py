@@ -42,16 +42,32 @@ def _parse_scale(scale: str | Sequence[float], source: str) -> tuple[float, floa
     return lo, hi
 
 
-@register("csv", aliases=("generic", "jsonl", "custom"),
-          label_files="any .csv / .jsonl with named columns",
-          scale="declared with scale='MIN,MAX' (attributes: attr_scale, default the same)",
-          split="split_col when given (train/val/test, training/validation/testing), else seeded by image")
-def read_generic(path: Path, images: Path | None = None, *, score_col: str = "score",
-                 scale: str | Sequence[float] = "0,100", image_col: str | None = None,
-                 attr_cols: str | Sequence[str] | None = None, attr_scale: str | Sequence[float] | None = None,
-                 split_col: str | None = None, std_col: str | None = None, category_col: str | None = None,
-                 text_col: str | None = None, prompt_col: str | None = None, name: str = "custom",
-                 test_fraction: float = 0.2, val_fraction: float = 0.1, seed: int = 0) -> Manifest:
+@register(
+    "csv",
+    aliases=("generic", "jsonl", "custom"),
+    label_files="any .csv / .jsonl with named columns",
+    scale="declared with scale='MIN,MAX' (attributes: attr_scale, default the same)",
+    split="split_col when given (train/val/test, training/validation/testing), else seeded by image",
+)
+def read_generic(
+    path: Path,
+    images: Path | None = None,
+    *,
+    score_col: str = "score",
+    scale: str | Sequence[float] = "0,100",
+    image_col: str | None = None,
+    attr_cols: str | Sequence[str] | None = None,
+    attr_scale: str | Sequence[float] | None = None,
+    split_col: str | None = None,
+    std_col: str | None = None,
+    category_col: str | None = None,
+    text_col: str | None = None,
+    prompt_col: str | None = None,
+    name: str = "custom",
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> Manifest:
     """Read ``path`` (.csv, .tsv or .jsonl) with the columns named by the arguments.
 
     ``std_col`` is on the same scale as the score. Without ``split_col`` the rows are split
@@ -73,10 +89,18 @@ def read_generic(path: Path, images: Path | None = None, *, score_col: str = "sc
     a_lo, a_hi = _parse_scale(attr_scale, src) if attr_scale is not None else (lo, hi)
     img_col = image_col or next((c for c in _IMAGE_COLS if c in df.columns), None)
     if img_col is None:
-        raise InputError(src, f"no image column (name one with image_col / --image-col); "
-                              f"found: {', '.join(map(str, df.columns))}")
+        raise InputError(
+            src,
+            f"no image column (name one with image_col / --image-col); "
+            f"found: {', '.join(map(str, df.columns))}",
+        )
     attrs = _as_list(attr_cols)
-    named = [img_col, score_col, *attrs, *(c for c in (split_col, std_col, category_col, text_col, prompt_col) if c)]
+    named = [
+        img_col,
+        score_col,
+        *attrs,
+        *(c for c in (split_col, std_col, category_col, text_col, prompt_col) if c),
+    ]
     require_columns(df, named, src)
     rows = file_rows(len(df), header)
     images_rel = df[img_col].astype(str).str.strip().tolist()
@@ -87,12 +111,20 @@ def read_generic(path: Path, images: Path | None = None, *, score_col: str = "sc
         split = seeded_split(images_rel, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
         notes = [SEEDED_NOTE.format(t=test_fraction, v=val_fraction, by="image", seed=seed)]
     return build_manifest(
-        name=name, source=src, image_id=images_rel, rel_path=images_rel,
-        score_raw=numeric(df, score_col, src, header_rows=header), scale=(lo, hi), split=split,
+        name=name,
+        source=src,
+        image_id=images_rel,
+        rel_path=images_rel,
+        score_raw=numeric(df, score_col, src, header_rows=header),
+        scale=(lo, hi),
+        split=split,
         std_raw=numeric(df, std_col, src, allow_missing=True, header_rows=header) if std_col else None,
         category=df[category_col].tolist() if category_col else None,
         text=df[text_col].tolist() if text_col else None,
         prompt=df[prompt_col].tolist() if prompt_col else None,
         attributes={c: numeric(df, c, src, allow_missing=True, header_rows=header) for c in attrs},
-        attribute_scales=dict.fromkeys(attrs, (a_lo, a_hi)), images=images, source_rows=rows, notes=notes,
+        attribute_scales=dict.fromkeys(attrs, (a_lo, a_hi)),
+        images=images,
+        source_rows=rows,
+        notes=notes,
     )

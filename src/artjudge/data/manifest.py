@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +37,19 @@ import numpy as np
 import pandas as pd
 
 from artjudge.errors import InputError
+from artjudge.io.files import atomic_path
 from artjudge.io.files import atomic_write_bytes as _atomic_write_bytes
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 REQUIRED_COLUMNS: tuple[str, ...] = (
-    "image_id", "rel_path", "path", "score", "score_raw", "std", "distribution", "split",
+    "image_id",
+    "rel_path",
+    "path",
+    "score",
+    "score_raw",
+    "std",
+    "distribution",
+    "split",
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = ("category", "text", "prompt")
 ATTR_PREFIX = "attr."
@@ -112,14 +119,20 @@ class Manifest:
         bad_split = ~df["split"].isin(SPLITS)
         if bad_split.any():
             i = int(np.flatnonzero(bad_split.to_numpy())[0])
-            raise InputError(src, f"{_row_label(i, ids.iloc[i], None)}: split {df['split'].iloc[i]!r} "
-                                  f"is not one of {', '.join(SPLITS)}")
+            raise InputError(
+                src,
+                f"{_row_label(i, ids.iloc[i], None)}: split {df['split'].iloc[i]!r} "
+                f"is not one of {', '.join(SPLITS)}",
+            )
         raw = df["score_raw"].to_numpy(dtype=np.float64)
         bad = ~np.isfinite(raw) | (raw < lo - _TOL) | (raw > hi + _TOL)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(src, f"{_row_label(i, ids.iloc[i], None)}: score {raw[i]!r} is outside the "
-                                  f"declared range [{lo:g}, {hi:g}]")
+            raise InputError(
+                src,
+                f"{_row_label(i, ids.iloc[i], None)}: score {raw[i]!r} is outside the "
+                f"declared range [{lo:g}, {hi:g}]",
+            )
         for key in self.attributes:
             col = ATTR_PREFIX + key
             if col not in df.columns:
@@ -128,8 +141,11 @@ class Manifest:
             badv = np.isfinite(v) & ((v < -_TOL) | (v > 100 + _TOL))
             if badv.any():
                 i = int(np.flatnonzero(badv)[0])
-                raise InputError(src, f"{_row_label(i, ids.iloc[i], None)}: attribute {key!r} = {v[i]!r} "
-                                      "is outside 0-100 after mapping its declared scale")
+                raise InputError(
+                    src,
+                    f"{_row_label(i, ids.iloc[i], None)}: attribute {key!r} = {v[i]!r} "
+                    "is outside 0-100 after mapping its declared scale",
+                )
 
     # ------------------------------------------------------------------ views
 
@@ -163,10 +179,17 @@ class Manifest:
         return self._replace_frame(self.split_frame(split))
 
     def _replace_frame(self, frame: pd.DataFrame) -> Manifest:
-        return Manifest(frame=frame, name=self.name, scale=self.scale, attributes=list(self.attributes),
-                        images_root=self.images_root, source=self.source,
-                        attribute_scales=dict(self.attribute_scales),
-                        levels=None if self.levels is None else list(self.levels), notes=list(self.notes))
+        return Manifest(
+            frame=frame,
+            name=self.name,
+            scale=self.scale,
+            attributes=list(self.attributes),
+            images_root=self.images_root,
+            source=self.source,
+            attribute_scales=dict(self.attribute_scales),
+            levels=None if self.levels is None else list(self.levels),
+            notes=list(self.notes),
+        )
 
     def _exists(self) -> np.ndarray:
         paths = self.frame["path"].astype(str).tolist()
@@ -183,15 +206,20 @@ class Manifest:
         """A manifest of only the rows whose image file exists (for scoring what is there)."""
         ok = self._exists()
         if not ok.any():
-            raise InputError(self.source or self.name, "none of the images are present"
-                             + ("" if self.images_root else " (no images folder given: use --images DIR)"))
+            raise InputError(
+                self.source or self.name,
+                "none of the images are present"
+                + ("" if self.images_root else " (no images folder given: use --images DIR)"),
+            )
         return self._replace_frame(self.frame[ok].reset_index(drop=True))
 
     def with_images(self, root: str | os.PathLike[str]) -> Manifest:
         """The same manifest with paths resolved against ``root``."""
         root_p = Path(root)
         frame = self.frame.copy()
-        frame["path"] = [str(root_p / p) if not os.path.isabs(p) else p for p in frame["rel_path"].astype(str)]
+        frame["path"] = [
+            str(root_p / p) if not os.path.isabs(p) else p for p in frame["rel_path"].astype(str)
+        ]
         m = self._replace_frame(frame)
         m.images_root = root_p
         return m
@@ -212,22 +240,28 @@ class Manifest:
             raise InputError(self.source or self.name, f"no column {column!r} to build soft labels from")
         scores = self.frame[column].to_numpy(dtype=np.float64)
         if np.isnan(scores).any():
-            raise InputError(self.source or self.name,
-                             f"column {column!r} has {int(np.isnan(scores).sum())} empty values; "
-                             "drop those rows before building soft labels")
+            raise InputError(
+                self.source or self.name,
+                f"column {column!r} has {int(np.isnan(scores).sum())} empty values; "
+                "drop those rows before building soft labels",
+            )
         if column != "score":
             return scoring.soft_labels(scores, None, n_bins)
         stds = self.frame["std"].to_numpy(dtype=np.float64)
         out = scoring.soft_labels(scores, stds, n_bins)
         if self.levels is not None:
             dists = self.frame["distribution"].tolist()
-            rows = [i for i, d in enumerate(dists) if d is not None and len(d) == len(self.levels)
-                    and float(np.sum(d)) > 0]
+            rows = [
+                i
+                for i, d in enumerate(dists)
+                if d is not None and len(d) == len(self.levels) and float(np.sum(d)) > 0
+            ]
             if rows:
                 counts = np.asarray([dists[i] for i in rows], dtype=np.float64)
                 lo_l, hi_l = float(min(self.levels)), float(max(self.levels))
-                labels = scoring.distribution_from_votes(counts, levels=self.levels, scale=(lo_l, hi_l),
-                                                         n_bins=n_bins)
+                labels = scoring.distribution_from_votes(
+                    counts, levels=self.levels, scale=(lo_l, hi_l), n_bins=n_bins
+                )
                 grid = np.linspace(0.0, 100.0, n_bins)
                 means = labels @ grid
                 agree = np.abs(means - scores[rows]) <= 1.0
@@ -245,8 +279,9 @@ class Manifest:
         if any(d is None or len(d) != len(self.levels) for d in dists):
             return None
         counts = np.asarray(dists, dtype=np.float64)
-        return scoring.distribution_from_votes(counts, levels=self.levels,
-                                               scale=(min(self.levels), max(self.levels)), n_bins=n_bins)
+        return scoring.distribution_from_votes(
+            counts, levels=self.levels, scale=(min(self.levels), max(self.levels)), n_bins=n_bins
+        )
 
     # ------------------------------------------------------------------ persistence
 
@@ -279,15 +314,8 @@ class Manifest:
             text = "".join(json.dumps(_clean(r), ensure_ascii=False) + "\n" for r in records)
             _atomic_write_bytes(p, text.encode("utf-8"))
         else:
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-            os.close(fd)
-            try:
+            with atomic_path(p, suffix=".tmp") as tmp:
                 frame.to_parquet(tmp, index=False)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, p)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
         meta = json.dumps(self.metadata(), indent=2, ensure_ascii=False)
         _atomic_write_bytes(meta_path(p), meta.encode("utf-8"))
         return p
@@ -307,22 +335,31 @@ class Manifest:
         try:
             if p.suffix.lower() == ".parquet":
                 frame = pd.read_parquet(p)
-                frame["distribution"] = [None if d is None else [float(x) for x in d]
-                                         for d in frame["distribution"]]
+                frame["distribution"] = [
+                    None if d is None else [float(x) for x in d] for d in frame["distribution"]
+                ]
             else:
                 frame = pd.read_json(p, lines=True, dtype={"image_id": str, "rel_path": str, "path": str})
         except Exception as err:  # noqa: BLE001 - any parse failure is one bad-input line
             raise InputError(str(p), f"cannot read manifest ({type(err).__name__}: {err})") from None
         frame["image_id"] = frame["image_id"].astype(str)
         if "distribution" in frame.columns:
-            frame["distribution"] = [d if isinstance(d, list) else (None if d is None or _isnan(d) else list(d))
-                                     for d in frame["distribution"]]
+            frame["distribution"] = [
+                d if isinstance(d, list) else (None if d is None or _isnan(d) else list(d))
+                for d in frame["distribution"]
+            ]
         root = meta.get("images_root")
-        return cls(frame=frame, name=meta["name"], scale=tuple(meta["scale"]),  # type: ignore[arg-type]
-                   attributes=list(meta.get("attributes") or []),
-                   images_root=Path(root) if root else None, source=meta.get("source", str(p)),
-                   attribute_scales={k: tuple(v) for k, v in (meta.get("attribute_scales") or {}).items()},
-                   levels=meta.get("levels"), notes=list(meta.get("notes") or []))
+        return cls(
+            frame=frame,
+            name=meta["name"],
+            scale=tuple(meta["scale"]),
+            attributes=list(meta.get("attributes") or []),
+            images_root=Path(root) if root else None,
+            source=meta.get("source", str(p)),
+            attribute_scales={k: tuple(v) for k, v in (meta.get("attribute_scales") or {}).items()},
+            levels=meta.get("levels"),
+            notes=list(meta.get("notes") or []),
+        )
 
 
 def meta_path(path: Path) -> Path:
@@ -379,26 +416,32 @@ def build_manifest(
     """
     lo, hi = float(scale[0]), float(scale[1])
     ids = [str(x) for x in image_id]
-    raw = np.asarray(pd.to_numeric(pd.Series(list(np.asarray(score_raw, dtype=object))), errors="coerce"),
-                     dtype=np.float64)
+    raw = np.asarray(
+        pd.to_numeric(pd.Series(list(np.asarray(score_raw, dtype=object))), errors="coerce"), dtype=np.float64
+    )
     bad = ~np.isfinite(raw) | (raw < lo - _TOL) | (raw > hi + _TOL)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        reason = "score is missing or not a number" if not np.isfinite(raw[i]) else (
-            f"score {raw[i]:g} is outside the declared range [{lo:g}, {hi:g}]")
+        reason = (
+            "score is missing or not a number"
+            if not np.isfinite(raw[i])
+            else (f"score {raw[i]:g} is outside the declared range [{lo:g}, {hi:g}]")
+        )
         raise InputError(source, f"{_row_label(i, ids[i], source_rows)}: {reason}")
     seen: dict[str, int] = {}
     for i, x in enumerate(ids):
         if x in seen:
-            raise InputError(source, f"{_row_label(i, x, source_rows)}: duplicate image id "
-                                     f"(first at {_row_label(seen[x], x, source_rows).split(' (')[0]})")
+            raise InputError(
+                source,
+                f"{_row_label(i, x, source_rows)}: duplicate image id "
+                f"(first at {_row_label(seen[x], x, source_rows).split(' (')[0]})",
+            )
         seen[x] = i
     n = len(ids)
     rels = [str(p) for p in rel_path]
     root = Path(images) if images is not None else None
     paths = [p if (root is None or os.path.isabs(p)) else str(root / p) for p in rels]
-    std = (np.full(n, np.nan) if std_raw is None
-           else np.asarray(std_raw, dtype=np.float64) * 100.0 / (hi - lo))
+    std = np.full(n, np.nan) if std_raw is None else np.asarray(std_raw, dtype=np.float64) * 100.0 / (hi - lo)
     cols: dict[str, Any] = {
         "image_id": ids,
         "rel_path": rels,
@@ -406,33 +449,55 @@ def build_manifest(
         "score": to_unit(raw, lo, hi),
         "score_raw": raw,
         "std": std,
-        "distribution": [None] * n if distribution is None else
-        [None if d is None else [float(v) for v in d] for d in distribution],
+        "distribution": [None] * n
+        if distribution is None
+        else [None if d is None else [float(v) for v in d] for d in distribution],
         "split": [str(s) for s in split],
     }
     for key, values in (("category", category), ("text", text), ("prompt", prompt)):
         if values is not None:
-            cols[key] = [None if (v is None or (isinstance(v, float) and math.isnan(v)) or
-                                  (isinstance(v, str) and not v.strip()) or v is pd.NA) else str(v)
-                         for v in values]
+            cols[key] = [
+                None
+                if (
+                    v is None
+                    or (isinstance(v, float) and math.isnan(v))
+                    or (isinstance(v, str) and not v.strip())
+                    or v is pd.NA
+                )
+                else str(v)
+                for v in values
+            ]
     attr_keys: list[str] = []
     scales = dict(attribute_scales or {})
     for key, values in (attributes or {}).items():
         a_lo, a_hi = scales.get(key, (lo, hi))
         scales[key] = (float(a_lo), float(a_hi))
-        v = np.asarray(pd.to_numeric(pd.Series(list(np.asarray(values, dtype=object))), errors="coerce"),
-                       dtype=np.float64)
+        v = np.asarray(
+            pd.to_numeric(pd.Series(list(np.asarray(values, dtype=object))), errors="coerce"),
+            dtype=np.float64,
+        )
         badv = np.isfinite(v) & ((v < a_lo - _TOL) | (v > a_hi + _TOL))
         if badv.any():
             i = int(np.flatnonzero(badv)[0])
-            raise InputError(source, f"{_row_label(i, ids[i], source_rows)}: attribute {key!r} = {v[i]:g} is "
-                                     f"outside its declared range [{a_lo:g}, {a_hi:g}]")
+            raise InputError(
+                source,
+                f"{_row_label(i, ids[i], source_rows)}: attribute {key!r} = {v[i]:g} is "
+                f"outside its declared range [{a_lo:g}, {a_hi:g}]",
+            )
         cols[ATTR_PREFIX + key] = to_unit(v, a_lo, a_hi)
         attr_keys.append(key)
     frame = pd.DataFrame(cols)
     counts = frame["split"].value_counts()
     if (frame["split"].isin(SPLITS)).all() and len(counts) == 0:
         raise InputError(source, "no rows")
-    return Manifest(frame=frame, name=name, scale=(lo, hi), attributes=attr_keys, images_root=root,
-                    source=source, attribute_scales=scales,
-                    levels=None if levels is None else [float(x) for x in levels], notes=list(notes))
+    return Manifest(
+        frame=frame,
+        name=name,
+        scale=(lo, hi),
+        attributes=attr_keys,
+        images_root=root,
+        source=source,
+        attribute_scales=scales,
+        levels=None if levels is None else [float(x) for x in levels],
+        notes=list(notes),
+    )

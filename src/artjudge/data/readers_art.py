@@ -34,11 +34,21 @@ from artjudge.taxonomy import APDDV2, ARTIMUSE, JENAESTHETICS
 AGIQA_SCALE = (0.0, 5.0)
 
 
-@register("agiqa-3k", aliases=("agiqa", "agiqa3k"), label_files="data.csv",
-          scale="mos_quality 0-5 (std_quality), mos_align 0-5 -> attr.alignment",
-          split="by prompt: split_by_group(prompts, test 0.2, val 0.1, seed 0)")
-def read_agiqa(path: Path, images: Path | None = None, *, test_fraction: float = 0.2,
-               val_fraction: float = 0.1, seed: int = 0) -> Manifest:
+@register(
+    "agiqa-3k",
+    aliases=("agiqa", "agiqa3k"),
+    label_files="data.csv",
+    scale="mos_quality 0-5 (std_quality), mos_align 0-5 -> attr.alignment",
+    split="by prompt: split_by_group(prompts, test 0.2, val 0.1, seed 0)",
+)
+def read_agiqa(
+    path: Path,
+    images: Path | None = None,
+    *,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> Manifest:
     """AGIQA-3K: perceptual quality is the score; prompt alignment is an attribute.
 
     The split is drawn over prompts so that no prompt is in two splits; with the
@@ -53,13 +63,20 @@ def read_agiqa(path: Path, images: Path | None = None, *, test_fraction: float =
     prompts = df["prompt"].fillna("").astype(str).tolist()
     split = split_by_group(prompts, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
     return build_manifest(
-        name="agiqa-3k", source=src, image_id=df["name"].astype(str).tolist(),
+        name="agiqa-3k",
+        source=src,
+        image_id=df["name"].astype(str).tolist(),
         rel_path=df["name"].astype(str).tolist(),
-        score_raw=numeric(df, "mos_quality", src), std_raw=numeric(df, "std_quality", src),
-        scale=AGIQA_SCALE, split=split,
-        category=df["style"].tolist() if "style" in df.columns else None, prompt=prompts,
+        score_raw=numeric(df, "mos_quality", src),
+        std_raw=numeric(df, "std_quality", src),
+        scale=AGIQA_SCALE,
+        split=split,
+        category=df["style"].tolist() if "style" in df.columns else None,
+        prompt=prompts,
         attributes={"alignment": numeric(df, "mos_align", src)},
-        attribute_scales={"alignment": AGIQA_SCALE}, images=images, source_rows=file_rows(len(df)),
+        attribute_scales={"alignment": AGIQA_SCALE},
+        images=images,
+        source_rows=file_rows(len(df)),
         notes=[f"split by prompt, test {test_fraction}, val {val_fraction}, seed {seed}"],
     )
 
@@ -130,26 +147,42 @@ def _read_apdd(path: Path, images: Path | None, *, version: int, seed: int) -> M
     if "Language Comment" in df.columns:
         text = df["Language Comment"].tolist()
     return build_manifest(
-        name="apddv2" if version == 2 else "apdd", source=src, image_id=filenames, rel_path=filenames,
-        score_raw=numeric(df, score_col, src), scale=scale, split=split,
-        category=df["Artistic Categories"].tolist(), text=text,
+        name="apddv2" if version == 2 else "apdd",
+        source=src,
+        image_id=filenames,
+        rel_path=filenames,
+        score_raw=numeric(df, score_col, src),
+        scale=scale,
+        split=split,
+        category=df["Artistic Categories"].tolist(),
+        text=text,
         attributes={key: numeric(df, col, src, allow_missing=True) for col, key in APDD_ATTR_COLUMNS.items()},
         attribute_scales=dict.fromkeys(APDD_ATTR_COLUMNS.values(), APDD_ATTR_SCALE),
-        images=images, source_rows=file_rows(len(df)),
+        images=images,
+        source_rows=file_rows(len(df)),
         notes=[note, "attribute scores are blank where the attribute does not apply to the category"],
     )
 
 
-@register("apddv2", aliases=("apdd-v2", "apdd2"), label_files="APDDv2-10023.csv (+ csvfiles/{train,valid,test}.csv)",
-          scale="total aesthetic score 0-100; 10 attributes 0-10", split="official train / valid / test files")
+@register(
+    "apddv2",
+    aliases=("apdd-v2", "apdd2"),
+    label_files="APDDv2-10023.csv (+ csvfiles/{train,valid,test}.csv)",
+    scale="total aesthetic score 0-100; 10 attributes 0-10",
+    split="official train / valid / test files",
+)
 def read_apddv2(path: Path, images: Path | None = None, *, seed: int = 0) -> Manifest:
     """APDDv2: total score, 10 attributes (blank = not applicable), artist comments."""
     return _read_apdd(path, images, version=2, seed=seed)
 
 
-@register("apdd", aliases=("apdd-v1", "apdd1"), label_files="APDD.csv",
-          scale="score 0-10; 10 attributes 0-10",
-          split="APDDv2's official split files when beside it (v1 is a subset), else seeded by image")
+@register(
+    "apdd",
+    aliases=("apdd-v1", "apdd1"),
+    label_files="APDD.csv",
+    scale="score 0-10; 10 attributes 0-10",
+    split="APDDv2's official split files when beside it (v1 is a subset), else seeded by image",
+)
 def read_apdd(path: Path, images: Path | None = None, *, seed: int = 0) -> Manifest:
     """APDD v1: as APDDv2 without comments; v1 published no split of its own."""
     return _read_apdd(path, images, version=1, seed=seed)
@@ -160,8 +193,12 @@ def read_apdd(path: Path, images: Path | None = None, *, seed: int = 0) -> Manif
 _BAID_FILES = {"train": "train_set.csv", "val": "val_set.csv", "test": "test_set.csv"}
 
 
-@register("baid", label_files="train_set.csv, val_set.csv, test_set.csv", scale="vote-based score 0-10",
-          split="official train / val / test files")
+@register(
+    "baid",
+    label_files="train_set.csv, val_set.csv, test_set.csv",
+    scale="vote-based score 0-10",
+    split="official train / val / test files",
+)
 def read_baid(path: Path, images: Path | None = None) -> Manifest:
     """BAID: one CSV per official split, ``image,score`` with a 0-10 vote-based score."""
     folder = path if path.is_dir() else path.parent
@@ -183,9 +220,16 @@ def read_baid(path: Path, images: Path | None = None) -> Manifest:
         parts.append(part)
     df = pd.concat(parts, ignore_index=True)
     return build_manifest(
-        name="baid", source=str(folder), image_id=df["image"].tolist(), rel_path=df["image"].tolist(),
-        score_raw=df["_score"].to_numpy(), scale=(0.0, 10.0), split=df["_split"].tolist(), images=images,
-        source_rows=df["_row"].tolist(), notes=["official split files"],
+        name="baid",
+        source=str(folder),
+        image_id=df["image"].tolist(),
+        rel_path=df["image"].tolist(),
+        score_raw=df["_score"].to_numpy(),
+        scale=(0.0, 10.0),
+        split=df["_split"].tolist(),
+        images=images,
+        source_rows=df["_row"].tolist(),
+        notes=["official split files"],
     )
 
 
@@ -206,14 +250,22 @@ def _artist(name: str) -> str:
     return re.sub(r"[\s_\-]*\d+$", "", stem).strip().lower() or stem.lower()
 
 
-@register("jenaesthetics", aliases=("jen",), label_files="Subjective scores.xlsx (or a CSV with the same columns)",
-          scale="median ratings 0-100 (aesthetic quality = score; 5 ratings as attributes)",
-          split="none published: split by artist, test 0.2, val 0.1, seed 0")
+@register(
+    "jenaesthetics",
+    aliases=("jen",),
+    label_files="Subjective scores.xlsx (or a CSV with the same columns)",
+    scale="median ratings 0-100 (aesthetic quality = score; 5 ratings as attributes)",
+    split="none published: split by artist, test 0.2, val 0.1, seed 0",
+)
 def read_jenaesthetics(path: Path, images: Path | None = None, *, seed: int = 0) -> Manifest:
     """JenAesthetics: 1,628 paintings; split by artist so no painter is in two splits."""
     if path.is_dir():
-        f = find_file(path, ("Subjective scores.xlsx", "jenaesthetics_scores_with_links.csv", "*.xlsx"),
-                      str(path), "JenAesthetics score file")
+        f = find_file(
+            path,
+            ("Subjective scores.xlsx", "jenaesthetics_scores_with_links.csv", "*.xlsx"),
+            str(path),
+            "JenAesthetics score file",
+        )
     else:
         f = path
     src = str(f)
@@ -225,9 +277,17 @@ def read_jenaesthetics(path: Path, images: Path | None = None, *, seed: int = 0)
     split = split_by_group(artists, test_fraction=0.2, val_fraction=0.1, seed=seed)
     attrs = {key: numeric(df, col, src) for col, key in JEN_COLUMNS.items()}
     return build_manifest(
-        name="jenaesthetics", source=src, image_id=names, rel_path=names, score_raw=attrs["aesthetic"],
-        scale=(0.0, 100.0), split=split, category=None, attributes=attrs,
-        attribute_scales=dict.fromkeys(JEN_COLUMNS.values(), (0.0, 100.0)), images=images,
+        name="jenaesthetics",
+        source=src,
+        image_id=names,
+        rel_path=names,
+        score_raw=attrs["aesthetic"],
+        scale=(0.0, 100.0),
+        split=split,
+        category=None,
+        attributes=attrs,
+        attribute_scales=dict.fromkeys(JEN_COLUMNS.values(), (0.0, 100.0)),
+        images=images,
         source_rows=file_rows(len(df)),
         notes=[SEEDED_NOTE.format(t=0.2, v=0.1, by="artist (file name without its number)", seed=seed)],
     )
@@ -237,8 +297,13 @@ def read_jenaesthetics(path: Path, images: Path | None = None, *, seed: int = 0)
 
 _ARTIMUSE_NAMES: dict[str, str] = {}
 for _a in ARTIMUSE.attributes:
-    for _k in (_a.key, _a.name, _a.name.lower(), _a.name.replace(" & ", "_").lower(),
-               _a.name.replace(" & ", " and ").lower()):
+    for _k in (
+        _a.key,
+        _a.name,
+        _a.name.lower(),
+        _a.name.replace(" & ", "_").lower(),
+        _a.name.replace(" & ", " and ").lower(),
+    ):
         _ARTIMUSE_NAMES[_k] = _a.key
 _IMAGE_KEYS = ("image", "image_path", "img", "filename", "file_name", "image_name")
 _SCORE_KEYS = ("score", "gt_score", "overall", "overall_score", "total_score", "aesthetic_score", "mos")
@@ -260,12 +325,20 @@ def _attr_value(v: Any) -> tuple[float | None, str | None]:
     return None, None
 
 
-@register("artimuse-10k", aliases=("artimuse", "artimuse10k"),
-          label_files="JSON / JSONL records (text/train.jsonl, text/test.jsonl)",
-          scale="holistic score 0-100 (override with scale=); 8 ArtiMuse attributes",
-          split="the record's 'split' field, else the file name (train / val / test)")
-def read_artimuse(path: Path, images: Path | None = None, *, scale: tuple[float, float] = (0.0, 100.0),
-                  attribute_scale: tuple[float, float] | None = None) -> Manifest:
+@register(
+    "artimuse-10k",
+    aliases=("artimuse", "artimuse10k"),
+    label_files="JSON / JSONL records (text/train.jsonl, text/test.jsonl)",
+    scale="holistic score 0-100 (override with scale=); 8 ArtiMuse attributes",
+    split="the record's 'split' field, else the file name (train / val / test)",
+)
+def read_artimuse(
+    path: Path,
+    images: Path | None = None,
+    *,
+    scale: tuple[float, float] = (0.0, 100.0),
+    attribute_scale: tuple[float, float] | None = None,
+) -> Manifest:
     """ArtiMuse-10K: a holistic score and 8 attribute analyses per image.
 
     The release is gated; records are read tolerantly: the image under one of
@@ -274,8 +347,12 @@ def read_artimuse(path: Path, images: Path | None = None, *, scale: tuple[float,
     number or ``{"score": .., "text": ..}``.
     """
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".json", ".jsonl")
-                       and any(s in p.stem.lower() for s in ("train", "val", "test")))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in (".json", ".jsonl")
+            and any(s in p.stem.lower() for s in ("train", "val", "test"))
+        )
         if not files:
             raise InputError(str(path), "no train/val/test .json or .jsonl files found")
     else:
@@ -332,7 +409,17 @@ def read_artimuse(path: Path, images: Path | None = None, *, scale: tuple[float,
     present = {k: v for k, v in attrs.items() if not np.all(np.isnan(np.asarray(v, dtype=np.float64)))}
     a_scale = attribute_scale or scale
     return build_manifest(
-        name="artimuse-10k", source=str(path), image_id=ids, rel_path=ids, score_raw=scores, scale=scale,
-        split=splits, category=cats, text=texts, attributes=present,
-        attribute_scales=dict.fromkeys(present, a_scale), images=images, source_rows=rows,
+        name="artimuse-10k",
+        source=str(path),
+        image_id=ids,
+        rel_path=ids,
+        score_raw=scores,
+        scale=scale,
+        split=splits,
+        category=cats,
+        text=texts,
+        attributes=present,
+        attribute_scales=dict.fromkeys(present, a_scale),
+        images=images,
+        source_rows=rows,
     )

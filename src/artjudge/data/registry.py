@@ -20,8 +20,11 @@ from artjudge.errors import InputError
 ReaderFn = Callable[..., Manifest]
 
 # Modules whose import registers readers (kept small so `import artjudge.data` stays cheap).
-_READER_MODULES: tuple[str, ...] = ("artjudge.data.readers_art", "artjudge.data.readers_photo",
-                                    "artjudge.data.generic")
+_READER_MODULES: tuple[str, ...] = (
+    "artjudge.data.readers_art",
+    "artjudge.data.readers_photo",
+    "artjudge.data.generic",
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,9 @@ _REGISTRY: dict[str, ReaderInfo] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register(name: str, *, label_files: str, scale: str, split: str,
-             aliases: tuple[str, ...] = ()) -> Callable[[ReaderFn], ReaderFn]:
+def register(
+    name: str, *, label_files: str, scale: str, split: str, aliases: tuple[str, ...] = ()
+) -> Callable[[ReaderFn], ReaderFn]:
     def deco(fn: ReaderFn) -> ReaderFn:
         _REGISTRY[name] = ReaderInfo(name, fn, label_files, scale, split, aliases)
         for a in (name, *aliases):
@@ -73,8 +77,12 @@ def reader_info(name: str) -> ReaderInfo:
     return _REGISTRY[key]
 
 
-def read_dataset(name: str, label_path_or_dir: str | os.PathLike[str],
-                 images: str | os.PathLike[str] | None = None, **opts: Any) -> Manifest:
+def read_dataset(
+    name: str,
+    label_path_or_dir: str | os.PathLike[str],
+    images: str | os.PathLike[str] | None = None,
+    **opts: Any,
+) -> Manifest:
     """Read a dataset's label file(s) into a validated Manifest.
 
     ``images`` is the folder holding the images (paths in the label files are relative

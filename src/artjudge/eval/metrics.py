@@ -184,7 +184,7 @@ def plcc_logistic(pred: ArrayLike, target: ArrayLike) -> LogisticFit:
     """
     x, y = _pair(pred, target)
     if _constant(x) or _constant(y):
-        return LogisticFit(math.nan, (math.nan,) * 4, np.full_like(x, np.mean(y)), False)  # type: ignore[arg-type]
+        return LogisticFit(math.nan, (math.nan,) * 4, np.full_like(x, np.mean(y)), False)
     r = stats.pearsonr(x, y).statistic
     hi_y, lo_y = (float(y.max()), float(y.min())) if r >= 0 else (float(y.min()), float(y.max()))
     sx = float(np.std(x)) or 1.0
@@ -206,8 +206,9 @@ def plcc_logistic(pred: ArrayLike, target: ArrayLike) -> LogisticFit:
     if best is not None:
         mapped = logistic4(x, *best[1])
         if not _constant(mapped) and np.all(np.isfinite(mapped)):
-            params = tuple(float(v) for v in best[1])
-            return LogisticFit(float(stats.pearsonr(mapped, y).statistic), params, mapped, True)  # type: ignore[arg-type]
+            b1, b2, b3, b4 = (float(v) for v in best[1])
+            params = (b1, b2, b3, b4)
+            return LogisticFit(float(stats.pearsonr(mapped, y).statistic), params, mapped, True)
     slope, intercept = np.polyfit(x, y, 1)
     mapped = slope * x + intercept
     return LogisticFit(float(r), (float(slope), float(intercept), math.nan, math.nan), mapped, False)
@@ -254,8 +255,9 @@ def js_div(p: ArrayLike, q: ArrayLike, reduction: Reduction = "mean") -> float |
     return _reduce(np.asarray(js, dtype=np.float64), reduction)
 
 
-def emd(p: ArrayLike, q: ArrayLike, reduction: Reduction = "mean",
-        bins: ArrayLike | None = None) -> float | Array:
+def emd(
+    p: ArrayLike, q: ArrayLike, reduction: Reduction = "mean", bins: ArrayLike | None = None
+) -> float | Array:
     """Earth mover's (Wasserstein-1) distance per row in score units.
 
     Bins default to n points spread evenly over 0..100, so a result of 3 means "three
@@ -459,8 +461,10 @@ class MetricReport:
         for k, m in self.metrics().items():
             ci = "" if math.isnan(m.lo) else f"[{m.lo:.4f}, {m.hi:.4f}]"
             lines.append(f"{k:<14}{m.value:>10.4f}   {ci}")
-        lines.append(f"n={self.n}, bootstrap={self.bootstrap}, seed={self.seed}"
-                     + (f", acc scale={self.scale[0]:g}-{self.scale[1]:g}" if self.scale else ""))
+        lines.append(
+            f"n={self.n}, bootstrap={self.bootstrap}, seed={self.seed}"
+            + (f", acc scale={self.scale[0]:g}-{self.scale[1]:g}" if self.scale else "")
+        )
         return "\n".join(lines)
 
 
@@ -502,6 +506,12 @@ def report(
         else:
             values[name] = MetricValue(value)
     return MetricReport(
-        n=int(x.size), **values, logistic_params=fit.params, logistic_fitted=fit.fitted,
-        bootstrap=bootstrap, alpha=alpha, seed=seed, scale=scale,
+        n=int(x.size),
+        **values,
+        logistic_params=fit.params,
+        logistic_fitted=fit.fitted,
+        bootstrap=bootstrap,
+        alpha=alpha,
+        seed=seed,
+        scale=scale,
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from artjudge.eval import metrics
 from artjudge.data.manifest import ATTR_PREFIX, Manifest
 from artjudge.errors import InputError
+from artjudge.eval import metrics
+from artjudge.io.files import atomic_path
 from artjudge.io.files import atomic_write_text as _atomic_text
 from artjudge.record import Assessment, Failure
 
@@ -52,20 +52,22 @@ class EvalReport:
     categories: list[str | None] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean({
-            "report_version": REPORT_VERSION,
-            "dataset": self.dataset,
-            "split": self.split,
-            "model": self.model,
-            "n": self.n,
-            "n_unscored": self.n_unscored,
-            "dataset_scale": list(self.scale),
-            "overall": self.overall.to_dict(),
-            "per_category": {k: v.to_dict() for k, v in self.per_category.items()},
-            "per_attribute": {k: v.to_dict() for k, v in self.per_attribute.items()},
-            "distribution": self.distribution,
-            "notes": self.notes,
-        })
+        return _clean(
+            {
+                "report_version": REPORT_VERSION,
+                "dataset": self.dataset,
+                "split": self.split,
+                "model": self.model,
+                "n": self.n,
+                "n_unscored": self.n_unscored,
+                "dataset_scale": list(self.scale),
+                "overall": self.overall.to_dict(),
+                "per_category": {k: v.to_dict() for k, v in self.per_category.items()},
+                "per_attribute": {k: v.to_dict() for k, v in self.per_attribute.items()},
+                "distribution": self.distribution,
+                "notes": self.notes,
+            }
+        )
 
     def format_table(self) -> str:
         title = f"{self.dataset} / {self.split}" + (f" / {self.model.get('id', '')}" if self.model else "")
@@ -81,9 +83,10 @@ class EvalReport:
                 lines.append(f"{cat[:43]:<44}{r.n:>6}{r.srcc.value:>9.4f}{r.plcc.value:>9.4f}")
         if self.per_attribute:
             lines.append("")
-            lines.append(f"{'attribute':<28}{'n':>6}{'SRCC':>9}{'PLCC':>9}")
+            lines.append(f"{'attribute':<28}{'n':>6}{'SRCC':>9}  {'95% CI':<18}{'PLCC':>9}")
             for key, r in self.per_attribute.items():
-                lines.append(f"{key:<28}{r.n:>6}{r.srcc.value:>9.4f}{r.plcc.value:>9.4f}")
+                ci = "" if math.isnan(r.srcc.lo) else f"[{r.srcc.lo:.3f}, {r.srcc.hi:.3f}]"
+                lines.append(f"{key:<28}{r.n:>6}{r.srcc.value:>9.4f}  {ci:<18}{r.plcc.value:>9.4f}")
         return "\n".join(lines)
 
     def save(self, out_dir: str | os.PathLike[str], *, plots: bool = True) -> dict[str, Path]:
@@ -97,13 +100,20 @@ class EvalReport:
             table["category"] = self.categories
         written["predictions"] = _atomic_text(out / "predictions.csv", table.to_csv(index=False))
         if plots:
-            written["scatter"] = scatter_plot(self.pred, self.target, out / "scatter.png",
-                                              title=f"{self.dataset} {self.split}: n={self.n}, "
-                                                    f"SRCC {self.overall.srcc.value:.3f}, "
-                                                    f"PLCC {self.overall.plcc.value:.3f}")
+            written["scatter"] = scatter_plot(
+                self.pred,
+                self.target,
+                out / "scatter.png",
+                title=f"{self.dataset} {self.split}: n={self.n}, "
+                f"SRCC {self.overall.srcc.value:.3f}, "
+                f"PLCC {self.overall.plcc.value:.3f}",
+            )
             if self.per_category:
-                written["categories"] = category_plot(self.per_category, out / "categories.png",
-                                                      title=f"{self.dataset} {self.split}: SRCC per category")
+                written["categories"] = category_plot(
+                    self.per_category,
+                    out / "categories.png",
+                    title=f"{self.dataset} {self.split}: SRCC per category",
+                )
         return written
 
 
@@ -149,8 +159,11 @@ def align_predictions(predictions: Any, frame: pd.DataFrame) -> Predictions:
         score = np.full(n, np.nan)
         unknown = [k for k in predictions if str(k) not in keys_to_row]
         if len(unknown) == len(predictions):
-            raise InputError("predictions", f"none of the {len(predictions)} keys match an image of the split "
-                                            f"(e.g. {next(iter(predictions), '')!r})")
+            raise InputError(
+                "predictions",
+                f"none of the {len(predictions)} keys match an image of the split "
+                f"(e.g. {next(iter(predictions), '')!r})",
+            )
         for k, v in predictions.items():
             row = keys_to_row.get(str(k))
             if row is not None:
@@ -165,12 +178,15 @@ def align_predictions(predictions: Any, frame: pd.DataFrame) -> Predictions:
     return Predictions(arr)
 
 
-def _from_records(items: Sequence[Assessment | Failure], frame: pd.DataFrame,
-                  keys_to_row: dict[str, int]) -> Predictions:
+def _from_records(
+    items: Sequence[Assessment | Failure], frame: pd.DataFrame, keys_to_row: dict[str, int]
+) -> Predictions:
     n = len(frame)
     by_input = all(str(x.input) in keys_to_row for x in items)
     if not by_input and len(items) != n:
-        raise InputError("predictions", f"{len(items)} records for {n} rows, and their inputs do not name rows")
+        raise InputError(
+            "predictions", f"{len(items)} records for {n} rows, and their inputs do not name rows"
+        )
     score = np.full(n, np.nan)
     dists: list[np.ndarray | None] = [None] * n
     attrs: dict[str, np.ndarray] = {}
@@ -223,8 +239,10 @@ def evaluate(
         preds.attributes[key] = align_predictions(vals, frame).score
     ok = np.isfinite(preds.score)
     if ok.sum() < 2:
-        raise InputError(manifest.source or manifest.name,
-                         f"split {split!r}: {int(ok.sum())} of {len(frame)} rows have a prediction; need at least 2")
+        raise InputError(
+            manifest.source or manifest.name,
+            f"split {split!r}: {int(ok.sum())} of {len(frame)} rows have a prediction; need at least 2",
+        )
     target = frame["score"].to_numpy(dtype=np.float64)
     pred = preds.score
     overall = metrics.report(pred[ok], target[ok], bootstrap=bootstrap, seed=seed, scale=manifest.scale)
@@ -232,8 +250,10 @@ def evaluate(
     cats: list[str | None] = [None] * len(frame)
     per_cat: dict[str, metrics.MetricReport] = {}
     if "category" in frame.columns and frame["category"].notna().any():
-        cats = [None if (c is None or (isinstance(c, float) and math.isnan(c))) else str(c)
-                for c in frame["category"]]
+        cats = [
+            None if (c is None or (isinstance(c, float) and math.isnan(c))) else str(c)
+            for c in frame["category"]
+        ]
         cat_arr = np.asarray([c if c is not None else "(none)" for c in cats], dtype=object)
         for cat in sorted(set(cat_arr[ok])):
             m = ok & (cat_arr == cat)
@@ -241,8 +261,9 @@ def evaluate(
                 notes.append(f"category {cat!r}: {int(m.sum())} scored rows (< {min_category}), not reported")
                 continue
             try:
-                per_cat[cat] = metrics.report(pred[m], target[m], bootstrap=bootstrap, seed=seed,
-                                              scale=manifest.scale)
+                per_cat[cat] = metrics.report(
+                    pred[m], target[m], bootstrap=bootstrap, seed=seed, scale=manifest.scale
+                )
             except metrics.MetricInputError as err:
                 notes.append(f"category {cat!r}: {err}")
     per_attr: dict[str, metrics.MetricReport] = {}
@@ -265,13 +286,28 @@ def evaluate(
             m = ok & np.all(np.isfinite(preds.distribution), axis=1)
             if m.sum() >= 1:
                 p, q = targets[m], preds.distribution[m]
-                dist_metrics = {"kl": float(metrics.kl_div(p, q)), "js": float(metrics.js_div(p, q)),
-                                "emd": float(metrics.emd(p, q)), "n": float(m.sum())}
+                dist_metrics = {
+                    "kl": float(metrics.kl_div(p, q)),
+                    "js": float(metrics.js_div(p, q)),
+                    "emd": float(metrics.emd(p, q)),
+                    "n": float(m.sum()),
+                }
     return EvalReport(
-        dataset=manifest.name, split=split, n=int(ok.sum()), n_unscored=int((~ok).sum()), overall=overall,
-        scale=manifest.scale, model=dict(model or {}), per_category=per_cat, per_attribute=per_attr,
-        distribution=dist_metrics, notes=notes, pred=pred[ok], target=target[ok],
-        image_ids=frame["image_id"].astype(str)[ok].tolist(), categories=[c for c, k in zip(cats, ok, strict=True) if k],
+        dataset=manifest.name,
+        split=split,
+        n=int(ok.sum()),
+        n_unscored=int((~ok).sum()),
+        overall=overall,
+        scale=manifest.scale,
+        model=dict(model or {}),
+        per_category=per_cat,
+        per_attribute=per_attr,
+        distribution=dist_metrics,
+        notes=notes,
+        pred=pred[ok],
+        target=target[ok],
+        image_ids=frame["image_id"].astype(str)[ok].tolist(),
+        categories=[c for c, k in zip(cats, ok, strict=True) if k],
     )
 
 
@@ -294,8 +330,13 @@ def scatter_plot(pred: np.ndarray, target: np.ndarray, path: Path, *, title: str
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
     ax.scatter(pred, target, s=9, alpha=0.55, edgecolors="none", label="images")
     xs = np.linspace(float(np.min(pred)), float(np.max(pred)), 200)
-    ax.plot(xs, fit.predict(xs), color="crimson", lw=2,
-            label="logistic fit" if fit.fitted else "linear fit (logistic did not converge)")
+    ax.plot(
+        xs,
+        fit.predict(xs),
+        color="crimson",
+        lw=2,
+        label="logistic fit" if fit.fitted else "linear fit (logistic did not converge)",
+    )
     ax.set_xlabel("predicted score (0-100)")
     ax.set_ylabel("human score (0-100)")
     ax.set_title(title, fontsize=9)
@@ -330,15 +371,8 @@ def category_plot(per_category: Mapping[str, metrics.MetricReport], path: Path, 
 
 
 def _save_fig(fig: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # ------------------------------------------------------------------ cross-dataset table
@@ -354,9 +388,12 @@ class Skipped:
 
 def markdown_table(results: Sequence[EvalReport | Skipped], *, model: str = "") -> str:
     """One Markdown table over datasets: SRCC / PLCC with CIs, KRCC, MAE, ACC, n."""
-    lines = [f"# Cross-dataset evaluation{f' of {model}' if model else ''}", "",
-             "| dataset | split | n | SRCC [95% CI] | PLCC [95% CI] | PLCC (logistic) | KRCC | MAE | ACC |",
-             "|---|---|---:|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# Cross-dataset evaluation{f' of {model}' if model else ''}",
+        "",
+        "| dataset | split | n | SRCC [95% CI] | PLCC [95% CI] | PLCC (logistic) | KRCC | MAE | ACC |",
+        "|---|---|---:|---|---|---:|---:|---:|---:|",
+    ]
 
     def ci(v: metrics.MetricValue) -> str:
         return f"{v.value:.3f}" + ("" if math.isnan(v.lo) else f" [{v.lo:.3f}, {v.hi:.3f}]")
@@ -365,8 +402,10 @@ def markdown_table(results: Sequence[EvalReport | Skipped], *, model: str = "") 
         if isinstance(r, Skipped):
             continue
         o = r.overall
-        lines.append(f"| {r.dataset} | {r.split} | {r.n} | {ci(o.srcc)} | {ci(o.plcc)} | "
-                     f"{o.plcc_logistic.value:.3f} | {o.krcc.value:.3f} | {o.mae.value:.2f} | {o.acc.value:.3f} |")
+        lines.append(
+            f"| {r.dataset} | {r.split} | {r.n} | {ci(o.srcc)} | {ci(o.plcc)} | "
+            f"{o.plcc_logistic.value:.3f} | {o.krcc.value:.3f} | {o.mae.value:.2f} | {o.acc.value:.3f} |"
+        )
     skipped = [r for r in results if isinstance(r, Skipped)]
     if skipped:
         lines += ["", "Skipped:", ""]
@@ -387,8 +426,11 @@ def load_predictions_file(path: str | os.PathLike[str]) -> Any:
         out: list[Assessment | Failure] = []
         for n, r in enumerate(recs, start=1):
             try:
-                out.append(Failure(r["input"], r["error"]) if "error" in r and "overall" not in r
-                           else Assessment.from_dict(r))
+                out.append(
+                    Failure(r["input"], r["error"])
+                    if "error" in r and "overall" not in r
+                    else Assessment.from_dict(r)
+                )
             except (KeyError, TypeError) as err:
                 raise InputError(str(p), f"line {n}: not an Assessment record ({err})") from None
         return out
@@ -398,5 +440,7 @@ def load_predictions_file(path: str | os.PathLike[str]) -> Any:
     key = next((c for c in ("image_id", "input", "path", "image") if c in df.columns), None)
     sc = next((c for c in ("score", "predicted", "prediction") if c in df.columns), None)
     if key is None or sc is None:
-        raise InputError(str(p), "needs an image column (image_id/input/path) and a score column (score/predicted)")
+        raise InputError(
+            str(p), "needs an image column (image_id/input/path) and a score column (score/predicted)"
+        )
     return dict(zip(df[key].astype(str), pd.to_numeric(df[sc], errors="coerce"), strict=True))

@@ -50,5 +50,5 @@ class FeatureCache:
 
     def put(self, sha256: str, arrays: dict[str, np.ndarray]) -> None:
         buf = io.BytesIO()
-        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy stub: **kwds might fill allow_pickle: bool
         atomic_write_bytes(self._path(sha256), buf.getvalue())

@@ -22,17 +22,20 @@ from PIL import Image
 from torch import nn
 
 from artjudge.errors import ModelNotAvailable
+from artjudge.features.pixels import preprocess_array
 
 # Lite0 has 16 MBConv blocks; these indices end the stages whose outputs we summarise.
 # (block index, channels, stride relative to the input)
-STAGE_TAPS: tuple[tuple[int, int, int], ...] = ((2, 24, 4), (4, 40, 8), (7, 80, 16), (10, 112, 16), (14, 192, 32))
+STAGE_TAPS: tuple[tuple[int, int, int], ...] = (
+    (2, 24, 4),
+    (4, 40, 8),
+    (7, 80, 16),
+    (10, 112, 16),
+    (14, 192, 32),
+)
 TRUNK_END = 13  # blocks 0..13 are frozen; 14, 15 and the head conv form the tunable top
 HEAD_CHANNELS = 1280
 POOLED_DIM = 2 * (sum(c for _, c, _ in STAGE_TAPS) + HEAD_CHANNELS)
-
-# EfficientNet-Lite was trained on inputs scaled to [-1, 1].
-_MEAN = 0.5
-_STD = 0.5
 
 
 def load_backbone() -> nn.Module:
@@ -57,19 +60,8 @@ def load_backbone() -> nn.Module:
 
 
 def preprocess(images: Sequence[Image.Image], resolution: int) -> torch.Tensor:
-    """Resize each RGB image to one fixed square and normalise to the network's range.
-
-    A fixed square (no crop) keeps the whole composition in view; ArtiMuse found one
-    fixed, larger square better for aesthetics than tiling or cropping.
-    """
-    arrays = []
-    for img in images:
-        if img.mode != "RGB":
-            img = img.convert("RGB")
-        resized = img.resize((resolution, resolution), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        arrays.append(np.asarray(resized, dtype=np.float32))
-    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0
-    return (batch - _MEAN) / _STD
+    """:func:`artjudge.features.pixels.preprocess_array` as a tensor (one preprocessing for both engines)."""
+    return torch.from_numpy(preprocess_array(images, resolution))
 
 
 def _mean_std(x: torch.Tensor) -> torch.Tensor:
@@ -95,7 +87,7 @@ class MultiScaleEncoder(nn.Module):
             p.requires_grad_(False)
 
     @torch.inference_mode()
-    def forward(self, x: torch.Tensor) -> EncodedBatch:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> EncodedBatch:
         net: Any = self.net
         h = net._swish(net._bn0(net._conv_stem(x)))
         taps = {i for i, _, _ in STAGE_TAPS}
@@ -110,6 +102,15 @@ class MultiScaleEncoder(nn.Module):
         h = net._swish(net._bn1(net._conv_head(h)))
         pooled.append(_mean_std(h))
         return EncodedBatch(pooled=torch.cat(pooled, dim=1), trunk=trunk)
+
+    engine = "torch"
+
+    def encode_array(
+        self, x: np.ndarray, *, keep_trunk: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The engine-neutral call :class:`FeatureExtractor` makes (same as ``OnnxEncoder``)."""
+        out = self(torch.from_numpy(x))
+        return out.pooled.numpy(), (out.trunk.numpy() if keep_trunk else None)
 
     @torch.inference_mode()
     def bare_forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -36,7 +36,12 @@ ARC_PENALTY = 0.02  # degrees of deviation per degree of template arc (hue_harmo
 
 # Keys whose values need visible structure (not a blank field) to mean anything.
 LAYOUT_KEYS = (
-    "saliency_thirds", "saliency_centre", "subject_focus", "balance", "symmetry", "negative_space",
+    "saliency_thirds",
+    "saliency_centre",
+    "subject_focus",
+    "balance",
+    "symmetry",
+    "negative_space",
 )
 DETAIL_KEYS = ("sharpness", "noise", "edge_density", "texture")
 HUE_KEYS = ("hue_harmony", "warmth")
@@ -164,7 +169,11 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB in [0, 1] to CIE L*a*b* (D65), the space in which distances match perception."""
     lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     m = np.array(
-        [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ]
     )
     xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
     eps = 216 / 24389
@@ -184,15 +193,27 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     eps = 6 / 29
     xyz = np.where(f > eps, f**3, 3 * eps**2 * (f - 4 / 29)) * np.array([0.95047, 1.0, 1.08883])
     m_inv = np.array(
-        [[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560], [0.0556434, -0.2040259, 1.0572252]]
+        [
+            [3.2404542, -1.5371385, -0.4985314],
+            [-0.9692660, 1.8760108, 0.0415560],
+            [0.0556434, -0.2040259, 1.0572252],
+        ]
     )
     lin = np.clip(xyz @ m_inv.T, 0, 1)
     return np.clip(np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055), 0, 1)
 
 
 _HUE_NAMES: tuple[tuple[float, str], ...] = (
-    (15, "red"), (40, "orange"), (65, "yellow"), (90, "yellow-green"), (150, "green"),
-    (195, "cyan"), (250, "blue"), (285, "violet"), (330, "magenta"), (361, "red"),
+    (15, "red"),
+    (40, "orange"),
+    (65, "yellow"),
+    (90, "yellow-green"),
+    (150, "green"),
+    (195, "cyan"),
+    (250, "blue"),
+    (285, "violet"),
+    (330, "magenta"),
+    (361, "red"),
 )
 
 
@@ -259,8 +280,14 @@ def palette(rgb: np.ndarray, k: int = 5, seed: int = 0) -> tuple[float, list[dic
     for c, sh in zip(centres, shares, strict=True):
         srgb = lab_to_rgb(c)
         hexv = "#" + "".join(f"{round(float(v) * 255):02x}" for v in srgb)
-        colours.append({"hex": hexv, "share": round(float(sh), 4), "name": colour_name(tuple(srgb)),
-                        "lab": [round(float(v), 2) for v in c]})
+        colours.append(
+            {
+                "hex": hexv,
+                "share": round(float(sh), 4),
+                "name": colour_name(tuple(srgb)),
+                "lab": [round(float(v), 2) for v in c],
+            }
+        )
     if n == 1:
         return 0.0, colours
     d = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=-1)
@@ -374,7 +401,9 @@ def texture(lum: np.ndarray) -> float:
 
 def spectral_residual_saliency(lum: np.ndarray, side: int = 64) -> np.ndarray:
     """Hou and Zhang (2007) spectral-residual saliency on a side x side copy, values in [0, 1]."""
-    img = Image.fromarray((np.clip(lum, 0, 1) * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    img = Image.fromarray((np.clip(lum, 0, 1) * 255).astype(np.uint8)).resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
     x = np.asarray(img, dtype=np.float64) / 255.0
     f = np.fft.fft2(x)
     log_amp = np.log(np.abs(f) + 1e-8)
@@ -388,7 +417,9 @@ def spectral_residual_saliency(lum: np.ndarray, side: int = 64) -> np.ndarray:
 
 def frequency_tuned_saliency(rgb: np.ndarray, side: int = 64) -> np.ndarray:
     """Achanta et al. (2009): distance in L*a*b* of each (slightly blurred) pixel from the mean."""
-    img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
     lab = rgb_to_lab(np.asarray(img, dtype=np.float64) / 255.0)
     blurred = ndimage.gaussian_filter(lab, (1.0, 1.0, 0.0))
     sal = np.linalg.norm(blurred - lab.reshape(-1, 3).mean(axis=0), axis=-1)
@@ -476,9 +507,13 @@ def negative_space(lum: np.ndarray, sal: np.ndarray) -> float:
     m = ndimage.uniform_filter(x, 7)
     local_std = np.sqrt(np.clip(ndimage.uniform_filter(x * x, 7) - m * m, 0, None))
     h, w = lum.shape
-    sal_up = np.asarray(
-        Image.fromarray((sal * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float64
-    ) / 255.0
+    sal_up = (
+        np.asarray(
+            Image.fromarray((sal * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR),
+            dtype=np.float64,
+        )
+        / 255.0
+    )
     return float(((local_std < 0.02) & (sal_up < 0.2)).mean())
 
 
@@ -536,7 +571,10 @@ def qualifier_for(percentile: float | None) -> str:
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "image_size": ("px", "longest side of the image as given"),
     "transparency": ("fraction", "share of pixels that are partly or fully transparent"),
-    "colourfulness": ("M (0-255 RGB)", "Hasler-Süsstrunk colourfulness: spread and strength of opponent colour"),
+    "colourfulness": (
+        "Hasler-Süsstrunk M, ≥ 0 (> 59: extremely colourful)",
+        "Hasler-Süsstrunk colourfulness: spread and strength of opponent colour",
+    ),
     "saturation_mean": ("HSV S, 0-1", "mean colour saturation"),
     "saturation_std": ("HSV S, 0-1", "spread of colour saturation across the image"),
     "brightness_mean": ("HSV V, 0-1", "mean brightness"),
@@ -544,24 +582,80 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "contrast_rms": ("luminance std, 0-1", "RMS contrast of luminance"),
     "contrast_michelson": ("0-1", "Michelson contrast between the 1st and 99th luminance percentiles"),
     "palette": ("ΔE*ab", "spread of the five dominant colours (k-means in L*a*b*), share-weighted"),
-    "hue_harmony": ("degrees", "mean hue deviation from the best-fitting Matsuda harmonic template (0 = perfect fit)"),
+    "hue_harmony": (
+        "degrees off the template (lower = more harmonious)",
+        "mean hue deviation from the best-fitting Matsuda harmonic template (0 = perfect fit); "
+        "its qualifier rates harmony, so a small deviation reads 'high'",
+    ),
     "warmth": ("index, -1 cool .. +1 warm", "saturation-weighted warm/cool balance of hues"),
-    "sharpness": ("Var(∇²L), 0-255", "variance of the Laplacian of luminance at 512 px"),
-    "noise": ("grey levels, 0-255", "Immerkaer noise estimate at 512 px"),
+    "sharpness": ("Var(∇²L), grey levels², ≥ 0", "variance of the Laplacian of luminance at 512 px"),
+    "noise": ("σ in grey levels (of 255)", "Immerkaer noise estimate at 512 px"),
     "edge_density": ("fraction", "share of pixels on a luminance edge (Sobel)"),
     "texture": ("local std x100", "mean local (5x5) luminance variation: fine surface texture"),
     "saliency_thirds": ("0-1", "closeness of the salient regions to the rule-of-thirds points"),
     "saliency_centre": ("0-1", "closeness of the salient regions to the image centre"),
-    "subject_focus": ("share, 0.1-1", "share of saliency held by the top 10% of the image (focus on a subject)"),
+    "subject_focus": (
+        "share, 0.1-1",
+        "share of saliency held by the top 10% of the image (focus on a subject)",
+    ),
     "balance": ("0-1", "left-right balance of visual weight (saliency); 1 = equal halves"),
     "symmetry": ("0-1", "left-right mirror symmetry of luminance; 1 = mirror image"),
     "negative_space": ("fraction", "share of the image that is flat and not salient (empty space)"),
-    "affect_pleasure": ("0-1 scale", "Valdez-Mehrabian pleasure from brightness and saturation"),
-    "affect_arousal": ("0-1 scale", "Valdez-Mehrabian arousal from brightness and saturation"),
-    "affect_dominance": ("0-1 scale", "Valdez-Mehrabian dominance from brightness and saturation"),
-    "abstraction": ("probability", "logistic model on these measures fitted to AGIQA-3K train 'abstract' vs "
-                    "'realistic' prompts: resemblance to the abstract ones"),
+    "affect_pleasure": ("V-M units, 0 to +0.91", "Valdez-Mehrabian pleasure from brightness and saturation"),
+    "affect_arousal": (
+        "V-M units, -0.31 to +0.60",
+        "Valdez-Mehrabian arousal from brightness and saturation",
+    ),
+    "affect_dominance": (
+        "V-M units, -0.76 to +0.32",
+        "Valdez-Mehrabian dominance from brightness and saturation",
+    ),
+    "abstraction": (
+        "probability",
+        "logistic model on these measures fitted to AGIQA-3K train 'abstract' vs "
+        "'realistic' prompts: resemblance to the abstract ones",
+    ),
 }
+
+
+# The range each bounded measure can take, as its unit states it (a test checks values stay
+# inside). The Valdez-Mehrabian affect values are linear in HSV means in [0, 1], so their
+# ranges follow from the coefficients: P = .69Y + .22S in [0, .91], A = -.31Y + .60S in
+# [-.31, .60], D = -.76Y + .32S in [-.76, .32] (not "0-1").
+VALUE_RANGES: dict[str, tuple[float, float]] = {
+    "transparency": (0.0, 1.0),
+    "saturation_mean": (0.0, 1.0),
+    "saturation_std": (0.0, 0.5),
+    "brightness_mean": (0.0, 1.0),
+    "brightness_std": (0.0, 0.5),
+    "contrast_rms": (0.0, 0.5),
+    "contrast_michelson": (0.0, 1.0),
+    "hue_harmony": (0.0, 180.0),
+    "warmth": (-1.0, 1.0),
+    "edge_density": (0.0, 1.0),
+    "saliency_thirds": (0.0, 1.0),
+    "saliency_centre": (0.0, 1.0),
+    "subject_focus": (0.1, 1.0),
+    "balance": (0.0, 1.0),
+    "symmetry": (0.0, 1.0),
+    "negative_space": (0.0, 1.0),
+    "affect_pleasure": (0.0, 0.91),
+    "affect_arousal": (-0.31, 0.60),
+    "affect_dominance": (-0.76, 0.32),
+    "abstraction": (0.0, 1.0),
+}
+
+# Measures whose value falls as the property the key names rises: hue_harmony is a deviation
+# in degrees, so its qualifier is taken from the inverted rank ("high" harmony = small
+# deviation). The percentile stays the value's own rank among the reference images.
+INVERTED_QUALIFIER = frozenset({"hue_harmony"})
+
+
+def qualifier_for_key(key: str, percentile: float | None) -> str:
+    """The qualifier of ``key`` at ``percentile``: rates the property the key names."""
+    if percentile is not None and key in INVERTED_QUALIFIER:
+        return qualifier_for(100.0 - percentile)
+    return qualifier_for(percentile)
 
 
 def raw_measures(image: Image.Image) -> tuple[dict[str, float], dict[str, dict[str, Any]], list[str]]:
@@ -674,7 +768,7 @@ def measure(image: Image.Image) -> Evidence:
             description=desc,
             reference={k: round(float(x), 6) for k, x in ref.items()},
             percentile=None if pct is None else round(pct, 1),
-            qualifier=qualifier_for(pct),
+            qualifier=qualifier_for_key(key, pct),
             detail=details.get(key, {}),
             valid=key not in bad,
         )

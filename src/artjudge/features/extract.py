@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
-import torch
 from PIL import Image
 
 from artjudge.features.cache import FeatureCache
-from artjudge.features.encoder import MultiScaleEncoder, preprocess
 from artjudge.features.handcrafted import handcrafted_vector
+from artjudge.features.pixels import preprocess_array
+
+if TYPE_CHECKING:  # torch is needed only by the PyTorch engine and by training
+    import torch
 
 ENCODER_ID = "efficientnet-lite0-ms1"
 
@@ -49,6 +51,15 @@ def prefetched(items: Iterable[T], load: Callable[[T], R]) -> Iterator[R]:
             yield result
 
 
+class Encoder(Protocol):
+    """What :class:`FeatureExtractor` needs from an engine (``MultiScaleEncoder`` or ``OnnxEncoder``)."""
+
+    engine: str
+
+    def encode_array(
+        self, x: np.ndarray, *, keep_trunk: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]: ...
+
 
 @dataclass
 class FeatureBatch:
@@ -62,6 +73,8 @@ class FeatureBatch:
         return int(self.pooled.shape[0])
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        import torch
+
         trunk = torch.from_numpy(self.trunk.astype(np.float32)) if self.trunk.size else None
         return torch.from_numpy(self.pooled), torch.from_numpy(self.handcrafted), trunk
 
@@ -84,24 +97,30 @@ class FeatureExtractor:
         self,
         resolution: int,
         *,
-        encoder: MultiScaleEncoder | None = None,
+        encoder: Encoder | None = None,
         cache: FeatureCache | None = None,
         threads: int = 2,
         keep_trunk: bool = True,
     ) -> None:
         self.resolution = resolution
         self.keep_trunk = keep_trunk
-        self.encoder = encoder if encoder is not None else MultiScaleEncoder()
+        if encoder is None:  # training and the torch engine; the scorer passes its engine's encoder
+            from artjudge.features.encoder import MultiScaleEncoder
+
+            encoder = MultiScaleEncoder()
+        self.encoder: Encoder = encoder
         self.cache = cache
         self.threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads)
 
     def _prepare(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         """Per-image CPU work that can run beside the network: resize/normalise and measures."""
-        tensor = preprocess([image], self.resolution)[0].numpy()
+        tensor = preprocess_array([image], self.resolution)[0]
         return tensor, handcrafted_vector(image)
 
-    def encode(self, images: Sequence[Image.Image], hashes: Sequence[str | None] | None = None) -> FeatureBatch:
+    def encode(
+        self, images: Sequence[Image.Image], hashes: Sequence[str | None] | None = None
+    ) -> FeatureBatch:
         """Features for ``images``; rows whose hash is cached skip the network entirely."""
         n = len(images)
         hashes = list(hashes) if hashes is not None else [None] * n
@@ -116,22 +135,26 @@ class FeatureExtractor:
         fresh: dict[int, dict[str, np.ndarray]] = {}
         if todo:
             prepared = list(self._pool.map(self._prepare, [images[i] for i in todo]))
-            x = torch.from_numpy(np.stack([p[0] for p in prepared]))
-            out = self.encoder(x)
-            pooled = out.pooled.numpy().astype(np.float32)
-            trunk = out.trunk.numpy().astype(np.float16)
+            x = np.stack([p[0] for p in prepared])
+            pooled_raw, trunk_raw = self.encoder.encode_array(x, keep_trunk=self.keep_trunk)
+            pooled = pooled_raw.astype(np.float32)
+            trunk = trunk_raw.astype(np.float16) if trunk_raw is not None else None
             for row, i in enumerate(todo):
                 fresh[i] = {"pooled": pooled[row], "handcrafted": prepared[row][1]}
-                if self.keep_trunk:
+                if trunk is not None:
                     fresh[i]["trunk"] = trunk[row]
-                if self.cache is not None and hashes[i]:
-                    self.cache.put(hashes[i], fresh[i])  # type: ignore[arg-type]
+                h = hashes[i]
+                if self.cache is not None and h:
+                    self.cache.put(h, fresh[i])
         rows = [cached.get(i) or fresh[i] for i in range(n)]
         return FeatureBatch(
             pooled=np.stack([r["pooled"] for r in rows]).astype(np.float32),
             handcrafted=np.stack([r["handcrafted"] for r in rows]).astype(np.float32),
-            trunk=(np.stack([r["trunk"] for r in rows]).astype(np.float16) if self.keep_trunk
-                   else np.zeros((n, 0), dtype=np.float16)),
+            trunk=(
+                np.stack([r["trunk"] for r in rows]).astype(np.float16)
+                if self.keep_trunk
+                else np.zeros((n, 0), dtype=np.float16)
+            ),
         )
 
     def encode_stream(
@@ -167,8 +190,10 @@ class FeatureExtractor:
         def load_chunk(chunk: list[str]) -> list[tuple[Image.Image, str]]:
             loaded = [load_image(p) for p in chunk]
             if flip:  # mirrored copies for augmentation; hashed apart from the originals
-                return [(li.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), li.sha256 + "-flip")
-                        for li in loaded]
+                return [
+                    (li.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), li.sha256 + "-flip")
+                    for li in loaded
+                ]
             return [(li.image, li.sha256) for li in loaded]
 
         for current in prefetched(chunks, load_chunk):

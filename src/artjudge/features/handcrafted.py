@@ -37,8 +37,9 @@ def analysis_image(image: Image.Image, side: int = ANALYSIS_SIDE) -> Image.Image
     img = image if image.mode == "RGB" else image.convert("RGB")
     scale = side / max(img.size)
     if scale < 1:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-                         Image.Resampling.BOX)
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BOX
+        )
     return img
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeAlias
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
@@ -35,6 +36,19 @@ MIN_SIDE: Final[int] = 16
 _ORIENTATION_TAG: Final[int] = 0x0112
 _UPLOAD_LABEL: Final[str] = "<upload>"
 _MEMORY_LABEL: Final[str] = "<image>"
+_ARRAY_LABEL: Final[str] = "<array>"
+_ALPHA_MODES: Final[frozenset[str]] = frozenset({"RGBA", "LA", "La", "RGBa"})
+
+#: Everything :func:`load_image` accepts: a path, raw file bytes, a PIL image or an HxW(xC) array.
+ImageSource: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | Image.Image | np.ndarray
+
+
+class ImageTooLarge(InputError):
+    """Over the pixel limit, or a file too big for it (the service answers HTTP 413)."""
+
+
+class NotAnImage(InputError):
+    """Bytes that no image decoder recognises, whatever their name (the service answers HTTP 415)."""
 
 
 @dataclass
@@ -78,37 +92,132 @@ def resolve_max_pixels(max_pixels: int | None = None) -> int:
 
 
 def load_image(
-    source: str | os.PathLike[str] | bytes | Image.Image,
+    source: ImageSource,
     *,
     name: str | None = None,
+    what: str | None = None,
     max_pixels: int | None = None,
+    keep_alpha: bool = False,
+    target_size: tuple[int, int] | None = None,
 ) -> LoadedImage:
-    """Decode ``source`` (a path, raw file bytes, or an in-memory PIL image) to 8-bit sRGB RGB.
+    """Decode ``source`` (a path, raw file bytes, a PIL image or an array) to 8-bit sRGB RGB.
 
-    ``name`` labels bytes and in-memory images in messages and records (default ``<upload>``
-    / ``<image>``); for paths it overrides the path shown. Raises
-    :class:`artjudge.errors.InputError` with one reason for anything that cannot be scored.
+    This is the only place artjudge decodes a still image from user input, so every entry
+    point (scorers, VLM, process judge, key frames, critique, service) applies the same
+    limits, EXIF rotation, colour management and mode handling.
+
+    ``name`` labels bytes, in-memory images and arrays in messages and records (default
+    ``<upload>`` / ``<image>`` / ``<array>``); for paths it overrides the path shown.
+    ``what`` says what role the image plays (``"reference"``, ``"frame"``): errors then read
+    ``"reference ref.png: file not found"``. ``keep_alpha=True`` returns images that carry
+    transparency as RGBA (colour-managed and rotated, not composited on white) for callers
+    that measure transparency; images without it still come back as RGB. Raises
+    :class:`artjudge.errors.InputError` (:class:`ImageTooLarge`, :class:`NotAnImage` for those
+    two cases) with one reason for anything that cannot be scored.
+
+    ``target_size=(short, long)`` lets a JPEG much larger than every consumer needs be decoded
+    at a reduced size (libjpeg's DCT scaling, 1/2 to 1/8, via ``Image.draft``) as long as its
+    shorter side stays >= ``short`` and its longer side >= ``long``; the record's notes say so.
+    A scorer sets it to its largest analysis size, so the pixels it never looks at are never
+    decoded; callers that need full resolution leave it None.
     """
-    limit = resolve_max_pixels(max_pixels)
+    try:
+        return _load(source, name, what, resolve_max_pixels(max_pixels), keep_alpha, target_size)
+    except InputError as err:
+        if what is None:
+            raise
+        raise type(err)(f"{what} {err.source}", err.reason) from None
+
+
+def _load(
+    source: ImageSource,
+    name: str | None,
+    what: str | None,
+    limit: int,
+    keep_alpha: bool,
+    target_size: tuple[int, int] | None = None,
+) -> LoadedImage:
     if isinstance(source, Image.Image):
-        label = name or _MEMORY_LABEL
-        return _load_pil(source, label, limit)
+        return _load_pil(source, name or _MEMORY_LABEL, limit, keep_alpha)
+    if isinstance(source, np.ndarray):
+        label = name or _ARRAY_LABEL
+        return _load_pil(_from_array(source, label), label, limit, keep_alpha)
     if isinstance(source, (bytes, bytearray, memoryview)):
         label = name or _UPLOAD_LABEL
         data = bytes(source)
         if not data:
             raise InputError(label, "empty upload (0 bytes)")
-        return _decode(data, label, limit)
+        return _decode(data, label, limit, keep_alpha, target_size)
     path = os.fspath(source)
     label = name or str(path)
-    data = _read_file(path, label, limit)
-    return _decode(data, label, limit)
+    data = _read_file(path, label, limit, dir_hint=what is None)
+    return _decode(data, label, limit, keep_alpha, target_size)
+
+
+def image_size(
+    path: str | os.PathLike[str], *, what: str | None = None, max_pixels: int | None = None
+) -> tuple[int, int]:
+    """Size of an image file as :func:`load_image` would return it, without decoding pixels.
+
+    For callers that must know the sizes of many files before decoding a few (key frames of
+    a folder). The file checks, the header checks, EXIF rotation and the pixel limit are the
+    loader's, with its messages; only corrupt pixel data is left for :func:`load_image`.
+    """
+    try:
+        limit = resolve_max_pixels(max_pixels)
+        label = str(os.fspath(path))
+        data = _read_file(label, label, limit, dir_hint=what is None)
+        im = _open(data, label, limit)
+        try:
+            _check_size(im.size, label, limit)
+            w, h = im.size
+            return (h, w) if _orientation(im) in (5, 6, 7, 8) else (w, h)
+        finally:
+            im.close()
+    except InputError as err:
+        if what is None:
+            raise
+        raise type(err)(f"{what} {err.source}", err.reason) from None
+
+
+def check_pixel_limit(size: tuple[int, int], label: str, max_pixels: int | None = None) -> None:
+    """Raise :class:`ImageTooLarge` when ``size`` (width, height) is over the pixel limit.
+
+    Decoders outside Pillow (video frames from PyAV) call this so that they refuse what
+    :func:`load_image` refuses, with the same message.
+    """
+    limit = resolve_max_pixels(max_pixels)
+    w, h = size
+    if w * h > limit:
+        raise ImageTooLarge(
+            label,
+            f"image is {w}x{h} = {_mp(w * h)}, over the limit of {_mp(limit)} "
+            f"(decompression bomb guard; raise it with max_pixels= or {MAX_PIXELS_ENV})",
+        )
+
+
+def _from_array(arr: np.ndarray, label: str) -> Image.Image:
+    """An HxW, HxWx1, HxWx3 or HxWx4 array of 0-255 values as a PIL image (never a silent cast)."""
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise InputError(label, f"image array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        if arr.dtype.kind not in "biuf" or arr.size == 0:
+            raise InputError(label, f"image array of dtype {arr.dtype} is not supported; give uint8 0-255")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0 or hi > 255 or not np.array_equal(arr, np.round(arr)):
+            raise InputError(
+                label, f"image array of dtype {arr.dtype} holds values {lo:g}..{hi:g}; give uint8 0-255"
+            )
+        arr = arr.astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(arr))
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def _read_file(path: str, label: str, limit: int) -> bytes:
+def _read_file(path: str, label: str, limit: int, *, dir_hint: bool = True) -> bytes:
     """Read the whole file, turning every OS-level failure into one clear reason."""
     if not path:
         raise InputError(label or "''", "empty path")
@@ -121,16 +230,15 @@ def _read_file(path: str, label: str, limit: int) -> bytes:
     except OSError as e:
         raise InputError(label, f"cannot access file ({e.strerror or e})") from None
     if os.path.isdir(path):
-        raise InputError(
-            label, "is a directory, not an image file (pass it to the CLI to score the images inside)"
-        )
+        hint = " (pass it to the CLI to score the images inside)" if dir_hint else ""
+        raise InputError(label, f"is a directory, not an image file{hint}")
     if st.st_size == 0:
         raise InputError(label, "empty file (0 bytes)")
     # A compressed image is rarely bigger than 8 bytes per pixel (16-bit RGBA, uncompressed):
     # anything past that cannot decode within the pixel limit, so don't read gigabytes for nothing.
     max_bytes = limit * 8 + 64 * 2**20
     if st.st_size > max_bytes:
-        raise InputError(
+        raise ImageTooLarge(
             label,
             f"file too large ({st.st_size / 2**20:.0f} MiB) for the pixel limit of {_mp(limit)} "
             f"(raise it with max_pixels= or {MAX_PIXELS_ENV})",
@@ -204,8 +312,8 @@ def _magic_format(data: bytes) -> str | None:
 # --------------------------------------------------------------------------- decoding
 
 
-def _decode(data: bytes, label: str, limit: int) -> LoadedImage:
-    digest = hashlib.sha256(data).hexdigest()
+def _open(data: bytes, label: str, limit: int) -> Image.Image:
+    """Pillow's lazy open (header only), every failure turned into the loader's one reason."""
     _allow_limit_in_pillow(limit)
     try:
         with warnings.catch_warnings():
@@ -213,7 +321,7 @@ def _decode(data: bytes, label: str, limit: int) -> LoadedImage:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as e:
-        raise InputError(label, _bomb_reason(e, limit)) from None
+        raise ImageTooLarge(label, _bomb_reason(e, limit)) from None
     except UnidentifiedImageError:
         what = sniff(data)
         if what is None:
@@ -224,23 +332,61 @@ def _decode(data: bytes, label: str, limit: int) -> LoadedImage:
         else:
             kind, hint = what
             reason = f"not an image (looks like {kind})" if hint is None else f"{kind} file: {hint}"
-        raise InputError(label, reason) from None
+        raise NotAnImage(label, reason) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         fmt = _magic_format(data) or "image"
         if "truncat" in str(e).lower() or isinstance(e, EOFError):
             raise InputError(label, f"truncated {fmt} file: it ends inside the header") from None
         raise InputError(label, f"corrupt {fmt} header ({e})") from None
+    return im
+
+
+def draft_request(size: tuple[int, int], target_size: tuple[int, int]) -> tuple[int, int] | None:
+    """The size to ask ``Image.draft`` for so both sides stay at or above ``target_size``, or None.
+
+    None when the image is not at least twice the target (no DCT scale would apply).
+    """
+    w, h = size
+    short, long_ = target_size
+    scale = max(short / max(1, min(w, h)), long_ / max(1, max(w, h)))
+    if scale > 0.5:
+        return None
+    return (max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale)))
+
+
+def _draft(im: Image.Image, target_size: tuple[int, int], notes: list[str]) -> None:
+    """Ask libjpeg for a reduced decode (before any pixel is read) and note it."""
+    request = draft_request(im.size, target_size)
+    if request is None:
+        return
+    before = im.size
+    im.draft(im.mode, request)
+    if im.size != before:
+        notes.append(
+            f"JPEG decoded at reduced size {im.size[0]}x{im.size[1]} (of {before[0]}x{before[1]}; "
+            f"the scorer reads at most {target_size[0]} px short side / {target_size[1]} px long side)"
+        )
+
+
+def _decode(
+    data: bytes, label: str, limit: int, keep_alpha: bool = False, target_size: tuple[int, int] | None = None
+) -> LoadedImage:
+    # The bytes were read once (``_read_file``); the digest is taken from that same buffer.
+    digest = hashlib.sha256(data).hexdigest()
+    im = _open(data, label, limit)
     try:
         notes: list[str] = []
         _check_size(im.size, label, limit)
         n_frames = int(getattr(im, "n_frames", 1) or 1)
         fmt = im.format
         original_mode, original_size = im.mode, im.size
+        if target_size is not None and fmt == "JPEG":
+            _draft(im, target_size, notes)
         _load_fully(im, label, fmt, limit)
         if fmt == "PNG" and _png_bit_depth(data) == 16 and im.mode in ("RGB", "RGBA"):
             # Pillow has no 16-bit colour modes; it keeps the high byte, which is the correct 8-bit value.
             notes.append("16-bit PNG reduced to 8-bit")
-        rgb = _to_rgb(im, label, notes, fmt, n_frames)
+        rgb = _to_rgb(im, label, notes, fmt, n_frames, keep_alpha)
         if rgb is im:  # nothing to convert: detach the pixels from the (about to close) file object
             rgb = im.copy()
     finally:
@@ -257,7 +403,7 @@ def _decode(data: bytes, label: str, limit: int) -> LoadedImage:
     )
 
 
-def _load_pil(im: Image.Image, label: str, limit: int) -> LoadedImage:
+def _load_pil(im: Image.Image, label: str, limit: int, keep_alpha: bool = False) -> LoadedImage:
     """An image already in memory: same checks and conversions, the caller's object untouched."""
     _check_size(im.size, label, limit)
     fmt = im.format
@@ -266,7 +412,7 @@ def _load_pil(im: Image.Image, label: str, limit: int) -> LoadedImage:
     h = hashlib.sha256(f"{im.mode} {im.size[0]}x{im.size[1]}\n".encode())
     h.update(im.tobytes())
     notes: list[str] = []
-    rgb = _to_rgb(im.copy(), label, notes, fmt, n_frames)
+    rgb = _to_rgb(im.copy(), label, notes, fmt, n_frames, keep_alpha)
     return LoadedImage(
         image=rgb,
         sha256=h.hexdigest(),
@@ -301,13 +447,8 @@ def _bomb_reason(err: Exception, limit: int) -> str:
 
 
 def _check_size(size: tuple[int, int], label: str, limit: int) -> None:
+    check_pixel_limit(size, label, limit)
     w, h = size
-    if w * h > limit:
-        raise InputError(
-            label,
-            f"image is {w}x{h} = {_mp(w * h)}, over the limit of {_mp(limit)} "
-            f"(decompression bomb guard; raise it with max_pixels= or {MAX_PIXELS_ENV})",
-        )
     if min(w, h) < MIN_SIDE:
         raise InputError(
             label, f"image is {w}x{h} pixels, too small to assess (each side must be >= {MIN_SIDE} px)"
@@ -327,7 +468,7 @@ def _load_fully(im: Image.Image, label: str, fmt: str | None, limit: int) -> Non
     try:
         im.load()
     except Image.DecompressionBombError as e:
-        raise InputError(label, _bomb_reason(e, limit)) from None
+        raise ImageTooLarge(label, _bomb_reason(e, limit)) from None
     except (OSError, SyntaxError, EOFError) as e:
         msg = str(e)
         if "truncated" in msg or isinstance(e, EOFError) or "broken data stream" in msg:
@@ -345,8 +486,11 @@ def _png_bit_depth(data: bytes) -> int | None:
     return None
 
 
-def _to_rgb(im: Image.Image, label: str, notes: list[str], fmt: str | None, n_frames: int) -> Image.Image:
-    """Bring a loaded first frame to 8-bit sRGB RGB, noting each step that changed anything."""
+def _to_rgb(
+    im: Image.Image, label: str, notes: list[str], fmt: str | None, n_frames: int, keep_alpha: bool = False
+) -> Image.Image:
+    """Bring a loaded first frame to 8-bit sRGB RGB (RGBA with ``keep_alpha``), noting each change."""
+    fate = "kept as alpha" if keep_alpha else "composited on white"
     if n_frames > 1:
         kind = {
             "GIF": "animated GIF",
@@ -379,11 +523,11 @@ def _to_rgb(im: Image.Image, label: str, notes: list[str], fmt: str | None, n_fr
         )
         im = im.convert("RGBA" if has_alpha else "RGB")
         if has_alpha:
-            notes.append("palette with transparency composited on white")
+            notes.append(f"palette with transparency {fate}")
             alpha_noted = True
     elif mode in ("L", "RGB") and "transparency" in im.info:
         im = im.convert("LA" if mode == "L" else "RGBA")
-        notes.append("transparent colour key composited on white")
+        notes.append(f"transparent colour key {fate}")
         alpha_noted = True
 
     if icc and im.mode in ("RGB", "RGBA", "CMYK", "L"):
@@ -392,11 +536,13 @@ def _to_rgb(im: Image.Image, label: str, notes: list[str], fmt: str | None, n_fr
     if im.mode == "CMYK":
         im = im.convert("RGB")
         notes.append("converted from CMYK")
-    elif im.mode in ("RGBA", "LA", "La", "RGBa"):
+    elif im.mode in _ALPHA_MODES and keep_alpha:
+        im = im.convert("RGBA")
+    elif im.mode in _ALPHA_MODES:
         im = _composite_on_white(im, notes, already_noted=alpha_noted)
     if im.mode == "L":
         im = im.convert("RGB")
-    elif im.mode != "RGB":
+    elif im.mode != "RGB" and not (keep_alpha and im.mode == "RGBA"):
         before = im.mode
         try:
             im = im.convert("RGB")

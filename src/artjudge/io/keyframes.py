@@ -16,7 +16,7 @@ downscaled to ``max_side``. Nothing ever holds the whole video.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from artjudge.errors import InputError
+from artjudge.io.images import check_pixel_limit, image_size, load_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
@@ -40,6 +41,7 @@ class KeyframeConfig:
     thumb_size: int = 32  # thumbnails are thumb_size x thumb_size RGB, used only for distances
     max_thumbnails: int = 4096  # bound on the first pass's memory (~12 MB at 32 px)
     max_side: int = 512  # kept frames are downscaled so their longer side is at most this
+    max_pixels: int | None = None  # per-frame pixel limit; None: load_image's (ARTJUDGE_MAX_PIXELS)
 
     def __post_init__(self) -> None:
         if self.every_k < 1:
@@ -91,6 +93,20 @@ def _downscale(img: Image.Image, max_side: int) -> Image.Image:
     return img
 
 
+def prepare_frame(img: Image.Image, first_size: tuple[int, int] | None, max_side: int) -> Image.Image:
+    """The one per-frame preparation every entry point applies (CLI, Python, HTTP, ``--follow``).
+
+    RGB, resized to the process's first frame size when it differs (a camera that changed
+    resolution mid-process), then downscaled so the longer side is at most ``max_side``.
+    Judging the same frame prepared two ways gave different scores (a 640 px frame resized
+    to the encoder's 128 px directly vs via 512 px), so nothing else may resize a frame.
+    """
+    img = img.convert("RGB")
+    if first_size is not None and img.size != first_size:
+        img = img.resize(first_size, Image.Resampling.BILINEAR)
+    return _downscale(img, max_side)
+
+
 class _LazyFrame:
     """A decoded frame whose RGB conversion happens only if the frame is looked at."""
 
@@ -103,8 +119,12 @@ class _LazyFrame:
         return self._load()
 
 
-def _iter_video(path: Path) -> Iterator[_LazyFrame]:
-    """Decode a video one frame at a time (PyAV); never more than one frame in memory."""
+def _iter_video(path: Path, max_pixels: int | None = None) -> Iterator[_LazyFrame]:
+    """Decode a video one frame at a time (PyAV); never more than one frame in memory.
+
+    PyAV, not Pillow, decodes video frames, so each frame's size is held to the same pixel
+    limit as :func:`artjudge.io.load_image` before it is converted to an image.
+    """
     import av
 
     try:
@@ -118,43 +138,36 @@ def _iter_video(path: Path) -> Iterator[_LazyFrame]:
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
+                check_pixel_limit((frame.width, frame.height), str(path), max_pixels)
                 ts = float(frame.time) if frame.time is not None else None
                 yield _LazyFrame((frame.width, frame.height), frame.to_image, ts)
         except InputError:
             raise
         except Exception as err:
-            raise InputError(str(path), f"video is corrupt or truncated ({type(err).__name__}: {err})") from None
+            raise InputError(
+                str(path), f"video is corrupt or truncated ({type(err).__name__}: {err})"
+            ) from None
     finally:
         container.close()
 
 
-def _read_image(p: Path) -> Image.Image:
-    try:
-        with Image.open(p) as im:
-            im.load()
-            return im.convert("RGB")
-    except Exception as err:
-        raise InputError(str(p), f"cannot read as an image ({type(err).__name__})") from None
+def _iter_folder(files: list[Path], max_pixels: int | None = None) -> Iterator[_LazyFrame]:
+    """Frames of a folder through the one image loader: same limits, EXIF, ICC as a still image.
 
-
-def _header_size(p: Path) -> tuple[int, int]:
-    try:
-        with Image.open(p) as im:  # reads the header only
-            return im.size
-    except Exception as err:
-        raise InputError(str(p), f"cannot read as an image ({type(err).__name__})") from None
-
-
-def _iter_folder(files: list[Path]) -> Iterator[_LazyFrame]:
+    The size comes from the header (as loaded: EXIF-rotated), so frames that pass 1 only
+    counts are never decoded.
+    """
     for p in files:
-        yield _LazyFrame(_header_size(p), lambda p=p: _read_image(p), None)  # type: ignore[misc]
+        size = image_size(p, max_pixels=max_pixels)
+        yield _LazyFrame(size, lambda p=p: load_image(p, max_pixels=max_pixels).image, None)  # type: ignore[misc]
 
 
 class _FrameSource:
     """A re-iterable frame stream over a video file or a folder of images."""
 
-    def __init__(self, source: str | Path) -> None:
+    def __init__(self, source: str | Path, max_pixels: int | None = None) -> None:
         self.path = Path(source)
+        self.max_pixels = max_pixels
         if not self.path.exists():
             raise InputError(str(source), "no such file or directory")
         if self.path.is_dir():
@@ -172,8 +185,8 @@ class _FrameSource:
 
     def __iter__(self) -> Iterator[_LazyFrame]:
         if self.files is not None:
-            return _iter_folder(self.files)
-        return _iter_video(self.path)
+            return _iter_folder(self.files, self.max_pixels)
+        return _iter_video(self.path, self.max_pixels)
 
 
 def select_indices(
@@ -181,7 +194,8 @@ def select_indices(
 ) -> tuple[list[int], float, float]:
     """Choose key positions among thumbnails: (positions, threshold, total change).
 
-    The threshold is the total path length of the thumbnail sequence divided by the
+    At most ``max_keyframes`` frames: all of them (the one key-frame policy of every entry
+    point). Otherwise the threshold is the total path length of the thumbnail sequence divided by the
     number of key frames wanted (``max_keyframes``), times ``sensitivity``. First and last
     always stay; too many are thinned uniformly, too few are topped up with the frames
     farthest (in frame order) from any kept one.
@@ -194,6 +208,10 @@ def select_indices(
     flat = thumbs.reshape(n, -1)
     steps = np.sqrt(((flat[1:] - flat[:-1]) ** 2).mean(axis=1))
     total = float(steps.sum())
+    if n <= max_keyframes:
+        # Few frames: every one is a chosen stage (photographed stages, uploaded frames,
+        # a live folder); dropping some would make the answer depend on the entry point.
+        return list(range(n)), 0.0, total
     threshold = sensitivity * total / max(1, max_keyframes - 1)
     kept = [0]
     for i in range(1, n):
@@ -216,7 +234,7 @@ def select_indices(
 def extract_keyframes(source: str | Path, config: KeyframeConfig | None = None) -> Keyframes:
     """Key frames of a video or a folder of frames, in two streamed passes."""
     cfg = config or KeyframeConfig()
-    frames_src = _FrameSource(source)
+    frames_src = _FrameSource(source, cfg.max_pixels)
     notes: list[str] = []
 
     # Pass 1: thumbnails of every k-th frame, k doubling when the store is full.
@@ -265,10 +283,7 @@ def extract_keyframes(source: str | Path, config: KeyframeConfig | None = None) 
     kept: dict[int, tuple[Image.Image, float | None]] = {}
     for i, lazy in enumerate(frames_src):
         if i in wanted_set:
-            img = lazy.image()
-            if first_size is not None and img.size != first_size:
-                img = img.resize(first_size, Image.Resampling.BILINEAR)
-            kept[i] = (_downscale(img, cfg.max_side), lazy.timestamp)
+            kept[i] = (prepare_frame(lazy.image(), first_size, cfg.max_side), lazy.timestamp)
         if i >= wanted[-1]:
             break
     order = sorted(kept)
@@ -289,11 +304,55 @@ def load_frames(source: str | Path, config: KeyframeConfig | None = None) -> Key
     return extract_keyframes(source, config)
 
 
+FrameInput = str | Path | Image.Image
+
+
+def select_frames(
+    source: str | Path | Sequence[FrameInput], config: KeyframeConfig | None = None
+) -> Keyframes:
+    """The frames to judge from any input, under the one key-frame policy.
+
+    A video or folder goes through :func:`extract_keyframes`; a list of images or paths
+    (the HTTP service's uploads, the Python API) is loaded once each through
+    :func:`artjudge.io.load_image`, prepared by :func:`prepare_frame` and thinned by the
+    same :func:`select_indices`, so the same frames give the same key frames everywhere.
+    """
+    if isinstance(source, str | Path):
+        return extract_keyframes(source, config)
+    cfg = config or KeyframeConfig()
+    raw = [load_image(f, what="frame", max_pixels=cfg.max_pixels).image for f in source]
+    if not raw:
+        raise InputError("frames", "no frames given")
+    first_size = raw[0].size
+    notes: list[str] = []
+    resized = sum(im.size != first_size for im in raw)
+    if resized:
+        notes.append(f"{resized} frame(s) differ in size from the first; resized to {first_size}")
+    if len(raw) == 1:
+        notes.append("only one frame: a process needs several; scores rest on a single state")
+    thumbs = np.stack([_thumbnail(im, cfg.thumb_size) for im in raw])  # as pass 1 of a folder
+    positions, threshold, total = select_indices(
+        thumbs, cfg.min_keyframes, cfg.max_keyframes, cfg.sensitivity
+    )
+    return Keyframes(
+        source="<frames>",
+        frames=[prepare_frame(raw[i], first_size, cfg.max_side) for i in positions],
+        indices=list(positions),
+        n_frames_seen=len(raw),
+        threshold=threshold,
+        total_change=total,
+        notes=notes,
+        timestamps=[None] * len(positions),
+    )
+
+
 __all__ = [
     "KeyframeConfig",
     "Keyframes",
     "extract_keyframes",
     "list_frame_files",
     "load_frames",
+    "prepare_frame",
+    "select_frames",
     "select_indices",
 ]

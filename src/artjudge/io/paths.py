@@ -39,6 +39,36 @@ def _optional_extensions() -> frozenset[str]:
 IMAGE_EXTENSIONS: Final[frozenset[str]] = _BASE_EXTENSIONS | _optional_extensions()
 
 
+#: Image formats people keep beside their JPEGs that Pillow cannot read here, and what to do.
+#: A folder walk reports each such file (one line naming it and why) instead of skipping it
+#: silently; files of other kinds (.txt, .json, ...) are not images and stay out of the walk.
+_UNSUPPORTED_IMAGE_HINTS: Final[dict[str, str]] = {
+    ".heic": "HEIC/HEIF is not supported here; convert it to JPEG or PNG",
+    ".heif": "HEIC/HEIF is not supported here; convert it to JPEG or PNG",
+    ".avif": "AVIF is not supported by this Pillow build; convert it to JPEG or PNG",
+    ".jxl": "JPEG XL is not supported here; convert it to JPEG or PNG",
+    ".jp2": "JPEG 2000 is not supported by this Pillow build; convert it to JPEG or PNG",
+    ".j2k": "JPEG 2000 is not supported by this Pillow build; convert it to JPEG or PNG",
+    ".jpx": "JPEG 2000 is not supported by this Pillow build; convert it to JPEG or PNG",
+    ".svg": "vector images are not supported; rasterise it to PNG first",
+    ".psd": "Photoshop files are not read from folders; export a JPEG or PNG (or name the file directly)",
+    ".dng": "camera raw files are not supported; export a JPEG or PNG",
+    ".cr2": "camera raw files are not supported; export a JPEG or PNG",
+    ".cr3": "camera raw files are not supported; export a JPEG or PNG",
+    ".nef": "camera raw files are not supported; export a JPEG or PNG",
+    ".arw": "camera raw files are not supported; export a JPEG or PNG",
+    ".orf": "camera raw files are not supported; export a JPEG or PNG",
+    ".rw2": "camera raw files are not supported; export a JPEG or PNG",
+    ".raf": "camera raw files are not supported; export a JPEG or PNG",
+}
+
+
+def unsupported_image_reason(name: str) -> str | None:
+    """Why a file that looks like an image by its name cannot be read here, or None."""
+    ext = os.path.splitext(name)[1].lower()
+    return None if ext in IMAGE_EXTENSIONS else _UNSUPPORTED_IMAGE_HINTS.get(ext)
+
+
 def is_image_name(name: str) -> bool:
     """True when the file name has an image extension (case-insensitive)."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
@@ -60,6 +90,7 @@ def iter_inputs(
     - a file is passed through as given, whatever its extension;
     - a folder yields its images (by extension; hidden files and folders skipped), walked
       with ``os.scandir``, into sub-folders when ``recursive``; a folder with none is an error;
+      an image in a format not read here (``.heic``, camera raw, ...) is an error naming it;
     - a glob (``*``, ``?``, ``[``; ``**`` spans folders) yields matching image files and,
       unless it has ``**``, the images of matching folders; a glob matching no image is an error;
     - anything else is an error ("no such file or directory").
@@ -101,6 +132,7 @@ def _expand_glob(pattern: str, *, recursive: bool, sort: bool) -> Iterator[tuple
         matches = sorted(matches)
     found = 0
     matched = 0
+    reported = 0
     # With "**" the pattern itself reaches every file below, so expanding the folders it also
     # matches would yield those files twice.
     expand_dirs = "**" not in pattern
@@ -115,7 +147,10 @@ def _expand_glob(pattern: str, *, recursive: bool, sort: bool) -> Iterator[tuple
         elif is_image_name(m):
             found += 1
             yield m, None
-    if not found:
+        elif (reason := unsupported_image_reason(m)) is not None and not os.path.basename(m).startswith("."):
+            reported += 1
+            yield m, InputError(m, reason)
+    if not found and not reported:
         if matched:
             reason = f"pattern matches {matched} path(s) but no images (looked for {_looked_for()})"
         else:
@@ -128,6 +163,7 @@ def _expand_dir(
 ) -> Iterator[tuple[str, InputError | None]]:
     """Depth-first walk: a folder's images first, then its sub-folders, each level in name order."""
     found = 0
+    reported = 0  # unsupported images named in their own error lines (unsorted walk)
     seen: set[tuple[int, int]] = set()
     stack: list[str] = [root]
     while stack:
@@ -150,13 +186,25 @@ def _expand_dir(
                         _classify(entry, files, subdirs, recursive)
                     files.sort()
                     for name in files:
-                        found += 1
-                        yield os.path.join(d, name), None
+                        path = os.path.join(d, name)
+                        reason = unsupported_image_reason(name)
+                        if reason is None:
+                            found += 1
+                            yield path, None
+                        else:
+                            reported += 1
+                            yield path, InputError(path, reason)
                 else:
                     for entry in it:
                         if _is_visible_image(entry):
                             found += 1
                             yield entry.path, None
+                        elif _is_visible_unsupported(entry):
+                            reported += 1
+                            yield (
+                                entry.path,
+                                InputError(entry.path, str(unsupported_image_reason(entry.name))),
+                            )
                         elif recursive and _is_visible_dir(entry):
                             subdirs.append(entry.name)
         except OSError as e:
@@ -165,13 +213,13 @@ def _expand_dir(
         # pop() takes from the end: push in reverse so sub-folders come out in name order
         for name in sorted(subdirs, reverse=True) if sort else reversed(subdirs):
             stack.append(os.path.join(d, name))
-    if not found and report_empty:
+    if not found and report_empty and not reported:
         where = " (including sub-folders)" if recursive else ""
         yield root, InputError(root, f"directory has no images{where} (looked for {_looked_for()})")
 
 
 def _classify(entry: os.DirEntry[str], files: list[str], subdirs: list[str], recursive: bool) -> None:
-    if _is_visible_image(entry):
+    if _is_visible_image(entry) or _is_visible_unsupported(entry):
         files.append(entry.name)
     elif recursive and _is_visible_dir(entry):
         subdirs.append(entry.name)
@@ -180,6 +228,16 @@ def _classify(entry: os.DirEntry[str], files: list[str], subdirs: list[str], rec
 def _is_visible_image(entry: os.DirEntry[str]) -> bool:
     # Hidden files include macOS "._name.jpg" resource forks, which are not images.
     if entry.name.startswith(".") or not is_image_name(entry.name):
+        return False
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _is_visible_unsupported(entry: os.DirEntry[str]) -> bool:
+    """A visible file in an image format this build cannot read (reported, not skipped)."""
+    if entry.name.startswith(".") or unsupported_image_reason(entry.name) is None:
         return False
     try:
         return entry.is_file()

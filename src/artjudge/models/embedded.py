@@ -3,55 +3,155 @@
 One class holds the whole scorer, Q-Align style: give it images, get Assessment
 records. The same object serves the CLI, the HTTP service and the batch runner, so the
 numbers they print are the numbers a benchmark measures. ``artjudge.load()`` builds it.
+
+Two inference engines compute the same numbers (docs/embedded-model.md, "Engines"):
+``onnx`` (the default: ONNX Runtime, no torch needed) and ``torch`` (PyTorch eager, the
+training code's own modules; the fallback). Torch is imported only for ``engine="torch"``,
+for a checkpoint whose head has no ONNX graph, or for the consistency component.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
-import torch
 from PIL import Image
 
 from artjudge import scoring
-from artjudge.models.weights import load_checkpoint, resolve_checkpoint
-from artjudge.errors import ArtjudgeError
+from artjudge.errors import ArtjudgeError, InputError, ModelNotAvailable
 from artjudge.features.cache import FeatureCache
-from artjudge.features.extract import FeatureBatch, FeatureExtractor, cache_key, prefetched
+from artjudge.features.evidence import DETAIL_SIDE
+from artjudge.features.extract import Encoder, FeatureBatch, FeatureExtractor, cache_key, prefetched
 from artjudge.io import LoadedImage, load_image
-from artjudge.models.head import HeadConfig, ScoringHead
+from artjudge.models.base import RecordCritic, ScorerInfo, make_info, no_critic_error
+from artjudge.models.head_config import HeadConfig
+from artjudge.models.weights import (
+    ENCODER_ONNX,
+    expected_sha256,
+    read_verified,
+    resolve_checkpoint,
+    verify_sha256,
+)
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
+from artjudge.threads import ThreadPolicy, apply_policy, policy_for
+
+if TYPE_CHECKING:
+    from artjudge.models.head import ScoringHead
+
+#: The inference engines ``load(..., engine=...)`` and ``--engine`` accept; the first is the default.
+ENGINES: tuple[str, ...] = ("onnx", "torch")
+DEFAULT_ENGINE = ENGINES[0]
+#: Environment variable naming the engine when the caller names none (``artjudge serve --engine`` sets it).
+ENGINE_ENV = "ARTJUDGE_ENGINE"
+
+
+class HeadRunner(Protocol):
+    """What the scorer needs from a head, whichever engine runs it."""
+
+    config: HeadConfig
+    engine: str
+
+    def probabilities(
+        self, pooled: np.ndarray, handcrafted: np.ndarray, trunk: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]: ...
+
+    def frozen_input(self, pooled: np.ndarray, handcrafted: np.ndarray) -> np.ndarray: ...
+
+
+class TorchHead:
+    """:class:`ScoringHead` behind the engine-neutral :class:`HeadRunner` calls (torch engine)."""
+
+    engine = "torch"
+
+    def __init__(self, head: ScoringHead) -> None:
+        self.head = head.eval()
+        self.config: HeadConfig = head.config
+
+    def probabilities(
+        self, pooled: np.ndarray, handcrafted: np.ndarray, trunk: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            tr = torch.from_numpy(trunk.astype(np.float32)) if trunk is not None and trunk.size else None
+            logits = self.head(torch.from_numpy(pooled), torch.from_numpy(handcrafted), tr)
+            return {t: torch.softmax(lg.double(), dim=-1).numpy() for t, lg in logits.items()}
+
+    def frozen_input(self, pooled: np.ndarray, handcrafted: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.head.frozen_input(torch.from_numpy(pooled), torch.from_numpy(handcrafted)).numpy()
+
 
 ImageInput = str | Path | bytes | Image.Image | LoadedImage
 
 
 class EmbeddedScorer:
-    """The embedded scorer: EfficientNet-Lite0 features + a trained distribution head."""
+    """The embedded scorer: EfficientNet-Lite0 features + a trained distribution head.
+
+    Implements :class:`artjudge.models.base.Scorer`. ``critic`` writes the critique when
+    ``assess(..., critique=True)``; ``artjudge.load`` supplies the embedded critic (the
+    critique layer sits above this one, so the scorer cannot import it itself).
+    """
 
     def __init__(
         self,
-        head: ScoringHead,
+        head: ScoringHead | HeadRunner,
         card: dict[str, Any],
         *,
         cache: bool | str | Path = False,
         threads: int | None = None,
         max_pixels: int | None = None,
+        critic: RecordCritic | None = None,
+        consistency: str = "offline",
+        encoder: Encoder | None = None,
+        policy: ThreadPolicy | None = None,
+        lean_decode: bool = True,
     ) -> None:
-        self.head = head.eval()
+        runner: HeadRunner = (
+            cast(HeadRunner, head) if hasattr(head, "probabilities") else TorchHead(cast(Any, head))
+        )
+        self.head = runner
+        self.policy = apply_policy(policy or policy_for(threads=threads))
+        if encoder is None:
+            from artjudge.features.encoder import MultiScaleEncoder
+
+            encoder = MultiScaleEncoder()
+        #: "onnx", "torch", or "onnx+torch-head" (ONNX encoder, a head without an ONNX graph)
+        self.engine = (
+            encoder.engine if encoder.engine == runner.engine else f"{encoder.engine}+{runner.engine}-head"
+        )
+        self.consistency_spec = consistency
+        self._consistency: Any = None
+        self.critic = critic
         self.card = card
-        self.config: HeadConfig = head.config
+        self.config: HeadConfig = runner.config
         self.model_id = str(card.get("id", "artjudge-embedded"))
         self.model_version = str(card.get("version", "0"))
+        self.version = self.model_version
         self.max_pixels = max_pixels
+        # Lean decoding: a large JPEG is decoded at the smallest DCT scale that still covers the
+        # model input (short side) and the evidence measures' detail size (long side).
+        self.decode_target: tuple[int, int] | None = (
+            (self.config.resolution, max(self.config.resolution, DETAIL_SIDE)) if lean_decode else None
+        )
         feature_cache = None
         if cache:
             root = None if cache is True else Path(cache)
             feature_cache = FeatureCache(root, encoder_key=cache_key(self.config.resolution))
-        self.extractor = FeatureExtractor(self.config.resolution, cache=feature_cache, threads=threads or 2,
-                                          keep_trunk=self.config.tune_top)
+        self.extractor = FeatureExtractor(
+            self.config.resolution,
+            encoder=encoder,
+            cache=feature_cache,
+            threads=self.policy.compute,
+            keep_trunk=self.config.tune_top,
+        )
         # Attribute heads are reported only for targets a human label trained.
         self.attribute_targets = [t for t in self.config.targets if t != "overall"]
 
@@ -61,29 +161,31 @@ class EmbeddedScorer:
             return image
         if isinstance(image, Path):
             image = str(image)
-        return load_image(image, max_pixels=self.max_pixels)
+        return load_image(image, max_pixels=self.max_pixels, target_size=self.decode_target)
 
     # ------------------------------------------------------------------ scoring
-    def _records(self, loaded: Sequence[LoadedImage], feats: FeatureBatch, timings: dict[str, float]
-                 ) -> list[Assessment]:
+    def _records(
+        self, loaded: Sequence[LoadedImage], feats: FeatureBatch, timings: dict[str, float]
+    ) -> list[Assessment]:
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            p, h, tr = feats.tensors()
-            logits = self.head(p, h, tr)
-        probs = {t: torch.softmax(lg.double(), dim=-1).numpy() for t, lg in logits.items()}
+        probs = self.head.probabilities(
+            feats.pooled, feats.handcrafted, feats.trunk if feats.trunk.size else None
+        )
         head_s = (time.perf_counter() - t0) / max(1, len(loaded))
         out = []
         for i, li in enumerate(loaded):
             dists = {t: self._distribution(pr[i]) for t, pr in probs.items()}
-            out.append(Assessment(
-                input=li.source,
-                sha256=li.sha256,
-                model=ModelInfo(self.model_id, self.model_version),
-                overall=dists["overall"],
-                attributes={t: dists[t] for t in self.attribute_targets},
-                notes=list(li.notes),
-                timings=dict(timings, head_s=head_s),
-            ))
+            out.append(
+                Assessment(
+                    input=li.source,
+                    sha256=li.sha256,
+                    model=ModelInfo(self.model_id, self.model_version),
+                    overall=dists["overall"],
+                    attributes={t: dists[t] for t in self.attribute_targets},
+                    notes=list(li.notes),
+                    timings=dict(timings, head_s=head_s),
+                )
+            )
         return out
 
     @staticmethod
@@ -94,30 +196,105 @@ class EmbeddedScorer:
             distribution=[round(float(x), 6) for x in p],
         )
 
-    def _score_loaded(self, loaded: Sequence[LoadedImage], *, critique: bool = False,
-                      decode_s: float = 0.0) -> list[Assessment]:
+    def _score_loaded(
+        self,
+        loaded: Sequence[LoadedImage],
+        *,
+        critique: bool = False,
+        decode_s: float = 0.0,
+        prompts: Sequence[str | None] | None = None,
+        reference: ImageInput | None = None,
+    ) -> list[Assessment]:
         t0 = time.perf_counter()
         feats = self.extractor.encode([li.image for li in loaded], [li.sha256 for li in loaded])
         feat_s = (time.perf_counter() - t0) / max(1, len(loaded))
         records = self._records(loaded, feats, {"decode_s": decode_s, "features_s": feat_s})
+        if reference is not None or (prompts is not None and any(prompts)):
+            self._add_consistency(loaded, feats, records, prompts, reference)
         if critique:
             for li, rec in zip(loaded, records, strict=True):
                 self._add_critique(li, rec)
         return records
 
-    def _add_critique(self, loaded: LoadedImage, record: Assessment) -> None:
-        from artjudge.critique import critique_record
+    def consistency_model(self) -> Any:
+        """The consistency component (``offline`` or ``clip:PATH``), loaded on first use."""
+        if self._consistency is None:
+            from artjudge.models.consistency import load_consistency
 
+            self._consistency = load_consistency(self.consistency_spec)
+        return self._consistency
+
+    def _signals(self, loaded: LoadedImage, pooled: np.ndarray, quality: float) -> Any:
+        from artjudge.models.consistency import image_signals
+
+        return image_signals(pooled, self._imagenet_classifier(), loaded.image, quality)
+
+    def _imagenet_classifier(self) -> Any:
+        """Lite0's ImageNet classifier (torch): the torch encoder's own, else loaded once on demand."""
+        net = getattr(self.extractor.encoder, "net", None)
+        if net is None:
+            from artjudge.features.encoder import load_backbone
+
+            net = self._backbone = getattr(self, "_backbone", None) or load_backbone()
+        return net._fc
+
+    def _add_consistency(
+        self,
+        loaded: Sequence[LoadedImage],
+        feats: FeatureBatch,
+        records: list[Assessment],
+        prompts: Sequence[str | None] | None,
+        reference: ImageInput | None,
+    ) -> None:
+        """Fill ``record.consistency``: against the reference when given, else against each prompt."""
         t0 = time.perf_counter()
-        critique_record(loaded.image, record)
+        model = self.consistency_model()
+        ref_signals = None
+        if reference is not None:
+            ref = self._load(reference)
+            ref_feats = self.extractor.encode([ref.image], [ref.sha256])
+            ref_quality = self._records([ref], ref_feats, {})[0].overall.score
+            ref_signals = (self._signals(ref, ref_feats.pooled[0], ref_quality), ref.source)
+        for i, (li, rec) in enumerate(zip(loaded, records, strict=True)):
+            sig = self._signals(li, feats.pooled[i], rec.overall.score)
+            prompt = prompts[i] if prompts is not None else None
+            if ref_signals is not None:
+                rec.consistency = model.assess_reference(sig, ref_signals[0], ref_signals[1])
+            elif prompt:
+                rec.consistency = model.assess_prompt(sig, prompt)
+        for rec in records:
+            rec.timings["consistency_s"] = (time.perf_counter() - t0) / max(1, len(records))
+
+    def _add_critique(self, loaded: LoadedImage, record: Assessment) -> None:
+        if self.critic is None:
+            raise no_critic_error(self.model_id)
+        t0 = time.perf_counter()
+        self.critic(loaded.image, record)
         record.timings["critique_s"] = time.perf_counter() - t0
 
-    def assess(self, image: ImageInput, *, critique: bool = False) -> Assessment:
-        """Score one image (path, bytes, PIL image); raises InputError on bad input."""
+    def assess(
+        self,
+        image: ImageInput,
+        *,
+        critique: bool = False,
+        prompt: str | None = None,
+        reference: ImageInput | None = None,
+    ) -> Assessment:
+        """Score one image (path, bytes, PIL image); raises InputError on bad input.
+
+        With ``prompt`` (the text it was made from) or ``reference`` (an image it should
+        match) the record gets a ``consistency`` entry (docs/consistency.md).
+        """
         t0 = time.perf_counter()
         loaded = self._load(image)
         decode_s = time.perf_counter() - t0
-        record = self._score_loaded([loaded], critique=critique, decode_s=decode_s)[0]
+        record = self._score_loaded(
+            [loaded],
+            critique=critique,
+            decode_s=decode_s,
+            prompts=[prompt] if prompt else None,
+            reference=reference,
+        )[0]
         record.timings["total_s"] = time.perf_counter() - t0
         return record
 
@@ -128,8 +305,12 @@ class EmbeddedScorer:
         batch_size: int = 16,
         critique: bool = False,
         skip_errors: bool = True,
+        prompts: Sequence[str | None] | None = None,
     ) -> Iterator[Assessment | Failure]:
-        """Stream records in input order; decoding of the next batch overlaps the network."""
+        """Stream records in input order; decoding of the next batch overlaps the network.
+
+        ``prompts`` (row-aligned with ``images``; None or "" for none) adds ``consistency``.
+        """
 
         def load_batch(batch: list[ImageInput]) -> tuple[list[LoadedImage | Failure], float]:
             t0 = time.perf_counter()
@@ -140,8 +321,11 @@ class EmbeddedScorer:
                 except ArtjudgeError as err:
                     if not skip_errors:
                         raise
-                    res.append(Failure(input=str(item) if not isinstance(item, bytes) else "<upload>",
-                                       error=str(err)))
+                    res.append(
+                        Failure(
+                            input=str(item) if not isinstance(item, bytes) else "<upload>", error=str(err)
+                        )
+                    )
             return res, (time.perf_counter() - t0) / max(1, len(batch))
 
         def batches() -> Iterator[list[ImageInput]]:
@@ -154,9 +338,21 @@ class EmbeddedScorer:
             if buf:
                 yield buf
 
+        pos = 0
         for loaded, decode_s in prefetched(batches(), load_batch):
             good = [x for x in loaded if isinstance(x, LoadedImage)]
-            records = iter(self._score_loaded(good, critique=critique, decode_s=decode_s) if good else [])
+            good_prompts = None
+            if prompts is not None:
+                window = prompts[pos : pos + len(loaded)]
+                good_prompts = [
+                    pr for x, pr in zip(loaded, window, strict=True) if isinstance(x, LoadedImage)
+                ]
+            pos += len(loaded)
+            records = iter(
+                self._score_loaded(good, critique=critique, decode_s=decode_s, prompts=good_prompts)
+                if good
+                else []
+            )
             for x in loaded:
                 yield next(records) if isinstance(x, LoadedImage) else x
 
@@ -168,6 +364,7 @@ class EmbeddedScorer:
         progress: bool = False,
         skip_errors: bool = False,
         critique: bool = False,
+        prompts: Sequence[str | None] | None = None,
     ) -> list[Assessment | Failure]:
         """Score many images in batches; with ``skip_errors`` bad inputs become Failure records."""
         items = list(images)
@@ -177,7 +374,9 @@ class EmbeddedScorer:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(items), unit="img", desc="assess")
-        for rec in self.iter_assess(items, batch_size=batch_size, critique=critique, skip_errors=skip_errors):
+        for rec in self.iter_assess(
+            items, batch_size=batch_size, critique=critique, skip_errors=skip_errors, prompts=prompts
+        ):
             out.append(rec)
             if bar is not None:
                 bar.update(1)
@@ -189,28 +388,93 @@ class EmbeddedScorer:
         """Overall scores only, for quick use: ``scorer(["a.jpg", "b.jpg"])``."""
         return [r.overall.score for r in self.assess_many(images) if isinstance(r, Assessment)]
 
+    def load_input(self, image: ImageInput) -> LoadedImage:
+        """Decode one input with this scorer's limits (the student scores through this too)."""
+        return self._load(image)
+
+    def embed_loaded(self, loaded: Sequence[LoadedImage]) -> np.ndarray:
+        """Standardised frozen features of images already decoded, one row each."""
+        feats = self.extractor.encode([li.image for li in loaded], [li.sha256 for li in loaded])
+        return self.head.frozen_input(feats.pooled, feats.handcrafted)
+
     def embed(self, images: Sequence[ImageInput], *, batch_size: int = 16) -> np.ndarray:
         """Standardised frozen features (pooled multi-scale + hand-crafted) per image."""
         rows = []
         for i in range(0, len(images), batch_size):
-            loaded = [self._load(x) for x in images[i : i + batch_size]]
-            feats = self.extractor.encode([li.image for li in loaded], [li.sha256 for li in loaded])
-            p, h, _ = feats.tensors()
-            with torch.inference_mode():
-                rows.append(self.head.frozen_input(p, h).numpy())
+            rows.append(self.embed_loaded([self._load(x) for x in images[i : i + batch_size]]))
         return np.concatenate(rows)
 
-    def info(self) -> dict[str, Any]:
-        """What ``GET /v1/models`` and ``artjudge models`` show: id, version, targets, card."""
-        return {"id": self.model_id, "version": self.model_version, "kind": "embedded",
-                "score_range": [0, 100], "lower_better": False,
-                "attributes": self.attribute_targets, "card": self.card}
+    def info(self) -> ScorerInfo:
+        """What ``GET /v1/models`` and ``artjudge models`` show: id, version, meaning, data, card."""
+        data = self.card.get("data") or {}
+        dataset = data.get("dataset", "unknown data") if isinstance(data, dict) else str(data)
+        split = self.card.get("split")
+        return make_info(
+            id=self.model_id,
+            version=self.model_version,
+            kind="embedded",
+            score_meaning=str(
+                self.card.get("score_meaning")
+                or (
+                    "expected human rating on 0-100 of what the training data's raters scored (mean of the "
+                    "predicted score distribution; std is its spread)"
+                )
+            ),
+            training_data=f"{dataset}" + (f"; split: {split}" if split else ""),
+            attributes=self.attribute_targets,
+            card=self.card,
+        )
 
 
-def load_embedded(model: str = "default", **kwargs: Any) -> EmbeddedScorer:
-    folder = resolve_checkpoint(model)
+def _torch_head(folder: Path) -> ScoringHead:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelNotAvailable(
+            f"{folder}: this head has no ONNX graph (head.onnx), so it needs torch: "
+            "pip install 'artjudge[torch]', or export one with scripts/export_onnx.py --head"
+        ) from None
+    from artjudge.models.head import ScoringHead
+    from artjudge.models.weights import load_checkpoint
+
     state, card = load_checkpoint(folder)
-    config = HeadConfig(**card["config"]["head"])
-    head = ScoringHead(config)
+    head = ScoringHead(HeadConfig(**card["config"]["head"]))
     head.load_state_dict(state)
-    return EmbeddedScorer(head, card, **kwargs)
+    return head
+
+
+def load_embedded(model: str = "default", *, engine: str | None = None, **kwargs: Any) -> EmbeddedScorer:
+    """The shipped model by name or a checkpoint folder, on ``engine`` (``onnx`` or ``torch``).
+
+    kwargs: cache, threads, max_pixels, critic, consistency. With ``onnx`` the encoder runs
+    on ONNX Runtime; the head does too when the checkpoint has a current ``head.onnx`` (the
+    shipped default does), else on torch. ``engine=None`` reads ``$ARTJUDGE_ENGINE``, else ``onnx``.
+    """
+    engine = engine or os.environ.get(ENGINE_ENV, "").strip() or DEFAULT_ENGINE
+    if engine not in ENGINES:
+        raise InputError("engine", f"{engine!r} is not an inference engine; choose {' or '.join(ENGINES)}")
+    folder = resolve_checkpoint(model)
+    card_path = folder / "card.json"
+    if not card_path.is_file():
+        raise ModelNotAvailable(f"{folder}: card.json is missing (every checkpoint carries its model card)")
+    card = json.loads(card_path.read_text())
+    policy = policy_for(threads=kwargs.pop("threads", None))
+    if engine == "torch":
+        import artjudge.features.encoder  # noqa: F401  (torch first, so the policy reaches its pool)
+
+        apply_policy(policy)
+        return EmbeddedScorer(_torch_head(folder), card, policy=policy, **kwargs)
+    from artjudge.features.onnx_encoder import OnnxEncoder
+    from artjudge.models.head_onnx import OnnxHead, head_graph_usable
+
+    config = HeadConfig(**card["config"]["head"])
+    head: ScoringHead | HeadRunner
+    if head_graph_usable(folder, card):
+        # The checkpoint stays the source of truth: a damaged head.pt is refused on either engine.
+        weights = folder / "head.pt"
+        verify_sha256(weights, expected_sha256(weights, str(card.get("sha256") or "")))
+        head = OnnxHead(folder, config, policy=policy)
+    else:
+        head = _torch_head(folder)
+    encoder = OnnxEncoder(read_verified(ENCODER_ONNX), policy=policy)
+    return EmbeddedScorer(head, card, encoder=encoder, policy=policy, **kwargs)

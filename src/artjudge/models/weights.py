@@ -1,26 +1,44 @@
-"""Shipped weights: where they live, how their hash is checked, how a checkpoint is written.
+"""The one weights module: where shipped weights live, the one file format, hashes always checked.
 
-A checkpoint is a folder with ``head.pt`` (state dict, float16 where lossless enough),
-``card.json`` (model card: id, version, data, split, metrics, date, config) and
-``head.pt.sha256``. Loading refuses a file whose hash does not match, so a truncated
-download or an edited file never produces silently wrong scores.
+Every weights file artjudge writes (a head checkpoint's ``head.pt``, the process judge's
+``.pt``, the distilled student) is a ``torch.save`` of tensors and plain types only, so it
+loads with ``torch.load(weights_only=True)`` (no pickled code runs), with its SHA-256 in
+``NAME.sha256`` beside it (and, for a checkpoint folder, in ``card.json`` too). Loading
+refuses a file whose digest is missing or does not match, so a truncated download or an
+edited file never produces silently wrong scores.
+
+A head checkpoint is a folder with ``head.pt`` (state dict, int8/float16 compacted),
+``head.pt.sha256`` and ``card.json`` (model card: id, version, data, split, metrics, date,
+config, sha256).
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 
 from artjudge.errors import ModelNotAvailable
-from artjudge.io.files import atomic_write_bytes as _atomic_write_bytes
-from artjudge.io.files import sha256_file
+from artjudge.io.files import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    sha256_bytes,
+    sha256_file,
+)
+
+if TYPE_CHECKING:  # torch is imported where a .pt file is read or written: scoring with ONNX needs none
+    import torch
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "default"
+#: The multi-scale encoder as an ONNX graph (scripts/export_onnx.py), shared by every head checkpoint.
+ENCODER_ONNX = PACKAGE_WEIGHTS / "onnx" / "encoder-lite0-ms1.onnx"
+#: A head checkpoint's ONNX graph, beside its head.pt (the shipped default has one).
+HEAD_ONNX = "head.onnx"
 
 
 def resolve_checkpoint(model: str) -> Path:
@@ -33,7 +51,11 @@ def resolve_checkpoint(model: str) -> Path:
         return path
     if path.is_file() and path.name == "head.pt":
         return path.parent
-    shipped = sorted(p.name for p in PACKAGE_WEIGHTS.iterdir() if (p / "head.pt").is_file()) if PACKAGE_WEIGHTS.is_dir() else []
+    shipped = (
+        sorted(p.name for p in PACKAGE_WEIGHTS.iterdir() if (p / "head.pt").is_file())
+        if PACKAGE_WEIGHTS.is_dir()
+        else []
+    )
     raise ModelNotAvailable(
         f"model {model!r}: no checkpoint found (a checkpoint is a folder with head.pt and card.json; "
         f"shipped models: {', '.join(shipped) or 'none'}; for a vision-language model use vlm:PATH)"
@@ -52,6 +74,8 @@ def compact_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     accuracy benchmark measures the shipped, compacted weights) and keeps the package
     a few MB.
     """
+    import torch
+
     out: dict[str, torch.Tensor] = {}
     for k, v in state.items():
         if v.is_floating_point() and v.ndim == 2 and v.numel() >= QUANT_MIN_ELEMENTS:
@@ -78,38 +102,160 @@ def expand_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def sidecar_path(path: Path) -> Path:
+    """Where a weights file's SHA-256 lives: ``NAME.sha256`` beside it (``sha256sum`` format)."""
+    return path.with_name(path.name + ".sha256")
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(obj: Any, where: str) -> Any:
+    """``obj`` with numpy scalars as Python numbers; refuses anything ``weights_only=True`` would.
+
+    Checking at save time means a training run fails on its last line with a clear message
+    instead of writing a file that no one can load safely.
+    """
+    import torch
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, torch.Tensor) or type(obj) in _PLAIN:
+        return obj
+    if isinstance(obj, dict):
+        bad = [k for k in obj if type(k) not in (str, int)]
+        if bad:
+            raise TypeError(f"weights {where}: key {bad[0]!r} is not a str or int")
+        return type(obj)((k, _plain(v, f"{where}.{k}")) for k, v in obj.items())
+    if isinstance(obj, list | tuple):
+        return type(obj)(_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    hint = "store arrays as tensors" if isinstance(obj, np.ndarray) else "store configs as plain types"
+    raise TypeError(f"weights {where}: {type(obj).__name__} cannot be loaded with weights_only=True ({hint})")
+
+
+def save_weights_file(path: Path, blob: dict[str, Any]) -> str:
+    """One weights file (tensors and plain types only) + ``PATH.sha256``, atomically; returns the SHA-256.
+
+    The one on-disk format for every artjudge weights file: a head checkpoint's
+    ``head.pt``, the process judge's ``.pt``, the distilled student. Anything that would
+    need pickled Python objects to load is refused here (see :func:`_plain`).
+    """
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(_plain(blob, "blob"), buf)
+    data = buf.getvalue()
+    digest = sha256_bytes(data)
+    atomic_write_bytes(path, data)
+    atomic_write_text(sidecar_path(path), f"{digest}  {path.name}\n")
+    return digest
+
+
+def expected_sha256(path: Path, card_sha256: str | None = None) -> str:
+    """The digest ``path`` must have: its sidecar and/or its model card's; a missing one is an error.
+
+    Both are checked when both exist, so an edited card or a stale sidecar cannot hide a
+    changed file.
+    """
+    sidecar = sidecar_path(path)
+    found: list[str] = []
+    if sidecar.is_file():
+        parts = sidecar.read_text().split()
+        if not parts:
+            raise ModelNotAvailable(f"{sidecar}: empty; it should hold the SHA-256 of {path.name}")
+        found.append(parts[0].lower())
+    if card_sha256:
+        found.append(card_sha256.lower())
+    if not found:
+        where = f"{sidecar.name} is missing" + (
+            " and the model card has no sha256" if card_sha256 is not None else ""
+        )
+        raise ModelNotAvailable(f"{path}: no SHA-256 to check it against ({where}); copy it with the weights")
+    if len(set(found)) > 1:
+        raise ModelNotAvailable(
+            f"{path}: {sidecar.name} ({found[0]}) and the model card ({found[1]}) "
+            "disagree on its SHA-256; reinstall or re-save the checkpoint"
+        )
+    return found[0]
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelNotAvailable(
+            f"{path}: SHA-256 mismatch (expected {expected}, found {actual}); the file is damaged or "
+            "was changed: reinstall artjudge or retrain the checkpoint"
+        )
+
+
+def load_weights_file(
+    path: Path, *, check_hash: bool = True, card_sha256: str | None = None
+) -> dict[str, Any]:
+    """A file written by :func:`save_weights_file`, after checking its SHA-256, with ``weights_only=True``.
+
+    ``check_hash=False`` is for training code reading its own fresh output only; everything
+    that serves scores checks the digest, and a missing digest is an error, not a skip.
+    """
+    if not path.is_file():
+        raise ModelNotAvailable(f"{path}: no such weights file")
+    if check_hash:
+        verify_sha256(path, expected_sha256(path, card_sha256))
+    import torch
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # an old pickled format or not a torch file at all
+        raise ModelNotAvailable(
+            f"{path}: not a safe artjudge weights file ({type(err).__name__}: {err})"
+        ) from None
+    if not isinstance(blob, dict):
+        raise ModelNotAvailable(f"{path}: not an artjudge weights file (top level is {type(blob).__name__})")
+    return blob
+
+
+def read_verified(path: Path) -> bytes:
+    """The bytes of a shipped graph (an ONNX file) after checking them against ``NAME.sha256``.
+
+    The bytes are read once and hashed as read, then handed to ONNX Runtime as they are, so
+    the file checked is the file run (no second read that could see a different file).
+    """
+    if not path.is_file():
+        raise ModelNotAvailable(
+            f"{path}: no such model graph (reinstall artjudge or run scripts/export_onnx.py)"
+        )
+    expected = expected_sha256(path)
+    data = path.read_bytes()
+    actual = sha256_bytes(data)
+    if actual != expected:
+        raise ModelNotAvailable(
+            f"{path}: SHA-256 mismatch (expected {expected}, found {actual}); the file is damaged or "
+            "was changed: reinstall artjudge or re-export it with scripts/export_onnx.py"
+        )
+    return data
+
+
+def write_verified(path: Path, data: bytes) -> str:
+    """Write a graph and its ``NAME.sha256`` atomically (scripts/export_onnx.py); returns the digest."""
+    digest = sha256_bytes(data)
+    atomic_write_bytes(path, data)
+    atomic_write_text(sidecar_path(path), f"{digest}  {path.name}\n")
+    return digest
+
+
 def save_checkpoint(folder: Path, state: dict[str, torch.Tensor], card: dict[str, Any]) -> Path:
     """Write weights (compacted), hash and card atomically; returns the folder."""
-    import io
-
-    folder.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save(compact_state(state), buf)
-    data = buf.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    _atomic_write_bytes(folder / "head.pt", data)
-    _atomic_write_bytes(folder / "head.pt.sha256", (digest + "  head.pt\n").encode())
-    card = dict(card, sha256=digest, size_bytes=len(data))
-    _atomic_write_bytes(folder / "card.json", (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())
+    weights = folder / "head.pt"
+    digest = save_weights_file(weights, compact_state(state))
+    card = dict(card, sha256=digest, size_bytes=weights.stat().st_size)
+    atomic_write_json(folder / "card.json", card, indent=2, ensure_ascii=False)
     return folder
 
 
 def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """State dict (float32) and model card, after checking the SHA-256."""
-    weights = folder / "head.pt"
+    """State dict (float32) and model card, after checking the SHA-256 (sidecar and card)."""
     card_path = folder / "card.json"
     if not card_path.is_file():
         raise ModelNotAvailable(f"{folder}: card.json is missing (every checkpoint carries its model card)")
     card = json.loads(card_path.read_text())
-    expected = card.get("sha256")
-    sidecar = folder / "head.pt.sha256"
-    if sidecar.is_file():
-        expected = sidecar.read_text().split()[0]
-    actual = sha256_file(weights)
-    if expected != actual:
-        raise ModelNotAvailable(
-            f"{weights}: SHA-256 mismatch (expected {expected}, found {actual}); the file is damaged or "
-            "was changed: reinstall artjudge or retrain the checkpoint"
-        )
-    state = torch.load(weights, map_location="cpu", weights_only=True)
+    state = load_weights_file(folder / "head.pt", card_sha256=str(card.get("sha256") or ""))
     return expand_state(state), card

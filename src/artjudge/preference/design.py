@@ -52,7 +52,9 @@ def _spanning_cycle(n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     return [(int(order[k]), int(order[(k + 1) % n])) for k in range(n if n > 2 else 1)]
 
 
-def _random_pairs(n: int, count: int, rng: np.random.Generator, exclude: set[tuple[int, int]]) -> list[tuple[int, int]]:
+def _random_pairs(
+    n: int, count: int, rng: np.random.Generator, exclude: set[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """Distinct unordered pairs not in ``exclude`` (while any are left, then repeats)."""
     out: list[tuple[int, int]] = []
     total = n * (n - 1) // 2
@@ -82,7 +84,7 @@ def dense_pairs(
     while len(local) < n_local and gap < n:
         ring = [(int(order[k]), int(order[k + gap])) for k in range(n - gap)]
         if gap > 1:
-            rng.shuffle(ring)  # type: ignore[arg-type]
+            rng.shuffle(ring)
         for i, j in ring:
             if len(local) >= n_local:
                 break
@@ -164,7 +166,9 @@ class PairDesigner:
             pairs = pairs[: self.budget]
         elif self.design == "random":
             base = _spanning_cycle(n, rng)[: self.budget]
-            pairs = base + _random_pairs(n, self.budget - len(base), rng, {(min(i, j), max(i, j)) for i, j in base})
+            pairs = base + _random_pairs(
+                n, self.budget - len(base), rng, {(min(i, j), max(i, j)) for i, j in base}
+            )
         else:
             if scores is not None:
                 s = np.asarray(scores, dtype=float)

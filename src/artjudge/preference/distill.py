@@ -2,7 +2,7 @@
 
 1. A *judge* is any callable ``judge(item_a, item_b) -> (p_a_better, confidence)``: a table
    of a panel's calls (:class:`TableJudge`), a scorer compared item by item
-   (:class:`ScorerJudge`: the embedded scorer, a VLM via ``artjudge.load("vlm:PATH")``), or
+   (:class:`ScorerJudge`: any loaded scorer; ``artjudge.api.load_judge("scorer:NAME")``), or
    anything else with that signature.
 2. Each new item is compared with anchors drawn from a *reference pool* of items whose Elo
    scores are known (one anchor per Elo quantile band, so every item meets the whole range),
@@ -19,10 +19,8 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +54,14 @@ class TableJudge:
             p = df["winner"].astype(str).str.strip().str.lower().map({"a": 1.0, "b": 0.0, "tie": 0.5})
         bad = p.isna() | (p < 0) | (p > 1)
         if bad.any():
-            raise InputError(source, f"p_a_better/winner unreadable at line {int(np.flatnonzero(bad)[0]) + 2}")
-        conf = pd.to_numeric(df["confidence"], errors="coerce") if "confidence" in df.columns else pd.Series(1.0, index=df.index)
+            raise InputError(
+                source, f"p_a_better/winner unreadable at line {int(np.flatnonzero(bad)[0]) + 2}"
+            )
+        conf = (
+            pd.to_numeric(df["confidence"], errors="coerce")
+            if "confidence" in df.columns
+            else pd.Series(1.0, index=df.index)
+        )
         if conf.isna().any() or (conf < 0).any() or (conf > 1).any():
             raise InputError(source, "confidence must be a number in [0, 1]")
         if (df["item_a"] == df["item_b"]).any():
@@ -94,7 +98,9 @@ class ScorerJudge:
     compared many times is scored once. ``confidence = |2p - 1|``.
     """
 
-    def __init__(self, score_fn: Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]], min_sd: float = 1.0) -> None:
+    def __init__(
+        self, score_fn: Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]], min_sd: float = 1.0
+    ) -> None:
         self.score_fn = score_fn
         self.min_sd = min_sd
         self._cache: dict[str, tuple[float, float]] = {}
@@ -116,21 +122,22 @@ class ScorerJudge:
         return p, abs(2 * p - 1)
 
     @classmethod
-    def from_model(cls, model: str, paths: dict[str, str] | None = None) -> ScorerJudge:
-        """A judge from ``artjudge.load(model)`` (``default``, a checkpoint folder, ``vlm:PATH``)."""
-        import artjudge
+    def from_scorer(cls, scorer: Any, paths: dict[str, str] | None = None) -> ScorerJudge:
+        """A judge from a loaded scorer (``artjudge.api.load_judge("scorer:NAME")`` builds one).
 
-        scorer = artjudge.load(model)
+        ``scorer`` is anything with ``assess_many(images, skip_errors=...)`` returning
+        records (the ``Scorer`` protocol); ``paths`` maps item ids to image paths.
+        """
         lookup = paths or {}
 
         def score_fn(items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             from artjudge.record import Assessment
 
-            recs = scorer.assess_many([lookup.get(i, i) for i in items])
+            recs = scorer.assess_many([lookup.get(i, i) for i in items], skip_errors=True)
             scores, stds = [], []
             for item, rec in zip(items, recs, strict=True):
                 if not isinstance(rec, Assessment):
-                    raise InputError(item, f"the judge could not score it ({getattr(rec, 'reason', rec)})")
+                    raise InputError(item, f"the judge could not score it ({rec.error})")
                 scores.append(rec.overall.score)
                 stds.append(rec.overall.std or 0.0)
             return np.asarray(scores, float), np.asarray(stds, float)
@@ -160,7 +167,9 @@ class ReferencePool:
             raise InputError(source, "a reference pool needs at least 2 items")
         elo = pd.to_numeric(df["elo"], errors="coerce").to_numpy(float)
         if not np.isfinite(elo).all():
-            raise InputError(source, f"elo is not a number at line {int(np.flatnonzero(~np.isfinite(elo))[0]) + 2}")
+            raise InputError(
+                source, f"elo is not a number at line {int(np.flatnonzero(~np.isfinite(elo))[0]) + 2}"
+            )
         score = None
         if "score" in df.columns:
             score = pd.to_numeric(df["score"], errors="coerce").to_numpy(float)
@@ -188,13 +197,17 @@ def table_calls(judge: TableJudge, items: Sequence[str], pool: ReferencePool) ->
     return pd.DataFrame(rows, columns=["item", "anchor", "p_item_better", "confidence"])
 
 
-def plan_anchor_pairs(items: Sequence[str], pool: ReferencePool, n_anchors: int = 8, seed: int = 0) -> pd.DataFrame:
+def plan_anchor_pairs(
+    items: Sequence[str], pool: ReferencePool, n_anchors: int = 8, seed: int = 0
+) -> pd.DataFrame:
     """For each new item, one random anchor per Elo quantile band of the pool; side at random."""
     if n_anchors < 1:
         raise InputError("--anchors", f"must be at least 1, got {n_anchors}")
     overlap = set(items) & set(pool.items)
     if overlap:
-        raise InputError("items", f"{len(overlap)} item(s) are already in the pool, e.g. {sorted(overlap)[0]!r}")
+        raise InputError(
+            "items", f"{len(overlap)} item(s) are already in the pool, e.g. {sorted(overlap)[0]!r}"
+        )
     rng = np.random.default_rng(seed)
     order = np.argsort(pool.elo)
     bands = np.array_split(order, min(n_anchors, len(order)))
@@ -213,16 +226,22 @@ def run_judge(judge: Judge, plan: pd.DataFrame, progress: bool = False) -> pd.Da
     if isinstance(judge, ScorerJudge):
         judge.prefetch(list(plan["item"]) + list(plan["anchor"]))
     out = []
-    for item, anchor, first in tqdm(plan.itertuples(index=False), total=len(plan), disable=not progress, desc="judge"):
+    for item, anchor, first in tqdm(
+        plan.itertuples(index=False), total=len(plan), disable=not progress, desc="judge"
+    ):
         p, c = judge(item, anchor) if first else judge(anchor, item)
         p_item = float(p) if first else 1.0 - float(p)
         if not (0.0 <= p_item <= 1.0 and 0.0 <= float(c) <= 1.0):
-            raise InputError("judge", f"returned p={p}, confidence={c} for ({item}, {anchor}); both must be in [0, 1]")
+            raise InputError(
+                "judge", f"returned p={p}, confidence={c} for ({item}, {anchor}); both must be in [0, 1]"
+            )
         out.append((item, anchor, p_item, float(c)))
     return pd.DataFrame(out, columns=["item", "anchor", "p_item_better", "confidence"])
 
 
-def pseudo_scores(calls: pd.DataFrame, pool: ReferencePool, prior_sd_elo: float = 400.0, iters: int = 50) -> pd.DataFrame:
+def pseudo_scores(
+    calls: pd.DataFrame, pool: ReferencePool, prior_sd_elo: float = 400.0, iters: int = 50
+) -> pd.DataFrame:
     """Each item's Elo fitted against the fixed pool, then calibrated to the pool's score scale.
 
     Maximises sum_k c_k [p_k log sigmoid(x - s_k) + (1 - p_k) log sigmoid(s_k - x)]
@@ -253,8 +272,14 @@ def pseudo_scores(calls: pd.DataFrame, pool: ReferencePool, prior_sd_elo: float 
             break
     elo = x / ELO_TO_LOGIT
     elo_se = 1.0 / np.sqrt(h) / ELO_TO_LOGIT
-    out = pd.DataFrame({"item": np.asarray(names, dtype=str), "elo": elo, "elo_se": elo_se,
-                        "n_calls": np.bincount(codes, minlength=m)})
+    out = pd.DataFrame(
+        {
+            "item": np.asarray(names, dtype=str),
+            "elo": elo,
+            "elo_se": elo_se,
+            "n_calls": np.bincount(codes, minlength=m),
+        }
+    )
     if pool.score is not None:
         iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(pool.elo, pool.score)
         out["score"] = iso.predict(elo)

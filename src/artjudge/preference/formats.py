@@ -11,8 +11,6 @@ items.csv: ``item`` and optional ``score`` (a prior score, e.g. a previous ranki
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from artjudge.errors import InputError
+from artjudge.io.files import atomic_path
 
 JUDGMENT_COLUMNS: tuple[str, ...] = ("annotator", "item_a", "item_b", "winner")
 JUDGMENT_OPTIONAL: tuple[str, ...] = ("dimension", "confidence", "timestamp")
@@ -44,7 +43,9 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
 def _require(df: pd.DataFrame, columns: Iterable[str], source: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(source, f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+        raise InputError(
+            source, f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}"
+        )
 
 
 def _rows(mask: np.ndarray | pd.Series, limit: int = 5) -> str:
@@ -117,7 +118,9 @@ def validate_ratings(
         outside = (out["score"] < lo) | (out["score"] > hi)
         if outside.any():
             first = out.loc[outside, "score"].iloc[0]
-            raise InputError(source, f"score {first:g} outside the scale [{lo:g}, {hi:g}] at {_rows(outside)}")
+            raise InputError(
+                source, f"score {first:g} outside the scale [{lo:g}, {hi:g}] at {_rows(outside)}"
+            )
     if "dimension" not in out.columns:
         out["dimension"] = DEFAULT_DIMENSION
     out["dimension"] = out["dimension"].astype(str).str.strip().replace("", DEFAULT_DIMENSION)
@@ -179,18 +182,12 @@ def check_known_items(df: pd.DataFrame, known: Iterable[str], source: str, colum
     for col in columns:
         unknown = ~df[col].isin(known_set)
         if unknown.any():
-            raise InputError(source, f"unknown item id {df.loc[unknown, col].iloc[0]!r} in {col} at {_rows(unknown)}")
+            raise InputError(
+                source, f"unknown item id {df.loc[unknown, col].iloc[0]!r} in {col} at {_rows(unknown)}"
+            )
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Atomic write: a crash never leaves a half-written file in place of a good one."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            df.to_csv(fh, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".tmp") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        df.to_csv(fh, index=False)

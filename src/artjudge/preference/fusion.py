@@ -101,7 +101,10 @@ def fit_affine_map(
     comp = np.ones(n, dtype=int) if component is None else np.asarray(component, dtype=int)
     labels = sorted(set(comp.tolist()))
     if n < len(labels) + 2:
-        raise InputError("ratings", f"need ratings on at least {len(labels) + 2} compared items to anchor the scale (have {n})")
+        raise InputError(
+            "ratings",
+            f"need ratings on at least {len(labels) + 2} compared items to anchor the scale (have {n})",
+        )
     if np.ptp(latent) == 0:
         raise InputError("judgments", "all latent scores are equal: preferences carry no order to map")
     design = np.column_stack([latent] + [(comp == k).astype(float) for k in labels])
@@ -196,7 +199,14 @@ class RatingFusion:
                 )
             latent.insert(0, "group", group)
             latent.insert(0, "dimension", dim)
-            latent = latent.rename(columns={"score": "latent", "se": "latent_se", "lower": "latent_lower", "upper": "latent_upper"})
+            latent = latent.rename(
+                columns={
+                    "score": "latent",
+                    "se": "latent_se",
+                    "lower": "latent_lower",
+                    "upper": "latent_upper",
+                }
+            )
             if ratings is not None and (dim, group) in rating_keys:
                 rsub = self._select(ratings, dim, group)
                 never = sorted(set(rsub["item"]) - set(latent["item"]))
@@ -213,8 +223,10 @@ class RatingFusion:
                     joint = JointFusion(self.method, scale=self.scale, unanchored=mode, **kw).fit(sub, rsub)
                     result.joint[f"{dim}/{group}"] = joint.params_
                     if joint.dropped_:
-                        result.notes.append(f"{dim}/{group}: {len(joint.dropped_)} compared item(s) without any "
-                                            "rated item in their component were left out")
+                        result.notes.append(
+                            f"{dim}/{group}: {len(joint.dropped_)} compared item(s) without any "
+                            "rated item in their component were left out"
+                        )
                     frame = joint.result_
                     frame.insert(0, "group", group)
                     frame.insert(0, "dimension", dim)
@@ -235,12 +247,18 @@ class RatingFusion:
         self.result_ = result
         return self
 
-    def _fuse_one(self, latent: pd.DataFrame, stats: pd.DataFrame, key: str, result: FusionResult) -> pd.DataFrame:
+    def _fuse_one(
+        self, latent: pd.DataFrame, stats: pd.DataFrame, key: str, result: FusionResult
+    ) -> pd.DataFrame:
         part = latent.join(stats, on="item")
         only_rated = stats.loc[~stats.index.isin(latent["item"])]
         if len(only_rated):  # allowed only with unjudged="ratings-only"
             extra = only_rated.reset_index().rename(columns={"index": "item"})
-            extra["dimension"], extra["group"], extra["component"] = part["dimension"].iloc[0], part["group"].iloc[0], 0
+            extra["dimension"], extra["group"], extra["component"] = (
+                part["dimension"].iloc[0],
+                part["group"].iloc[0],
+                0,
+            )
             extra["n_comparisons"] = 0
             part = pd.concat([part, extra], ignore_index=True)
         x = part["latent"].to_numpy(float)
@@ -258,10 +276,14 @@ class RatingFusion:
             warnings.warn(msg, UserWarning, stacklevel=3)
         unanchored = sorted(set(comp[judged].tolist()) - set(amap.offsets))
         if unanchored:
-            result.notes.append(f"{key}: component(s) {unanchored} have no rated item: no fused score for their items")
+            result.notes.append(
+                f"{key}: component(s) {unanchored} have no rated item: no fused score for their items"
+            )
         offset = np.array([amap.offsets.get(int(k), np.nan) for k in comp])
         mapped = np.where(judged, offset + amap.slope * np.nan_to_num(x), np.nan)
-        pvar = np.where(judged, np.maximum(amap.slope**2 * np.nan_to_num(xse) ** 2 + amap.tau2, 1e-12), np.inf)
+        pvar = np.where(
+            judged, np.maximum(amap.slope**2 * np.nan_to_num(xse) ** 2 + amap.tau2, 1e-12), np.inf
+        )
         use_r = np.isfinite(r) & np.isfinite(rvar) & (rvar > 0)
         wp = np.where(np.isfinite(mapped), 1.0 / pvar, 0.0)
         wr = np.where(use_r, 1.0 / np.where(use_r, rvar, 1.0), 0.0)
@@ -319,8 +341,9 @@ def split_half_constructions(
             # Each half alone may leave items uncompared or split the graph: it is scored as it stands.
             j = judgments[judgments["annotator"].isin(half)]
             r = ratings[ratings["annotator"].isin(half)] if ratings is not None else None
-            fusion = RatingFusion(method, scale, components="separate", model_kwargs=model_kwargs,
-                                  unjudged="ratings-only").fit(j, r)
+            fusion = RatingFusion(
+                method, scale, components="separate", model_kwargs=model_kwargs, unjudged="ratings-only"
+            ).fit(j, r)
             f = fusion.result_.frame
             fused.append(f.set_index(["dimension", "item"])["fused"])
         both = pd.concat(fused, axis=1, keys=["h1", "h2"]).dropna()
@@ -329,11 +352,16 @@ def split_half_constructions(
         srccs.append(float(spearmanr(both["h1"], both["h2"])[0]))
         plccs.append(float(pearsonr(both["h1"], both["h2"])[0]))
         long = pd.DataFrame(
-            {"annotator": np.repeat(["h1", "h2"], len(both)), "item": np.tile(np.arange(len(both)).astype(str), 2),
-             "score": np.concatenate([both["h1"].to_numpy(), both["h2"].to_numpy()])}
+            {
+                "annotator": np.repeat(["h1", "h2"], len(both)),
+                "item": np.tile(np.arange(len(both)).astype(str), 2),
+                "score": np.concatenate([both["h1"].to_numpy(), both["h2"].to_numpy()]),
+            }
         )
         iccs.append(icc(long)[0])
         ns.append(len(both))
     if not srccs:
         raise InputError("judgments", "the two halves share fewer than 3 scored items")
-    return ConstructionAgreement(float(np.mean(srccs)), float(np.mean(plccs)), float(np.mean(iccs)), int(np.mean(ns)), len(srccs))
+    return ConstructionAgreement(
+        float(np.mean(srccs)), float(np.mean(plccs)), float(np.mean(iccs)), int(np.mean(ns)), len(srccs)
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -19,10 +19,11 @@ from scipy.sparse.csgraph import connected_components
 
 from artjudge.errors import ArtjudgeError, InputError
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def single_threaded(func: F) -> F:
+def single_threaded(func: Callable[P, R]) -> Callable[P, R]:
     """Run the small dense algebra of a fit on one BLAS thread.
 
     The matrices here are a few hundred wide: threads buy nothing, and on a shared
@@ -30,13 +31,13 @@ def single_threaded(func: F) -> F:
     """
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
             return func(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,10 @@ class JointFusion:
         if floating:
             shown = ", ".join(floating[0][:4])
             if self.unanchored == "refuse":
-                raise InputError("ratings", f"{len(floating)} group(s) of compared items have no rating to anchor them (e.g. {shown})")
+                raise InputError(
+                    "ratings",
+                    f"{len(floating)} group(s) of compared items have no rating to anchor them (e.g. {shown})",
+                )
             self.dropped_ = sorted(i for g in floating for i in g)
             judgments = judgments[~judgments["item_a"].isin(set(self.dropped_))]
         items = sorted(set(judgments["item_a"]) | set(judgments["item_b"]) | rated)
@@ -97,7 +100,14 @@ class JointFusion:
         off = n  # layout: s (n), a, b, log sigma, theta, beta (n_ann)
 
         def unpack(x: np.ndarray) -> tuple[np.ndarray, float, float, float, float, np.ndarray]:
-            return x[:n], x[off], x[off + 1], x[off + 2], (x[off + 3] if has_ties else -np.inf), x[off + 4 : off + 4 + n_ann]
+            return (
+                x[:n],
+                x[off],
+                x[off + 1],
+                x[off + 2],
+                (x[off + 3] if has_ties else -np.inf),
+                x[off + 4 : off + 4 + n_ann],
+            )
 
         def terms(d: np.ndarray, theta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if np.isfinite(theta):
@@ -132,7 +142,9 @@ class JointFusion:
             return f, g
 
         x0 = np.concatenate([s0, [a0, b0, np.log(sig0), 0.0], np.zeros(n_ann)])
-        res = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter, "gtol": 1e-7})
+        res = minimize(
+            objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter, "gtol": 1e-7}
+        )
         s, a, b, ls, theta, beta = unpack(res.x)
         # Observed information in s, the other parameters held at their estimates.
         h = 1e-4
@@ -151,16 +163,31 @@ class JointFusion:
         if self.scale is not None:
             fused, lo, hi = (np.clip(v, *self.scale) for v in (fused, lo, hi))
         g = ratings.groupby("item")["score"]
-        frame = pd.DataFrame({
-            "item": items, "latent": s - s.mean(), "latent_se": se_s, "n_comparisons": comp.counts(),
-            "rating_mean": g.mean().reindex(items).to_numpy(), "n_ratings": g.size().reindex(items).fillna(0).to_numpy(int),
-            "preference_mapped": a + b * s, "fused": fused, "fused_se": fused_se, "lower": lo, "upper": hi,
-        })
+        frame = pd.DataFrame(
+            {
+                "item": items,
+                "latent": s - s.mean(),
+                "latent_se": se_s,
+                "n_comparisons": comp.counts(),
+                "rating_mean": g.mean().reindex(items).to_numpy(),
+                "n_ratings": g.size().reindex(items).fillna(0).to_numpy(int),
+                "preference_mapped": a + b * s,
+                "fused": fused,
+                "fused_se": fused_se,
+                "lower": lo,
+                "upper": hi,
+            }
+        )
         frame["latent_lower"] = frame["latent"] - Z95 * se_s
         frame["latent_upper"] = frame["latent"] + Z95 * se_s
         frame["component"] = 1
-        self.params_ = JointParams(float(a), float(b), float(np.exp(ls)), float(np.exp(theta)) if has_ties else 0.0,
-                                   {k: float(beta[i]) for i, k in enumerate(annotators)} if n_ann else {})
+        self.params_ = JointParams(
+            float(a),
+            float(b),
+            float(np.exp(ls)),
+            float(np.exp(theta)) if has_ties else 0.0,
+            {k: float(beta[i]) for i, k in enumerate(annotators)} if n_ann else {},
+        )
         self.converged_ = bool(res.success)
         self.result_ = frame
         return self

@@ -154,9 +154,7 @@ class _PairedMLE:
         return ll, dd, de * eta
 
     @single_threaded
-    def fit(
-        self, judgments: pd.DataFrame | Comparisons, items: Sequence[str] | None = None
-    ) -> _PairedMLE:
+    def fit(self, judgments: pd.DataFrame | Comparisons, items: Sequence[str] | None = None) -> _PairedMLE:
         comp = _as_comparisons(judgments, items, self.use_confidence)
         require_connected(comp)
         n = comp.n_items
@@ -187,7 +185,9 @@ class _PairedMLE:
             return f, grad_s
 
         x0 = np.zeros(n + (1 if free_theta else 0))
-        res = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter, "gtol": 1e-7})
+        res = minimize(
+            objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter, "gtol": 1e-7}
+        )
         s, theta = unpack(res.x)
         # Observed information in s (tie parameter held at its estimate).
         h = 1e-4
@@ -206,14 +206,25 @@ class _PairedMLE:
         cov = np.linalg.inv(hess)  # positive definite: the prior adds 2*alpha to the diagonal
         se = np.sqrt(_centred_variance(cov))
         centred = s - s.mean()
-        params: dict[str, float] = {"alpha": self.alpha, "converged": float(res.success), "iterations": float(res.nit)}
+        params: dict[str, float] = {
+            "alpha": self.alpha,
+            "converged": float(res.success),
+            "iterations": float(res.nit),
+        }
         if free_theta:
             params["tie_nu" if self.ties == "davidson" else "tie_threshold"] = float(np.exp(theta))
         self.cov_ = cov
         self.theta_ = theta
         self.comparisons_ = comp
         self.result_ = PreferenceScores(
-            self.method, comp.items, centred, se, centred - Z95 * se, centred + Z95 * se, comp.counts(), params
+            self.method,
+            comp.items,
+            centred,
+            se,
+            centred - Z95 * se,
+            centred + Z95 * se,
+            comp.counts(),
+            params,
         )
         return self
 
@@ -334,7 +345,11 @@ class Elo:
         m = len(comp.a)
         rng = np.random.default_rng(self.seed)
         shuffles = np.stack([rng.permutation(m) for _ in range(max(1, self.n_shuffles))])
-        boots = np.stack([rng.permutation(rng.integers(0, m, m)) for _ in range(self.n_bootstrap)]) if self.n_bootstrap else None
+        boots = (
+            np.stack([rng.permutation(rng.integers(0, m, m)) for _ in range(self.n_bootstrap)])
+            if self.n_bootstrap
+            else None
+        )
         orders = shuffles if boots is None else np.vstack([shuffles, boots])
         ratings = self._run(comp, orders)
         score = ratings[: len(shuffles)].mean(axis=0)
@@ -345,9 +360,16 @@ class Elo:
         else:
             se = ratings.std(axis=0, ddof=1) if len(ratings) > 1 else np.zeros(comp.n_items)
             lower, upper = score - Z95 * se, score + Z95 * se
-        params = {"k0": self.k0, "k_min": self.k_min, "k_halflife": self.k_halflife, "n_shuffles": float(self.n_shuffles)}
+        params = {
+            "k0": self.k0,
+            "k_min": self.k_min,
+            "k_halflife": self.k_halflife,
+            "n_shuffles": float(self.n_shuffles),
+        }
         self.comparisons_ = comp
-        self.result_ = PreferenceScores(self.method, comp.items, score, se, lower, upper, comp.counts(), params)
+        self.result_ = PreferenceScores(
+            self.method, comp.items, score, se, lower, upper, comp.counts(), params
+        )
         return self
 
     def predict_proba(self, item_a: str, item_b: str) -> float:
@@ -371,7 +393,7 @@ class TrueSkill:
 
     def fit(self, judgments: pd.DataFrame | Comparisons, items: Sequence[str] | None = None) -> TrueSkill:
         try:
-            import trueskill  # type: ignore[import-not-found]
+            import trueskill
         except ImportError as err:
             raise ModelNotAvailable(
                 "TrueSkill needs the pure-Python 'trueskill' package (pip install trueskill); "
@@ -380,7 +402,9 @@ class TrueSkill:
         comp = _as_comparisons(judgments, items, False)
         require_connected(comp)
         ties = float(np.mean(comp.outcome == 0.5))
-        env = trueskill.TrueSkill(draw_probability=self.draw_probability if self.draw_probability is not None else ties)
+        env = trueskill.TrueSkill(
+            draw_probability=self.draw_probability if self.draw_probability is not None else ties
+        )
         rng = np.random.default_rng(self.seed)
         mus, sigmas = [], []
         for _ in range(max(1, self.n_shuffles)):
@@ -396,12 +420,24 @@ class TrueSkill:
         se = np.mean(sigmas, axis=0)
         self.comparisons_ = comp
         self.result_ = PreferenceScores(
-            self.method, comp.items, score, se, score - Z95 * se, score + Z95 * se, comp.counts(), {"draw_probability": ties}
+            self.method,
+            comp.items,
+            score,
+            se,
+            score - Z95 * se,
+            score + Z95 * se,
+            comp.counts(),
+            {"draw_probability": ties},
         )
         return self
 
 
-MODELS: dict[str, type[Any]] = {"bt": BradleyTerry, "thurstone": Thurstone, "elo": Elo, "trueskill": TrueSkill}
+MODELS: dict[str, type[Any]] = {
+    "bt": BradleyTerry,
+    "thurstone": Thurstone,
+    "elo": Elo,
+    "trueskill": TrueSkill,
+}
 
 
 def make_model(method: str, **kwargs: Any) -> Any:

@@ -252,8 +252,14 @@ def reliability_report(
         reasons = []
         if np.isfinite(p.rating_srcc_loo) and p.rating_srcc_loo < min_rating_srcc:
             reasons.append(f"rating SRCC with the others {p.rating_srcc_loo:.2f} < {min_rating_srcc}")
-        if np.isfinite(p.judgment_agreement_loo) and p.judgment_agreement_loo < min_agreement and p.n_judgments >= 5:
-            reasons.append(f"agrees with the others' consensus on {p.judgment_agreement_loo:.0%} < {min_agreement:.0%}")
+        if (
+            np.isfinite(p.judgment_agreement_loo)
+            and p.judgment_agreement_loo < min_agreement
+            and p.n_judgments >= 5
+        ):
+            reasons.append(
+                f"agrees with the others' consensus on {p.judgment_agreement_loo:.0%} < {min_agreement:.0%}"
+            )
         p.flagged = bool(reasons)
         p.reason = "; ".join(reasons)
     rep.annotators = sorted(people.values(), key=lambda p: p.annotator)

@@ -55,9 +55,16 @@ def simulate_judgments(
     pb = mb + rng.normal(0, 1, len(plan)) * sb * k
     diff = pa - pb
     winner = np.where(np.abs(diff) < tie_margin, "tie", np.where(diff > 0, "a", "b"))
-    return pd.DataFrame({"annotator": plan["annotator"].to_numpy(), "item_a": plan["item_a"].to_numpy(),
-                         "item_b": plan["item_b"].to_numpy(), "winner": winner, "dimension": dimension,
-                         "confidence": 1.0})
+    return pd.DataFrame(
+        {
+            "annotator": plan["annotator"].to_numpy(),
+            "item_a": plan["item_a"].to_numpy(),
+            "item_b": plan["item_b"].to_numpy(),
+            "winner": winner,
+            "dimension": dimension,
+            "confidence": 1.0,
+        }
+    )
 
 
 def simulate_ratings(

@@ -45,6 +45,7 @@ __all__ = [
     "expectation_batch",
     "levels_to_score",
     "score_from_logits",
+    "score_to_level_dict",
     "score_to_levels",
     "sigma_rule",
     "soft_label",
@@ -134,8 +135,10 @@ def expectation(p: ArrayLike, bins: ArrayLike | None = None) -> float:
     """Expected score of one distribution (Token-As-Score: sum_i i * p_i)."""
     arr = np.asarray(p, dtype=np.float64)
     if arr.ndim != 1:
-        raise ValueError(f"distribution: expectation() takes one 1-D distribution, got shape {arr.shape}; "
-                         "use expectation_batch()")
+        raise ValueError(
+            f"distribution: expectation() takes one 1-D distribution, got shape {arr.shape}; "
+            "use expectation_batch()"
+        )
     return float(expectation_batch(arr, bins))
 
 
@@ -152,7 +155,9 @@ def distribution_std(p: ArrayLike, bins: ArrayLike | None = None) -> float:
     """Standard deviation of one distribution, the model's uncertainty about the score."""
     arr = np.asarray(p, dtype=np.float64)
     if arr.ndim != 1:
-        raise ValueError(f"distribution: distribution_std() takes one 1-D distribution, got shape {arr.shape}")
+        raise ValueError(
+            f"distribution: distribution_std() takes one 1-D distribution, got shape {arr.shape}"
+        )
     return float(distribution_std_batch(arr, bins))
 
 
@@ -196,8 +201,9 @@ def sigma_rule(score: ArrayLike) -> NDArray[np.float64]:
     return np.maximum(SIGMA_FLOOR, SIGMA_K * np.sqrt(np.clip(s * (SCORE_MAX - s), 0.0, None)))
 
 
-def _gauss_rows(theta: NDArray[np.float64], inv2s2: NDArray[np.float64], idx: NDArray[np.float64]
-                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+def _gauss_rows(
+    theta: NDArray[np.float64], inv2s2: NDArray[np.float64], idx: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Rows p_i ∝ exp(theta * i - i^2 / (2 sigma^2)) with their mean and variance (bin units)."""
     logit = theta[:, None] * idx[None, :] - inv2s2[:, None] * idx[None, :] ** 2
     logit -= logit.max(axis=1, keepdims=True)
@@ -262,7 +268,9 @@ def _exact_gaussian_rows(s_u: NDArray[np.float64], sig_u: NDArray[np.float64], n
     return np.where(flip[:, None], p[:, ::-1], p)
 
 
-def soft_labels(scores: ArrayLike, stds: ArrayLike | None = None, n_bins: int = N_BINS) -> NDArray[np.float64]:
+def soft_labels(
+    scores: ArrayLike, stds: ArrayLike | None = None, n_bins: int = N_BINS
+) -> NDArray[np.float64]:
     """Vectorised :func:`soft_label`: one row per score, shape ``(len(scores), n_bins)``.
 
     ``stds`` may be a scalar, an array matching ``scores``, or None (sigma from
@@ -314,12 +322,23 @@ def score_to_levels(score: float, std: float | None = None) -> NDArray[np.float6
     return soft_label(score, std, n_bins=len(LEVEL_NAMES))
 
 
+def score_to_level_dict(score: float, std: float | None = None) -> dict[str, float]:
+    """:func:`score_to_levels` labelled: ``{level name: probability}`` in order bad..excellent.
+
+    The array form stays for code that does arithmetic on it; this one is for reading and
+    for JSON, where a bare 5-vector does not say which entry is which level.
+    """
+    return {name: float(p) for name, p in zip(LEVEL_NAMES, score_to_levels(score, std), strict=True)}
+
+
 def levels_to_score(p5: ArrayLike) -> float | NDArray[np.float64]:
     """Score from a distribution over the 5 levels (Q-Align's weighted sum, on 0-100)."""
     arr = np.asarray(p5, dtype=np.float64)
     if arr.shape[-1:] != (len(LEVEL_NAMES),):
-        raise ValueError(f"levels: need {len(LEVEL_NAMES)} level probabilities ({', '.join(LEVEL_NAMES)}), "
-                         f"got shape {arr.shape}")
+        raise ValueError(
+            f"levels: need {len(LEVEL_NAMES)} level probabilities ({', '.join(LEVEL_NAMES)}), "
+            f"got shape {arr.shape}"
+        )
     out = expectation_batch(arr, LEVEL_SCORES)
     return float(out) if arr.ndim == 1 else out
 
@@ -342,7 +361,9 @@ def distribution_from_votes(
     """
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim not in (1, 2) or c.shape[-1] < 2:
-        raise ValueError(f"counts: need one histogram or rows of histograms with >= 2 levels, got shape {c.shape}")
+        raise ValueError(
+            f"counts: need one histogram or rows of histograms with >= 2 levels, got shape {c.shape}"
+        )
     if not np.all(np.isfinite(c)) or np.any(c < 0):
         raise ValueError("counts: vote counts must be finite and >= 0")
     totals = c.sum(axis=-1)

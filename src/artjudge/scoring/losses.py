@@ -14,7 +14,16 @@ import torch.nn.functional as F
 
 from artjudge.scoring import SCORE_MAX, SCORE_MIN
 
-__all__ = ["ce_loss", "combined_loss", "distribution_std_t", "emd_loss", "expectation_t", "kl_loss", "loss_parts", "pairwise_ranking_loss"]
+__all__ = [
+    "ce_loss",
+    "combined_loss",
+    "distribution_std_t",
+    "emd_loss",
+    "expectation_t",
+    "kl_loss",
+    "loss_parts",
+    "pairwise_ranking_loss",
+]
 
 
 def _probs_t(x: torch.Tensor, logits: bool) -> torch.Tensor:
@@ -56,7 +65,9 @@ def _reduce(x: torch.Tensor, reduction: Reduction) -> torch.Tensor:
 
 def _check_pair(logits: torch.Tensor, target: torch.Tensor) -> None:
     if logits.shape != target.shape:
-        raise ValueError(f"target_probs: shape {tuple(target.shape)} does not match logits {tuple(logits.shape)}")
+        raise ValueError(
+            f"target_probs: shape {tuple(target.shape)} does not match logits {tuple(logits.shape)}"
+        )
     if logits.ndim == 0 or logits.shape[-1] < 2:
         raise ValueError(f"logits: needs a last axis of at least 2 bins, got shape {tuple(logits.shape)}")
 
@@ -120,8 +131,10 @@ def pairwise_ranking_loss(
     gradient path) when the batch has no pair.
     """
     if scores.ndim != 1 or targets.shape != scores.shape:
-        raise ValueError(f"scores/targets: need two 1-D tensors of equal length, got {tuple(scores.shape)} "
-                         f"and {tuple(targets.shape)}")
+        raise ValueError(
+            f"scores/targets: need two 1-D tensors of equal length, got {tuple(scores.shape)} "
+            f"and {tuple(targets.shape)}"
+        )
     if kind not in ("hinge", "logistic"):
         raise ValueError(f"kind: must be 'hinge' or 'logistic', got {kind!r}")
     if scale <= 0:
@@ -133,7 +146,9 @@ def pairwise_ranking_loss(
         if w.shape == scores.shape:
             w = w[:, None] * w[None, :]
         elif w.shape != (scores.shape[0], scores.shape[0]):
-            raise ValueError(f"weights: need shape (N,) or (N, N) with N={scores.shape[0]}, got {tuple(w.shape)}")
+            raise ValueError(
+                f"weights: need shape (N,) or (N, N) with N={scores.shape[0]}, got {tuple(w.shape)}"
+            )
         if torch.any(w < 0):
             raise ValueError("weights: pair confidences must be >= 0")
         better = better * w
@@ -166,8 +181,14 @@ def loss_parts(
         parts["emd"] = emd_weight * emd_loss(logits, target_probs)
     if rank_weight:
         if logits.ndim != 2:
-            raise ValueError(f"logits: the ranking term needs a (batch, bins) tensor, got {tuple(logits.shape)}")
-        ts = expectation_t(target_probs.to(logits.dtype), logits=False) if target_scores is None else target_scores
+            raise ValueError(
+                f"logits: the ranking term needs a (batch, bins) tensor, got {tuple(logits.shape)}"
+            )
+        ts = (
+            expectation_t(target_probs.to(logits.dtype), logits=False)
+            if target_scores is None
+            else target_scores
+        )
         parts["rank"] = rank_weight * pairwise_ranking_loss(expectation_t(logits), ts, margin=margin)
     if not parts:
         raise ValueError("combined_loss: every weight is 0")
@@ -193,6 +214,12 @@ def combined_loss(
     ``target_scores`` or, when absent, the expectations of ``target_probs``.
     """
     return loss_parts(
-        logits, target_probs, ce_weight=ce_weight, kl_weight=kl_weight, emd_weight=emd_weight,
-        rank_weight=rank_weight, target_scores=target_scores, margin=margin,
+        logits,
+        target_probs,
+        ce_weight=ce_weight,
+        kl_weight=kl_weight,
+        emd_weight=emd_weight,
+        rank_weight=rank_weight,
+        target_scores=target_scores,
+        margin=margin,
     )["total"]

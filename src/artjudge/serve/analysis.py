@@ -76,7 +76,11 @@ def fused_scores(pairs: list[list[Any]], ratings: list[list[Any]], scale: tuple[
     if j.empty:
         raise Unavailable("fused scores: no pairwise judgments yet")
     try:
-        result = RatingFusion(method="bt", scale=scale, components="separate").fit(j, r if not r.empty else None).result_
+        result = (
+            RatingFusion(method="bt", scale=scale, components="separate")
+            .fit(j, r if not r.empty else None)
+            .result_
+        )
     except ArtjudgeError as err:
         raise Unavailable(f"fused scores: {err}") from err
     except (ValueError, ZeroDivisionError, IndexError, KeyError, RuntimeError) as err:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from starlette.formparsers import MultiPartParser
 
 from artjudge import __version__
 from artjudge.errors import ArtjudgeError, InputError, ModelNotAvailable
+from artjudge.serve.admission import BodyTimeout, HostOriginCheck, InferenceAdmission
 from artjudge.serve.engines import Engines, Unavailable
 from artjudge.serve.routes_campaign import Unauthorised
 from artjudge.serve.security import (
@@ -60,13 +65,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     sessions = open_store(settings.db_url)
     if settings.organiser_token:
-        with sessions() as s:
-            store_repo.create_organiser(s, settings.organiser_name, settings.organiser_token)
+        with sessions() as s:  # the same organiser role; an earlier env token is revoked
+            _, revoked = store_repo.adopt_env_token(s, settings.organiser_name, settings.organiser_token)
+        if revoked:
+            log.warning("ARTJUDGE_ORGANISER_TOKEN changed: the previous one is revoked (campaigns kept)")
 
-    app = FastAPI(title="artjudge", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="artjudge", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.engines = Engines(settings.models, settings.process_models, settings.inference_concurrency)
+    app.state.decode_slots = threading.BoundedSemaphore(max(1, settings.decode_concurrency))
+    app.state.store_health = StoreHealth()
+    watch_store(sessions, app.state.store_health)
+    # Upload parts above this size are spooled to disk by the multipart parser (a class setting).
+    MultiPartParser.spool_max_size = settings.upload_spool_bytes
 
     @app.exception_handler(ArtjudgeError)
     async def _artjudge_error(_request: Request, err: ArtjudgeError) -> JSONResponse:
@@ -78,8 +92,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _validation(_request: Request, err: RequestValidationError) -> JSONResponse:
         first = err.errors()[0] if err.errors() else {"loc": ("body",), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "form"))
-        return JSONResponse({"detail": f"{where or 'request'}: {first.get('msg', 'invalid')}",
-                             "errors": jsonable(err.errors())}, status_code=422)
+        return JSONResponse(
+            {
+                "detail": f"{where or 'request'}: {first.get('msg', 'invalid')}",
+                "errors": jsonable(err.errors()),
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, _err: OverflowError) -> JSONResponse:
+        return JSONResponse({"detail": "request: a number is out of range"}, status_code=422)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _store_error(request: Request, err: SQLAlchemyError) -> JSONResponse:
+        orig = getattr(err, "orig", None)
+        if isinstance(orig, OverflowError):
+            return JSONResponse({"detail": "request: a number is out of range"}, status_code=422)
+        if isinstance(err, OperationalError | DatabaseError):
+            reason = store_failure_reason(err)
+            request.app.state.store_health.failed(reason)
+            log.error("store: %s", reason)
+            return JSONResponse(
+                {"detail": f"store: {reason}; try again later"},
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
+        raise err
 
     from artjudge.serve.routes_campaign import router as campaign_router
     from artjudge.serve.routes_model import health_router
@@ -102,14 +141,64 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/organise", page("organise.html"), include_in_schema=False)
     app.add_api_route("/docs", page("api.html"), include_in_schema=False)  # Swagger UI would need a CDN
 
-    # Outermost first: headers on every answer, then size, then rate.
+    # Outermost first: headers on every answer, Host/Origin, then size, rate, admission, body deadline.
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_s)
+    app.add_middleware(
+        InferenceAdmission,
+        capacity=settings.inference_concurrency + settings.max_waiting,
+        retry_after_s=settings.retry_after_s,
+    )
     app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_per_second, settings.rate_burst))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(HostOriginCheck, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
 def jsonable(obj: Any) -> Any:
+    """Validation details as JSON: bytes summarised, NaN and infinities as strings (JSON has neither)."""
     from fastapi.encoders import jsonable_encoder
 
-    return jsonable_encoder(obj, custom_encoder={bytes: lambda b: f"<{len(b)} bytes>"})
+    return _finite(jsonable_encoder(obj, custom_encoder={bytes: lambda b: f"<{len(b)} bytes>"}))
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+class StoreHealth:
+    """The last failed database write, until a later commit succeeds: what ``/health`` reports."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+
+    def failed(self, reason: str) -> None:
+        self.error = reason
+
+    def ok(self, *_args: Any) -> None:
+        self.error = None
+
+
+def watch_store(sessions: Any, health: StoreHealth) -> None:
+    """Clear the failure on the next successful commit (the disk was freed, permissions fixed)."""
+    from sqlalchemy import event
+
+    event.listen(sessions, "after_commit", health.ok)
+
+
+def store_failure_reason(err: Exception) -> str:
+    """One line for a database error a client can do nothing about (full disk, read-only file, locked)."""
+    text = str(getattr(err, "orig", err)).lower()
+    if "full" in text or "no space" in text:
+        return "the database disk is full"
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "the database is read-only"
+    if "locked" in text or "busy" in text:
+        return "the database is busy"
+    return f"the database cannot be used ({type(getattr(err, 'orig', err)).__name__})"

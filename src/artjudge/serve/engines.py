@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artjudge.errors import ArtjudgeError
+
+if TYPE_CHECKING:
+    from artjudge.models.base import Scorer
+    from artjudge.models.process.judge import ProcessJudge
 
 
 class Unavailable(ArtjudgeError):
@@ -19,7 +23,9 @@ class Unavailable(ArtjudgeError):
 
 
 class Engines:
-    def __init__(self, models: tuple[str, ...], process_models: tuple[str, ...], concurrency: int = 1) -> None:
+    def __init__(
+        self, models: tuple[str, ...], process_models: tuple[str, ...], concurrency: int = 1
+    ) -> None:
         self.models = models
         self.concurrency = max(1, concurrency)
         self._slots: dict[str, threading.Semaphore] = {}
@@ -33,13 +39,13 @@ class Engines:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def slot(self, obj: Any) -> threading.Semaphore:
+    def slot(self, obj: Any, *, stateful: bool = False) -> threading.Semaphore:
         """Bounds concurrent calls into one model: CPU inference is fastest one at a time, and the
-        process judge keeps per-call state (its KV cache), so it always gets exactly one slot."""
+        process judge keeps per-call state (its KV cache), so its caller passes ``stateful=True``
+        and it always gets exactly one slot."""
         key = f"{id(obj)}"
         with self._guard:
             if key not in self._slots:
-                stateful = hasattr(obj, "start") and hasattr(obj, "update")
                 self._slots[key] = threading.Semaphore(1 if stateful else self.concurrency)
             return self._slots[key]
 
@@ -55,7 +61,9 @@ class Engines:
                 if err.name and err.name.startswith("artjudge"):
                     reason = f"{what}: not part of this build yet ({err.name} is missing)"
                 else:
-                    reason = f"{what}: a dependency is missing ({err.name}); install the extra that provides it"
+                    reason = (
+                        f"{what}: a dependency is missing ({err.name}); install the extra that provides it"
+                    )
                 self._errors[key] = reason
                 raise Unavailable(reason) from None
             except (ArtjudgeError, OSError, RuntimeError, ImportError, AttributeError) as err:
@@ -66,43 +74,54 @@ class Engines:
             self._errors.pop(key, None)
             return obj
 
-    def scorer(self, name: str) -> Any:
+    def scorer(self, name: str) -> Scorer:
         """The scorer named ``name`` (one of the configured names only)."""
         if name not in self.models:
             from artjudge.errors import InputError
 
             raise InputError("model", f"{name!r} is not served here; choose one of {', '.join(self.models)}")
 
-        def load() -> Any:
+        def load() -> Scorer:
             import artjudge
 
             return artjudge.load(name)
 
-        return self._get(f"scorer:{name}", load, f"model {name!r}")
+        scorer: Scorer = self._get(f"scorer:{name}", load, f"model {name!r}")
+        return scorer
 
-    def process_judge(self, name: str) -> Any:
+    def process_judge(self, name: str) -> ProcessJudge:
         if name not in self.process_models:
             from artjudge.errors import InputError
 
-            raise InputError("model", f"{name!r} is not a process model served here; choose one of "
-                                      f"{', '.join(self.process_models)}")
+            raise InputError(
+                "model",
+                f"{name!r} is not a process model served here; choose one of "
+                f"{', '.join(self.process_models)}",
+            )
 
-        def load() -> Any:
-            import artjudge
+        def load() -> ProcessJudge:
+            from artjudge.models.process import load_process_judge
 
-            return artjudge.load_process_judge(name)
+            return load_process_judge(name)
 
-        return self._get(f"process:{name}", load, f"process judge {name!r}")
+        judge: ProcessJudge = self._get(f"process:{name}", load, f"process judge {name!r}")
+        return judge
 
     def status(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for kind, names in (("scorer", self.models), ("process", self.process_models)):
             for n in names:
-                obj = self._cache.get(f"{kind}:{n}")
-                out.append({
-                    "name": n, "kind": kind, "loaded": obj is not None,
-                    "model_id": getattr(obj, "model_id", None) if obj is not None else None,
-                    "model_version": getattr(obj, "model_version", None) if obj is not None else None,
-                    "error": self._errors.get(f"{kind}:{n}"),
-                })
+                obj = self._cache.get(
+                    f"{kind}:{n}"
+                )  # a Scorer or a ProcessJudge: both have model_id, version
+                out.append(
+                    {
+                        "name": n,
+                        "kind": kind,
+                        "loaded": obj is not None,
+                        "model_id": obj.model_id if obj is not None else None,
+                        "model_version": obj.version if obj is not None else None,
+                        "error": self._errors.get(f"{kind}:{n}"),
+                    }
+                )
         return out

@@ -10,11 +10,15 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from artjudge.store.repo import PlannedTask
 
+if TYPE_CHECKING:
+    from artjudge.preference.design import Design
+
 MAX_PAIRS = 5000
-DESIGN_NAMES = {"round_robin": "round-robin", "random": "random", "locally_dense": "dense"}
+DESIGN_NAMES: dict[str, Design] = {"round_robin": "round-robin", "random": "random", "locally_dense": "dense"}
 
 
 def default_budget(n_items: int, design: str) -> int:
@@ -31,7 +35,9 @@ def _fallback_pairs(item_ids: Sequence[int], budget: int, seed: int) -> list[tup
     return all_pairs[:budget]
 
 
-def plan_pairs(item_ids: Sequence[int], design: str, budget: int, seed: int = 0) -> tuple[list[tuple[int, int]], str]:
+def plan_pairs(
+    item_ids: Sequence[int], design: str, budget: int, seed: int = 0
+) -> tuple[list[tuple[int, int]], str]:
     """Pairs to compare and a note naming the designer that made them."""
     if len(item_ids) < 2:
         return [], "fewer than 2 items: no pairs"
@@ -39,15 +45,22 @@ def plan_pairs(item_ids: Sequence[int], design: str, budget: int, seed: int = 0)
     try:
         from artjudge.preference.design import PairDesigner
     except ImportError as err:
-        return _fallback_pairs(item_ids, budget, seed), f"artjudge.preference unavailable ({err}); random pairs"
-    plan = PairDesigner(design=DESIGN_NAMES[design], budget=budget, annotators=1, seed=seed).plan(  # type: ignore[arg-type]
-        [str(i) for i in item_ids])
+        return _fallback_pairs(
+            item_ids, budget, seed
+        ), f"artjudge.preference unavailable ({err}); random pairs"
+    plan = PairDesigner(design=DESIGN_NAMES[design], budget=budget, annotators=1, seed=seed).plan(
+        [str(i) for i in item_ids]
+    )
     pairs = [(int(a), int(b)) for a, b in zip(plan["item_a"], plan["item_b"], strict=True)]
     return pairs, f"artjudge.preference {DESIGN_NAMES[design]} design, {len(pairs)} pairs"
 
 
 def plan_tasks(
-    item_ids: Sequence[int], dimensions: Sequence[str], pairs: Sequence[tuple[int, int]], ratings: bool, seed: int,
+    item_ids: Sequence[int],
+    dimensions: Sequence[str],
+    pairs: Sequence[tuple[int, int]],
+    ratings: bool,
+    seed: int,
 ) -> list[PlannedTask]:
     """Pairs first, then ratings, each block shuffled per annotator."""
     rng = random.Random(seed)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, Header, Request, Response, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from artjudge.errors import ArtjudgeError, InputError
 from artjudge.serve import analysis, planning
@@ -29,7 +30,7 @@ from artjudge.serve.schemas import (
     MeOut,
     ProgressRow,
 )
-from artjudge.serve.security import resolve_allowed
+from artjudge.serve.security import not_allowed, resolve_allowed
 from artjudge.serve.uploads import check_image
 from artjudge.store import repo
 from artjudge.store.models import Annotator, Campaign, Item, Organiser
@@ -47,7 +48,9 @@ def db(request: Request) -> Any:
         yield s
 
 
-def organiser(creds: HTTPAuthorizationCredentials | None = Depends(bearer), s: Session = Depends(db)) -> Organiser:
+def organiser(
+    creds: HTTPAuthorizationCredentials | None = Depends(bearer), s: Session = Depends(db)
+) -> Organiser:
     if creds is None or not creds.credentials:
         raise Unauthorised("authorization: an organiser token is required (Authorization: Bearer TOKEN)")
     org = repo.organiser_by_token(s, creds.credentials)
@@ -56,7 +59,9 @@ def organiser(creds: HTTPAuthorizationCredentials | None = Depends(bearer), s: S
     return org
 
 
-def annotator(creds: HTTPAuthorizationCredentials | None = Depends(bearer), s: Session = Depends(db)) -> Annotator:
+def annotator(
+    creds: HTTPAuthorizationCredentials | None = Depends(bearer), s: Session = Depends(db)
+) -> Annotator:
     if creds is None or not creds.credentials:
         raise Unauthorised("authorization: an annotator token is required (Authorization: Bearer TOKEN)")
     ann = repo.annotator_by_token(s, creds.credentials)
@@ -66,8 +71,21 @@ def annotator(creds: HTTPAuthorizationCredentials | None = Depends(bearer), s: S
 
 
 def _campaign_out(c: Campaign) -> dict[str, Any]:
-    return {k: getattr(c, k) for k in ("id", "name", "dimensions", "scale_min", "scale_max", "pair_design",
-                                       "pairs_per_annotator", "with_ratings", "instructions", "design_note")}
+    return {
+        k: getattr(c, k)
+        for k in (
+            "id",
+            "name",
+            "dimensions",
+            "scale_min",
+            "scale_max",
+            "pair_design",
+            "pairs_per_annotator",
+            "with_ratings",
+            "instructions",
+            "design_note",
+        )
+    }
 
 
 def _item_out(i: Item) -> dict[str, Any]:
@@ -88,8 +106,18 @@ def safe_key(name: str) -> str:
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201, summary="Create a campaign")
 def create_campaign(body: CampaignIn, org: Organiser = Depends(organiser), s: Session = Depends(db)) -> Any:
-    c = repo.create_campaign(s, org.id, body.name, body.dimensions, body.scale_min, body.scale_max,
-                             body.pair_design, body.pairs_per_annotator, body.instructions, body.ratings)
+    c = repo.create_campaign(
+        s,
+        org.id,
+        body.name,
+        body.dimensions,
+        body.scale_min,
+        body.scale_max,
+        body.pair_design,
+        body.pairs_per_annotator,
+        body.instructions,
+        body.ratings,
+    )
     return _campaign_out(c)
 
 
@@ -101,52 +129,104 @@ def list_campaigns(org: Organiser = Depends(organiser), s: Session = Depends(db)
 @router.get("/campaigns/{campaign_id}", summary="A campaign with its items, annotators and progress")
 def get_campaign(campaign_id: int, org: Organiser = Depends(organiser), s: Session = Depends(db)) -> Any:
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
-    return {"campaign": _campaign_out(c), "items": [_item_out(i) for i in repo.list_items(s, c.id)],
-            "progress": repo.progress(s, c.id)}
+    return {
+        "campaign": _campaign_out(c),
+        "items": [_item_out(i) for i in repo.list_items(s, c.id)],
+        "progress": repo.progress(s, c.id),
+    }
 
 
-@router.post("/campaigns/{campaign_id}/items", response_model=list[ItemOut], status_code=201,
-             summary="Add items: uploads, or every image of a folder inside the allowed folders")
+@router.post(
+    "/campaigns/{campaign_id}/items",
+    response_model=list[ItemOut],
+    status_code=201,
+    summary="Add items: uploads, or every image of a folder inside the allowed folders",
+)
 async def add_items(
-    request: Request, campaign_id: int,
-    files: list[UploadFile] | None = File(None), folder: str | None = Form(None),
-    org: Organiser = Depends(organiser), s: Session = Depends(db),
+    request: Request,
+    campaign_id: int,
+    files: list[UploadFile] | None = File(None),
+    folder: str | None = Form(None),
+    org: Organiser = Depends(organiser),
+    s: Session = Depends(db),
 ) -> Any:
     st = request.app.state.settings
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
     if repo.list_annotators(s, c.id):
         raise InputError("items", "annotators are already invited; add items before inviting")
-    staged: list[tuple[str, Any, str | None]] = []  # (key, checked image, path): all checked before any is stored
-    for f in files or []:
-        name = f.filename or "item"
-        img = check_image(name, await f.read(st.max_upload_bytes + 1), st.max_upload_bytes, st.max_pixels)
-        staged.append((safe_key(name), img, None))
-    if folder:
-        root = resolve_allowed(folder, st.allowed_folders, "folder")
-        if not root.is_dir():
-            raise InputError("folder", f"{folder!r} is not a folder")
-        for p in sorted(root.iterdir()):
-            if not p.is_file() or p.suffix.lower() not in {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif",
-                                                           ".tiff"}:
-                continue
-            inside = resolve_allowed(str(p), st.allowed_folders, "folder")  # a symlink may point outside
-            img = check_image(p.name, inside.read_bytes(), st.max_upload_bytes, st.max_pixels)
-            staged.append((safe_key(p.name), img, str(inside)))
+    # Every image is checked (decoded) in a worker thread, before any is stored; then all are
+    # stored in one transaction, so an import is all or nothing and a retry starts clean.
+    staged = await run_in_threadpool(_stage_items, st, files or [], folder)
     if not staged:
         raise InputError("items", "no images given (multipart 'files' or a 'folder' with images)")
-    keys = [k for k, _, _ in staged] + [i.key for i in repo.list_items(s, c.id)]
-    dupes = sorted({k for k in keys if keys.count(k) > 1})
-    if dupes:
-        raise repo.Conflict(f"items: names repeat ({', '.join(dupes[:5])}); nothing was added")
-    added = [repo.add_item(s, c.id, key, img.sha256, img.media_type, data=None if path else img.data, path=path)
-             for key, img, path in staged]
+    added = repo.add_items(s, c.id, staged)
     return [_item_out(i) for i in added]
 
 
-@router.post("/campaigns/{campaign_id}/annotators", response_model=InviteOut, status_code=201,
-             summary="Invite an annotator: plans their tasks and returns their personal link (once)")
-def invite(campaign_id: int, body: AnnotatorIn, request: Request, org: Organiser = Depends(organiser),
-           s: Session = Depends(db)) -> Any:
+def _stage_items(st: Any, files: list[UploadFile], folder: str | None) -> list[dict[str, Any]]:
+    staged: list[dict[str, Any]] = []
+    for f in files:
+        name = f.filename or "item"
+        img = check_image(name, f.file.read(st.max_upload_bytes + 1), st.max_upload_bytes, st.max_pixels)
+        staged.append(
+            {"key": safe_key(name), "sha256": img.sha256, "media_type": img.media_type, "data": img.data}
+        )
+    if folder:
+        root = resolve_allowed(folder, st.allowed_folders, "folder")
+        if not root.is_dir():
+            raise not_allowed(folder, "folder")
+        for p in sorted(root.iterdir()):
+            if not p.is_file() or p.suffix.lower() not in {
+                ".jpg",
+                ".jpeg",
+                ".png",
+                ".webp",
+                ".bmp",
+                ".gif",
+                ".tif",
+                ".tiff",
+            }:
+                continue
+            inside = resolve_allowed(str(p), st.allowed_folders, "folder")  # a symlink may point outside
+            img = check_image(p.name, inside.read_bytes(), st.max_upload_bytes, st.max_pixels)
+            staged.append(
+                {
+                    "key": safe_key(p.name),
+                    "sha256": img.sha256,
+                    "media_type": img.media_type,
+                    "data": None,
+                    "path": str(inside),
+                }
+            )
+    return staged
+
+
+@router.delete(
+    "/campaigns/{campaign_id}/items/{item_id}",
+    status_code=204,
+    summary="Remove an item (only while no annotator has a task on it)",
+)
+def delete_item(
+    campaign_id: int, item_id: int, org: Organiser = Depends(organiser), s: Session = Depends(db)
+) -> Response:
+    c = repo.campaign_for_organiser(s, campaign_id, org.id)
+    repo.delete_item(s, c.id, item_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/annotators",
+    response_model=InviteOut,
+    status_code=201,
+    summary="Invite an annotator: plans their tasks and returns their personal link (once)",
+)
+def invite(
+    campaign_id: int,
+    body: AnnotatorIn,
+    request: Request,
+    org: Organiser = Depends(organiser),
+    s: Session = Depends(db),
+) -> Any:
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
     item_ids = [i.id for i in repo.list_items(s, c.id)]
     if len(item_ids) < 2:
@@ -158,8 +238,13 @@ def invite(campaign_id: int, body: AnnotatorIn, request: Request, org: Organiser
     if note and note not in c.design_note:
         c.design_note = f"{c.design_note}; {note}".strip("; ")
         s.commit()
-    return {"annotator_id": ann.id, "name": ann.name, "token": token, "link": f"/annotate#token={token}",
-            "tasks": len(tasks)}
+    return {
+        "annotator_id": ann.id,
+        "name": ann.name,
+        "token": token,
+        "link": f"/annotate#token={token}",
+        "tasks": len(tasks),
+    }
 
 
 @router.get("/campaigns/{campaign_id}/progress", summary="Progress per annotator and live reliability")
@@ -167,28 +252,45 @@ def campaign_progress(campaign_id: int, org: Organiser = Depends(organiser), s: 
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
     prog = [ProgressRow(**p).model_dump() for p in repo.progress(s, c.id)]
     rows = repo.judgment_rows(s, c.id)
-    return {"campaign": _campaign_out(c), "progress": prog, "judgments": len(rows),
-            "reliability": analysis.reliability(pair_rows(rows), rating_rows(rows), list(c.dimensions))}
+    return {
+        "campaign": _campaign_out(c),
+        "progress": prog,
+        "judgments": len(rows),
+        "reliability": analysis.reliability(pair_rows(rows), rating_rows(rows), list(c.dimensions)),
+    }
 
 
 def _download(text: str, filename: str) -> Response:
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/campaigns/{campaign_id}/export/judgments.csv", summary="Pairwise judgments as CSV")
-def export_judgments(campaign_id: int, org: Organiser = Depends(organiser), s: Session = Depends(db)) -> Response:
+def export_judgments(
+    campaign_id: int, org: Organiser = Depends(organiser), s: Session = Depends(db)
+) -> Response:
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
-    return _download(_csv(PAIR_HEADER, pair_rows(repo.judgment_rows(s, c.id))), f"campaign{c.id}-judgments.csv")
+    return _download(
+        _csv(PAIR_HEADER, pair_rows(repo.judgment_rows(s, c.id))), f"campaign{c.id}-judgments.csv"
+    )
 
 
 @router.get("/campaigns/{campaign_id}/export/ratings.csv", summary="Ratings as CSV")
-def export_ratings(campaign_id: int, org: Organiser = Depends(organiser), s: Session = Depends(db)) -> Response:
+def export_ratings(
+    campaign_id: int, org: Organiser = Depends(organiser), s: Session = Depends(db)
+) -> Response:
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
-    return _download(_csv(RATING_HEADER, rating_rows(repo.judgment_rows(s, c.id))), f"campaign{c.id}-ratings.csv")
+    return _download(
+        _csv(RATING_HEADER, rating_rows(repo.judgment_rows(s, c.id))), f"campaign{c.id}-ratings.csv"
+    )
 
 
-@router.get("/campaigns/{campaign_id}/fused", summary="Fused scores (artjudge.preference) from the judgments so far")
+@router.get(
+    "/campaigns/{campaign_id}/fused", summary="Fused scores (artjudge.preference) from the judgments so far"
+)
 def fused(campaign_id: int, org: Organiser = Depends(organiser), s: Session = Depends(db)) -> Any:
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
     rows = repo.judgment_rows(s, c.id)
@@ -217,8 +319,13 @@ def _item_bytes(request: Request, it: Item) -> Response:
 
 
 @router.get("/campaigns/{campaign_id}/items/{item_id}/image", summary="An item's image (organiser)")
-def organiser_item(request: Request, campaign_id: int, item_id: int, org: Organiser = Depends(organiser),
-                   s: Session = Depends(db)) -> Response:
+def organiser_item(
+    request: Request,
+    campaign_id: int,
+    item_id: int,
+    org: Organiser = Depends(organiser),
+    s: Session = Depends(db),
+) -> Response:
     c = repo.campaign_for_organiser(s, campaign_id, org.id)
     it = s.get(Item, item_id)
     if it is None or it.campaign_id != c.id:
@@ -234,29 +341,58 @@ def me(ann: Annotator = Depends(annotator), s: Session = Depends(db)) -> Any:
     c = s.get(Campaign, ann.campaign_id)
     assert c is not None
     tasks = repo.tasks_with_answers(s, ann.id)
-    out = [{"id": t.id, "kind": t.kind, "dimension": t.dimension, "item_a": t.item_a_id, "item_b": t.item_b_id,
-            "answered": j is not None, "winner": j.winner if j else None, "score": j.score if j else None}
-           for t, j in tasks]
-    return {"annotator": ann.name, "campaign": c.name, "instructions": c.instructions, "dimensions": c.dimensions,
-            "scale_min": c.scale_min, "scale_max": c.scale_max, "done": sum(1 for _, j in tasks if j is not None),
-            "total": len(tasks), "tasks": out}
+    out = [
+        {
+            "id": t.id,
+            "kind": t.kind,
+            "dimension": t.dimension,
+            "item_a": t.item_a_id,
+            "item_b": t.item_b_id,
+            "answered": j is not None,
+            "winner": j.winner if j else None,
+            "score": j.score if j else None,
+        }
+        for t, j in tasks
+    ]
+    return {
+        "annotator": ann.name,
+        "campaign": c.name,
+        "instructions": c.instructions,
+        "dimensions": c.dimensions,
+        "scale_min": c.scale_min,
+        "scale_max": c.scale_max,
+        "done": sum(1 for _, j in tasks if j is not None),
+        "total": len(tasks),
+        "tasks": out,
+    }
 
 
 @router.get("/me/items/{item_id}/image", summary="An item of one of the caller's tasks")
-def annotator_item(request: Request, item_id: int, ann: Annotator = Depends(annotator),
-                   s: Session = Depends(db)) -> Response:
+def annotator_item(
+    request: Request, item_id: int, ann: Annotator = Depends(annotator), s: Session = Depends(db)
+) -> Response:
     return _item_bytes(request, repo.item_for_annotator(s, item_id, ann))
 
 
-@router.post("/me/judgments", response_model=JudgmentOut, summary="Answer a task (stored once per idempotency key)",
-             responses={200: {"description": "a replay: already stored"}, 201: {"description": "stored"}})
-def submit(body: JudgmentIn, response: Response, ann: Annotator = Depends(annotator), s: Session = Depends(db),
-           idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
+@router.post(
+    "/me/judgments",
+    response_model=JudgmentOut,
+    summary="Answer a task (stored once per idempotency key)",
+    responses={200: {"description": "a replay: already stored"}, 201: {"description": "stored"}},
+)
+def submit(
+    body: JudgmentIn,
+    response: Response,
+    ann: Annotator = Depends(annotator),
+    s: Session = Depends(db),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Any:
     key = idempotency_key or body.idempotency_key
     if not key:
         raise InputError("idempotency_key", "give an Idempotency-Key header (or idempotency_key in the body)")
-    j, created = repo.submit_judgment(s, ann, body.task_id, key, winner=body.winner, score=body.score,
-                                      confidence=body.confidence)
+    j, created = repo.submit_judgment(
+        s, ann, body.task_id, key, winner=body.winner, score=body.score, confidence=body.confidence
+    )
     response.status_code = 201 if created else 200
     done, total = repo.annotator_progress(s, ann.id)
     return {"id": j.id, "task_id": j.task_id, "created": created, "done": done, "total": total}

@@ -7,86 +7,118 @@ in the store by (content hash, model id).
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from artjudge import __version__
-from artjudge.errors import InputError
-from artjudge.serve.schemas import AssessmentOut, CompareOut, HealthOut, ModelsOut
-from artjudge.serve.security import resolve_allowed
-from artjudge.serve.uploads import CheckedImage, check_image, check_video
+from artjudge.errors import ArtjudgeError, InputError
+from artjudge.record import Assessment
+from artjudge.serve.schemas import AssessmentOut, CompareOut, HealthOut, ModelsOut, ProcessOut
+from artjudge.serve.security import not_allowed, resolve_allowed
+from artjudge.serve.uploads import (
+    StoredUpload,
+    check_image_file,
+    check_video_file,
+    hash_file,
+    image_suffix,
+    spool_upload,
+)
 from artjudge.store import repo
 
 router = APIRouter(prefix="/v1", tags=["models"])
+log = logging.getLogger("artjudge.serve")
 
 
-async def _image_input(request: Request, file: UploadFile | None, path: str | None, what: str) -> tuple[str, CheckedImage]:
-    """The image given as an upload or as a path inside an allowed folder, checked by content."""
+def _stored_input(
+    request: Request, file: UploadFile | None, path: str | None, what: str, tmpdir: Path
+) -> StoredUpload:
+    """The image given as an upload or as a path inside an allowed folder, on disk and hashed (no decode).
+
+    Runs in a worker thread. The upload was spooled by the multipart parser; it is copied in
+    chunks to ``tmpdir`` with the size limit applied, so no request holds its bytes in memory.
+    """
     st = request.app.state.settings
     if file is not None and path:
         raise InputError(what, "give an upload or a path, not both")
     if file is not None:
         name = Path(file.filename or what).name or what
-        data = await file.read(st.max_upload_bytes + 1)
-        return name, check_image(name, data, st.max_upload_bytes, st.max_pixels)
+        return spool_upload(name, file.file, tmpdir / f"{what}.upload", st.max_upload_bytes)
     if path:
+        # One answer for missing, unreadable and outside paths: no file-existence oracle.
         resolved = resolve_allowed(path, st.allowed_folders, what)
         if not resolved.is_file():
-            raise InputError(what, f"{path!r} is not a file")
-        if resolved.stat().st_size > st.max_upload_bytes:
-            from artjudge.serve.uploads import PayloadTooLarge
-
-            raise PayloadTooLarge(path, f"{resolved.stat().st_size} bytes is over the limit of {st.max_upload_bytes}")
-        return path, check_image(path, resolved.read_bytes(), st.max_upload_bytes, st.max_pixels)
-    raise InputError(what, "give an image upload (multipart field 'file') or a 'path' inside an allowed folder")
+            raise not_allowed(path, what)
+        return hash_file(path, resolved, st.max_upload_bytes)
+    raise InputError(
+        what, "give an image upload (multipart field 'file') or a 'path' inside an allowed folder"
+    )
 
 
-def _assess_sync(request: Request, name: str, img: CheckedImage, model: str, critique: bool) -> tuple[dict[str, Any], bool]:
-    """Score one checked image (cache first); returns (record, from_cache)."""
+def _assess_sync(
+    request: Request, up: StoredUpload, model: str, critique: bool
+) -> tuple[dict[str, Any], bool]:
+    """Score one stored image: cache lookup by content hash first, then decode and check, then the model.
+
+    A cache hit pays neither the decode nor the model; decodes are bounded by
+    ``decode_concurrency`` so waiting requests cannot decode many large images at once.
+    """
     app = request.app
+    st = app.state.settings
     scorer = app.state.engines.scorer(model)
-    model_id = str(getattr(scorer, "model_id", model))
+    model_id = scorer.model_id
     with app.state.sessions() as s:
-        cached = repo.get_cached_assessment(s, img.sha256, model_id, critique)
-    if cached is not None:
-        cached["input"] = name
+        cached = repo.get_cached_assessment(s, up.sha256, model_id, critique)
+    if cached is not None:  # through the record: a cached 1.0 record is served in today's shape
+        cached = Assessment.from_dict(cached).to_dict()
+        cached["input"] = up.name
         return cached, True
-    with tempfile.TemporaryDirectory(prefix="artjudge-serve-") as tmp:
-        tmp_path = Path(tmp) / f"upload{img.suffix}"
-        tmp_path.write_bytes(img.data)
-        t0 = time.perf_counter()
-        with app.state.engines.slot(scorer):
-            record = scorer.assess(str(tmp_path), critique=critique)
-        elapsed = time.perf_counter() - t0
-    d: dict[str, Any] = record.to_dict() if hasattr(record, "to_dict") else dict(record)
-    d["input"] = name
-    d["sha256"] = img.sha256
+    with app.state.decode_slots:
+        check_image_file(up, st.max_pixels)
+    t0 = time.perf_counter()
+    with app.state.engines.slot(scorer):
+        record = scorer.assess(str(up.path), critique=critique)
+    elapsed = time.perf_counter() - t0
+    d: dict[str, Any] = record.to_dict()
+    d["input"] = up.name
+    d["sha256"] = up.sha256
     d.setdefault("timings", {})["service_s"] = round(elapsed, 4)
     if critique and not d.get("critique"):
         d.setdefault("notes", []).append("critique requested but this model returned none")
-    with app.state.sessions() as s:
-        repo.put_assessment(s, d, critique)
+    try:
+        with app.state.sessions() as s:
+            repo.put_assessment(s, d, critique, max_entries=st.cache_max_entries)
+    except Exception as err:  # a full disk or a read-only store must not cost the client its answer
+        log.warning("assessment cache: could not store %s (%s: %s)", up.sha256[:12], type(err).__name__, err)
     return d, False
+
+
+def _assess_one(
+    request: Request, file: UploadFile | None, path: str | None, what: str, model: str, critique: bool
+) -> tuple[dict[str, Any], bool]:
+    """Spool, hash, look up, decode and score one image, all in this worker thread."""
+    with tempfile.TemporaryDirectory(prefix="artjudge-serve-") as tmp:
+        up = _stored_input(request, file, path, what, Path(tmp))
+        return _assess_sync(request, up, model, critique)
 
 
 @router.post("/assess", response_model=AssessmentOut, summary="Score one image (upload or allowed path)")
 async def assess(
-    request: Request, response: Response,
+    request: Request,
     file: UploadFile | None = File(None, description="the image; its type is read from its content"),
     path: str | None = Form(None, description="a file inside one of the server's allowed folders"),
     critique: bool = Form(False, description="add the per-attribute and per-level critique"),
     model: str | None = Form(None, description="a model name from GET /v1/models"),
 ) -> Any:
-    name, img = await _image_input(request, file, path, "file")
     model = model or request.app.state.settings.default_model
-    record, hit = await run_in_threadpool(_assess_sync, request, name, img, model, critique)
-    response.headers["X-Artjudge-Cache"] = "hit" if hit else "miss"
+    record, _hit = await run_in_threadpool(_assess_one, request, file, path, "file", model, critique)
+    # No X-Artjudge-Cache header: a hit would tell anyone that someone assessed this image before.
     return record
 
 
@@ -101,21 +133,26 @@ def _p_greater(a: dict[str, Any], b: dict[str, Any]) -> float:
 @router.post("/compare", response_model=CompareOut, summary="Score two images and say which is better")
 async def compare(
     request: Request,
-    file_a: UploadFile | None = File(None), file_b: UploadFile | None = File(None),
-    path_a: str | None = Form(None), path_b: str | None = Form(None),
-    critique: bool = Form(False), model: str | None = Form(None),
+    file_a: UploadFile | None = File(None),
+    file_b: UploadFile | None = File(None),
+    path_a: str | None = Form(None),
+    path_b: str | None = Form(None),
+    critique: bool = Form(False),
+    model: str | None = Form(None),
 ) -> Any:
-    name_a, img_a = await _image_input(request, file_a, path_a, "file_a")
-    name_b, img_b = await _image_input(request, file_b, path_b, "file_b")
     model = model or request.app.state.settings.default_model
-    rec_a, _ = await run_in_threadpool(_assess_sync, request, name_a, img_a, model, critique)
-    rec_b, _ = await run_in_threadpool(_assess_sync, request, name_b, img_b, model, critique)
+    rec_a, _ = await run_in_threadpool(_assess_one, request, file_a, path_a, "file_a", model, critique)
+    rec_b, _ = await run_in_threadpool(_assess_one, request, file_b, path_b, "file_b", model, critique)
     p = _p_greater(rec_a, rec_b)
     better = "tie" if abs(p - 0.5) < 1e-9 else ("a" if p > 0.5 else "b")
     return {"a": rec_a, "b": rec_b, "better": better, "p_a_better": p}
 
 
-@router.post("/process", summary="Judge a painting process from a video or frames (+ reference)")
+@router.post(
+    "/process",
+    response_model=ProcessOut,
+    summary="Judge a painting process from a video or frames (+ reference): 0-100 with std",
+)
 async def process(
     request: Request,
     video: UploadFile | None = File(None, description="a video of the painting being made"),
@@ -126,46 +163,94 @@ async def process(
     st = request.app.state.settings
     if (video is None) == (not frames):
         raise InputError("video", "give a video or frames, not both and not neither")
+    if frames and len(frames) > st.max_frames:
+        raise InputError("frames", f"{len(frames)} frames is over the limit of {st.max_frames}")
     model = model or "default"
     judge = await run_in_threadpool(request.app.state.engines.process_judge, model)
+    return await run_in_threadpool(_process_sync, request, judge, video, frames, reference)
+
+
+def _process_sync(
+    request: Request,
+    judge: Any,
+    video: UploadFile | None,
+    frames: list[UploadFile] | None,
+    reference: UploadFile | None,
+) -> Any:
+    """Spool, check (headers, limits) and judge, in a worker thread; errors name uploads, never temp paths."""
+    from artjudge.io.images import ImageTooLarge, NotAnImage, image_size
+    from artjudge.serve.process_adapter import run_process_judge
+    from artjudge.serve.uploads import PayloadTooLarge, UnsupportedMedia
+
+    st = request.app.state.settings
     with tempfile.TemporaryDirectory(prefix="artjudge-process-") as tmp:
         tmpdir = Path(tmp)
-        ref_path: Path | None = None
-        if reference is not None:
-            ref = check_image(reference.filename or "reference", await reference.read(st.max_upload_bytes + 1),
-                              st.max_upload_bytes, st.max_pixels)
-            ref_path = tmpdir / f"reference{ref.suffix}"
-            ref_path.write_bytes(ref.data)
-        if video is not None:
-            data = await video.read(st.max_video_bytes + 1)
-            suffix = check_video(video.filename or "video", data, st.max_video_bytes)
-            src: Any = tmpdir / f"video{suffix}"
-            src.write_bytes(data)
-        else:
-            assert frames is not None
-            if len(frames) > st.max_frames:
-                raise InputError("frames", f"{len(frames)} frames is over the limit of {st.max_frames}")
-            src = []
-            for i, f in enumerate(frames):
-                img = check_image(f.filename or f"frame{i}", await f.read(st.max_upload_bytes + 1),
-                                  st.max_upload_bytes, st.max_pixels)
-                p = tmpdir / f"frame{i:04d}{img.suffix}"
-                p.write_bytes(img.data)
-                src.append(p)
-        from artjudge.serve.process_adapter import run_process_judge
-
-        shown = Path(video.filename or "video").name if video is not None else f"<{len(src)} frames>"
-
-        def call() -> Any:
-            with request.app.state.engines.slot(judge):
+        names: dict[str, str] = {}
+        try:
+            ref_path: Path | None = None
+            if reference is not None:
+                ref = spool_upload(
+                    Path(reference.filename or "reference").name or "reference",
+                    reference.file,
+                    tmpdir / "reference.upload",
+                    st.max_upload_bytes,
+                )
+                with request.app.state.decode_slots:
+                    suffix = check_image_file(ref, st.max_pixels)
+                ref_path = ref.path.rename(tmpdir / f"reference{suffix}")
+                names[str(ref_path)] = ref.name
+            if video is not None:
+                up = spool_upload(
+                    Path(video.filename or "video").name or "video",
+                    video.file,
+                    tmpdir / "video.upload",
+                    st.max_video_bytes,
+                    "video",
+                )
+                suffix = check_video_file(up, st.max_video_seconds, st.max_video_frames)
+                src: Any = up.path.rename(tmpdir / f"video{suffix}")
+                names[str(src)] = up.name
+                shown = up.name
+            else:
+                assert frames is not None
+                # The frames become a folder, which the key-frame pass streams (one full-size
+                # frame in memory at a time); a list of 64 frames of 40 MP would be decoded all at once.
+                src = tmpdir / "frames"
+                src.mkdir()
+                for i, f in enumerate(frames):
+                    up = spool_upload(
+                        Path(f.filename or f"frame{i}").name or f"frame{i}",
+                        f.file,
+                        src / f"frame{i:04d}.upload",
+                        st.max_upload_bytes,
+                    )
+                    try:  # header only: the key-frame passes decode each frame, in the model slot
+                        image_size(up.path, max_pixels=st.max_pixels)
+                    except ImageTooLarge as err:
+                        raise PayloadTooLarge(up.name, err.reason) from None
+                    except NotAnImage as err:
+                        raise UnsupportedMedia(up.name, err.reason) from None
+                    named = up.path.rename(src / f"frame{i:04d}{image_suffix(up.path, up.name)}")
+                    names[str(named)] = up.name
+                shown = f"<{len(frames)} frames>"
+            with request.app.state.engines.slot(judge, stateful=True):
                 out = run_process_judge(judge, src, ref_path)
-            if isinstance(out, dict):  # name inputs as the client gave them, never by server temp paths
-                out["source"] = shown
-                if out.get("reference"):
-                    out["reference"] = Path(reference.filename or "reference").name if reference else None
-            return out
+        except InputError as err:
+            raise type(err)(_scrub(err.source, tmpdir, names), _scrub(err.reason, tmpdir, names)) from None
+        except ArtjudgeError as err:
+            raise type(err)(_scrub(str(err), tmpdir, names)) from None
+    if isinstance(out, dict):  # name inputs as the client gave them, never by server temp paths
+        out["source"] = shown
+        if out.get("reference"):
+            out["reference"] = Path(reference.filename or "reference").name if reference else None
+    return out
 
-        return await run_in_threadpool(call)
+
+def _scrub(text: str, tmpdir: Path, names: dict[str, str]) -> str:
+    """``text`` with server temp paths replaced by the uploads' own file names."""
+    for path, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(path, name)
+    return text.replace(str(tmpdir) + "/", "").replace(str(tmpdir), "<upload>")
 
 
 @router.get("/models", response_model=ModelsOut, summary="The models this server offers and their state")
@@ -186,4 +271,7 @@ def health(request: Request) -> Any:
         db = "ok"
     except Exception as err:  # report, do not crash the probe
         db = f"error: {err.__class__.__name__}"
+    failing = getattr(request.app.state, "store_health", None)
+    if db == "ok" and failing is not None and failing.error:  # reads work, the last write did not
+        db = f"error: {failing.error}"
     return {"status": "ok" if db == "ok" else "degraded", "version": __version__, "database": db}

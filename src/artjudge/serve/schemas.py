@@ -1,42 +1,32 @@
-"""Pydantic models at the HTTP edge; ``AssessmentOut`` mirrors ``artjudge.record.Assessment``."""
+"""Pydantic models at the HTTP edge.
+
+The record responses are not mirrored here: ``Assessment`` and ``ProcessAssessment`` are
+the stdlib dataclasses of :mod:`artjudge.record`, which pydantic (and so FastAPI) takes as
+response models directly, so the OpenAPI schema, the JSON the routes return and
+``docs/*.schema.json`` all come from one definition.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
+from artjudge.record import Assessment, ProcessAssessment
 
-class ModelInfoOut(BaseModel):
-    id: str
-    version: str
-
-
-class ScoreDistributionOut(BaseModel):
-    score: float = Field(description="0-100, higher is better")
-    std: float = Field(description="spread of the score distribution, in score points")
-    distribution: list[float] = Field(default_factory=list)
-    bins: str = "0..100"
+#: Response models of /v1/assess and /v1/process (the record dataclasses themselves).
+AssessmentOut = Assessment
+ProcessOut = ProcessAssessment
 
 
-class AssessmentOut(BaseModel):
-    """The Assessment record (docs/record.md), as every artjudge entry point writes it."""
-
-    input: str
-    sha256: str
-    model: ModelInfoOut
-    overall: ScoreDistributionOut
-    attributes: dict[str, ScoreDistributionOut] = Field(default_factory=dict)
-    critique: dict[str, Any] | None = None
-    evidence: dict[str, Any] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
-    timings: dict[str, float] = Field(default_factory=dict)
-    schema_version: str = "1.0"
+def record_adapter(kind: str = "assessment") -> TypeAdapter[Assessment] | TypeAdapter[ProcessAssessment]:
+    """Pydantic's view of a record: ``.validate_python(d)`` checks a dict, ``.json_schema()`` describes it."""
+    return TypeAdapter(Assessment) if kind == "assessment" else TypeAdapter(ProcessAssessment)
 
 
 class CompareOut(BaseModel):
-    a: AssessmentOut
-    b: AssessmentOut
+    a: Assessment
+    b: Assessment
     better: Literal["a", "b", "tie"]
     p_a_better: float = Field(description="P(score_a > score_b) under independent normal score errors")
 
@@ -139,9 +129,11 @@ class JudgmentIn(BaseModel):
     winner: Literal["a", "b", "tie"] | None = None
     score: float | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    idempotency_key: str | None = Field(default=None, max_length=100,
-                                        description="or the Idempotency-Key header; a retry with the same key "
-                                                    "is stored once")
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=100,
+        description="or the Idempotency-Key header; a retry with the same key is stored once",
+    )
 
 
 class JudgmentOut(BaseModel):

@@ -44,13 +44,23 @@ class TokenBucket:
             return (1.0 - tokens) / self.rate if self.rate > 0 else math.inf
 
 
-async def _send_json(send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _send_json(
+    send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     import json
 
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -66,8 +76,12 @@ class RateLimitMiddleware:
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = self.bucket.take(client)
             if wait > 0:
-                await _send_json(send, 429, f"rate limit: too many requests from {client}; retry later",
-                                 [(b"retry-after", str(max(1, math.ceil(wait))).encode())])
+                await _send_json(
+                    send,
+                    429,
+                    f"rate limit: too many requests from {client}; retry later",
+                    [(b"retry-after", str(max(1, math.ceil(wait))).encode())],
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -91,8 +105,11 @@ class BodyLimitMiddleware:
                     await _send_json(send, 400, "content-length: not a number")
                     return
                 if declared > self.max_bytes:
-                    await _send_json(send, 413, f"request body: {declared} bytes is over the limit of "
-                                                f"{self.max_bytes} bytes")
+                    await _send_json(
+                        send,
+                        413,
+                        f"request body: {declared} bytes is over the limit of {self.max_bytes} bytes",
+                    )
                     return
         seen = 0
         too_large = False
@@ -137,9 +154,11 @@ class SecurityHeadersMiddleware:
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
         (b"x-frame-options", b"DENY"),
-        (b"content-security-policy",
-         b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
-         b"script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
+            b"script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
     ]
 
     def __init__(self, app: ASGIApp) -> None:
@@ -175,8 +194,16 @@ def resolve_allowed(path: str, allowed: Sequence[Path], what: str = "path") -> P
     try:
         resolved = p.resolve(strict=True)
     except (OSError, RuntimeError):
-        raise InputError(what, f"{path!r} does not exist inside the allowed folders") from None
+        raise not_allowed(path, what) from None
     for root in allowed:
         if resolved == root or resolved.is_relative_to(root):
             return resolved
-    raise InputError(what, f"{path!r} is outside the allowed folders")
+    raise not_allowed(path, what)
+
+
+def not_allowed(path: str, what: str = "path") -> InputError:
+    """The one answer for a path that is missing, of the wrong kind, or outside the allowed folders.
+
+    Distinct messages would let anyone probe which files exist on the server (an oracle).
+    """
+    return InputError(what, f"{path!r} is missing, of the wrong kind, or outside the allowed folders")

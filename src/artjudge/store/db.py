@@ -57,16 +57,73 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"{url}: cannot open the database ({err})") from err
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` with Alembic (idempotent)."""
+#: PostgreSQL advisory-lock key held while migrating (any constant shared by all artjudge servers).
+MIGRATION_LOCK_KEY = 0x61727400
+
+
+def migrate(engine: Engine, revision: str = "head", *, attempts: int = 5) -> None:
+    """Upgrade the schema to ``revision`` with Alembic (idempotent), one process at a time.
+
+    Two servers started together on a new database used to race the first migration (one
+    failed on "table already exists"). PostgreSQL serialises through an advisory lock held
+    for the migration's transaction; SQLite through a lock file beside the database. A
+    failure is retried a few times, since the other process may have just finished.
+    """
+    import time
+
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            with _migration_lock(engine):
+                _upgrade(engine, revision)
+            return
+        except Exception as err:  # another process migrating at the same instant; try again
+            last = err
+            time.sleep(0.2 * (attempt + 1))
+    assert last is not None
+    raise last
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import text
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+class _migration_lock:
+    """An exclusive ``flock`` on ``DB.migrate.lock`` for a file SQLite database; a no-op otherwise."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.path: Path | None = None
+        db = engine.url.database
+        if engine.dialect.name == "sqlite" and db and db != ":memory:":
+            self.path = Path(db).with_name(Path(db).name + ".migrate.lock")
+        self.fh: Any = None
+
+    def __enter__(self) -> _migration_lock:
+        if self.path is not None:
+            try:
+                import fcntl
+            except ImportError:  # Windows: the retry in migrate() is the only guard
+                return self
+            try:
+                self.fh = open(self.path, "a")  # noqa: SIM115 (held until __exit__)
+            except OSError:
+                return self  # a read-only folder: migrating will fail with its own message
+            fcntl.flock(self.fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing releases the lock
 
 
 def open_store(url: str, *, upgrade: bool = True) -> sessionmaker[Session]:

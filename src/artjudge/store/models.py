@@ -46,15 +46,35 @@ class AssessmentRow(Base):
     with_critique: Mapped[bool] = mapped_column(default=False)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class Organiser(Base):
+    """The organiser role: campaigns belong to it, not to a token. Its tokens are :class:`OrganiserToken` rows.
+
+    ``token_hash`` is the hash of the first token (kept for the schema's unique constraint);
+    authentication reads only ``organiser_tokens``, where tokens can be revoked.
+    """
+
     __tablename__ = "organisers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OrganiserToken(Base):
+    """One bearer token of an organiser (its SHA-256 only), revocable; ``source`` says who made it."""
+
+    __tablename__ = "organiser_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organisers.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(20), default="cli")  # "env" | "cli" | "generated" | "legacy"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Campaign(Base):

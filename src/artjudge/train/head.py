@@ -10,11 +10,10 @@ judged by rank correlation. The best epoch on the validation split is kept.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,12 @@ import torch
 from torch import nn
 
 from artjudge import scoring
-from artjudge.scoring import losses as score_losses
-
 from artjudge.eval import metrics
 from artjudge.features.extract import FeatureBatch
-from artjudge.io.files import atomic_write_bytes, atomic_write_text
+from artjudge.io.files import atomic_write_text
 from artjudge.models.head import HeadConfig, ScoringHead
+from artjudge.models.weights import load_weights_file, save_weights_file
+from artjudge.scoring import losses as score_losses
 
 
 @dataclass
@@ -47,6 +46,15 @@ class HeadTrainConfig:
     rank_scale: float = 5.0
     seed: int = 0
     patience: int = 100
+    # Small-data path (artjudge.train.small): under this many labelled train+val works, model
+    # selection is k-fold cross-validation and the head family is chosen per target (0: never).
+    small_data_max: int = 500
+    cv_folds: int = 5
+    small_families: list[str] = field(default_factory=lambda: ["ridge", "kernel", "mlp"])
+    # A target with fewer labelled training works than this (or under min_label_fraction of
+    # them) is reported and skipped instead of training a head on noise.
+    min_labels: int = 20
+    min_label_fraction: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,7 +176,7 @@ def fit_head(
     start_epoch = 0
     state_file = _state_path(state_dir)
     if resume and state_file is not None and state_file.is_file():
-        saved = torch.load(state_file, map_location="cpu", weights_only=False)
+        saved = load_weights_file(state_file)  # plain types and tensors: weights_only=True
         head.load_state_dict(saved["head"])
         optim.load_state_dict(saved["optim"])
         sched.load_state_dict(saved["sched"])
@@ -197,7 +205,9 @@ def fit_head(
                     loss = loss + config.kl_weight * score_losses.kl_loss(lg[ok], targets[t][idx][ok])
                     if config.rank_weight and int(ok.sum()) > 1:
                         loss = loss + config.rank_weight * score_losses.pairwise_ranking_loss(
-                            score_losses.expectation_t(lg[ok]), target_scores[t][idx][ok], kind="logistic",
+                            score_losses.expectation_t(lg[ok]),
+                            target_scores[t][idx][ok],
+                            kind="logistic",
                             scale=config.rank_scale,
                         )
             if not torch.isfinite(loss):
@@ -219,7 +229,8 @@ def fit_head(
             if ok.sum() > 2:
                 per_target.append(metrics.srcc(preds[t][ok], val_targets.scores[t][ok]))
         val_srcc = float(np.nanmean(per_target)) if per_target else float("nan")
-        record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_srcc": val_srcc}
+        # epochs count from 1 in the record, like the console line and the card's best_epoch
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_srcc": val_srcc}
         history.append(record)
         if progress is not None:
             progress(epoch, record)
@@ -229,22 +240,26 @@ def fit_head(
         else:
             since_best += 1
         if state_file is not None:
-            _atomic_torch_save(state_file, {
-                "head": head.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "history": history,
-                "best_state": best_state, "best_srcc": best_srcc, "best_epoch": best_epoch,
-                "since_best": since_best, "epoch": epoch,
-            })
+            save_weights_file(
+                state_file,
+                {
+                    "head": head.state_dict(),
+                    "optim": optim.state_dict(),
+                    "sched": sched.state_dict(),
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "history": history,
+                    "best_state": best_state,
+                    "best_srcc": best_srcc,
+                    "best_epoch": best_epoch,
+                    "since_best": since_best,
+                    "epoch": epoch,
+                },
+            )
     assert best_state is not None
     head.load_state_dict(best_state)
     head.eval()
     return TrainResult(head=head, history=history, best_epoch=best_epoch, best_val_srcc=best_srcc)
-
-
-def _atomic_torch_save(path: Path, obj: Any) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 # ---------------------------------------------------------------------------- manifests
@@ -261,12 +276,19 @@ def manifest_targets(manifest: Any, config: HeadTrainConfig) -> Targets:
             raise ValueError(f"target {t!r}: manifest {manifest.name!r} has no column {col!r}")
         scores[t] = df[col].to_numpy(dtype=np.float64)
         std_col = "std" if t == "overall" else f"attr_std.{t}"
-        stds[t] = df[std_col].to_numpy(dtype=np.float64) if std_col in df.columns else np.full(len(df), np.nan)
+        stds[t] = (
+            df[std_col].to_numpy(dtype=np.float64) if std_col in df.columns else np.full(len(df), np.nan)
+        )
     return Targets(scores, stds)
 
 
 def extract_manifest_features(
-    paths: list[str], resolution: int, *, keep_trunk: bool, flip: bool = False, cache_dir: Path | None = None,
+    paths: list[str],
+    resolution: int,
+    *,
+    keep_trunk: bool,
+    flip: bool = False,
+    cache_dir: Path | None = None,
     desc: str = "features",
 ) -> FeatureBatch:
     """Encode every image of a manifest, with a progress bar and the content-hash cache."""
@@ -290,11 +312,17 @@ def train_head(
     model_id: str | None = None,
     cache_dir: Path | None = None,
     flip_augment: bool = False,
+    groups: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train the embedded head on a manifest's train split and write a checkpoint folder.
 
     The checkpoint (head.pt, card.json, head.pt.sha256) loads with ``artjudge.load(out_dir)``.
     Returns the model card. Images missing on disk are left out with a warning.
+    Targets with too few labels are reported through ``log`` and skipped. Under
+    ``config.small_data_max`` labelled train+val works the small-data path
+    (:mod:`artjudge.train.small`: k-fold CV, grouped by ``groups`` = image id -> group,
+    head family chosen per target) trains instead, and also writes rubric.json.
     ``flip_augment`` adds mirrored copies of the training images; on AGIQA-3K it lowered
     the 5-fold grouped cross-validation SRCC (0.805 against 0.810), so it is off by default.
     """
@@ -317,26 +345,74 @@ def train_head(
         perm = np.random.default_rng(config.seed).permutation(train_idx)
         n_val = max(1, len(perm) // 10)
         val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    say = log or (lambda line: print(line, flush=True))
+    config, skipped = _with_labelled_targets(present, config, np.flatnonzero(splits != "test"), say)
+    n_fit = int(
+        np.isfinite(manifest_targets(present, config).scores[config.head.targets[0]][splits != "test"]).sum()
+    )
+    if 0 < n_fit < config.small_data_max and not resume:
+        from artjudge.train.small import train_small_head
+
+        ids = df["image_id"].astype(str).tolist()
+        if groups is not None:
+            missing = [i for i in ids if i not in groups]
+            if missing:
+                raise ValueError(f"group column: no group for {len(missing)} work(s), e.g. {missing[0]!r}")
+        all_t = manifest_targets(present, config)
+        return train_small_head(
+            present,
+            config,
+            out,
+            targets=all_t.scores,
+            skipped=skipped,
+            groups=[groups[i] for i in ids] if groups is not None else None,
+            cache_dir=cache_dir,
+            model_id=model_id,
+            log=say,
+        )
+    if groups is not None:
+        say(
+            f"note: {n_fit} labelled works (>= small_data_max {config.small_data_max}): the train/val split "
+            "selects the model; the group column is not used"
+        )
     paths = df["path"].astype(str).tolist()
     keep_trunk = config.head.tune_top
-    feats = extract_manifest_features(paths, config.head.resolution, keep_trunk=keep_trunk,
-                                      cache_dir=cache_dir, desc="features")
+    feats = extract_manifest_features(
+        paths, config.head.resolution, keep_trunk=keep_trunk, cache_dir=cache_dir, desc="features"
+    )
     all_targets = manifest_targets(present, config)
     train_feats, train_t = feats.take(train_idx), all_targets.take(train_idx)
     if flip_augment:
-        flipped = extract_manifest_features([paths[i] for i in train_idx], config.head.resolution,
-                                            keep_trunk=keep_trunk, flip=True, cache_dir=cache_dir,
-                                            desc="mirrored")
+        flipped = extract_manifest_features(
+            [paths[i] for i in train_idx],
+            config.head.resolution,
+            keep_trunk=keep_trunk,
+            flip=True,
+            cache_dir=cache_dir,
+            desc="mirrored",
+        )
         train_feats = FeatureBatch.concat([train_feats, flipped])
-        train_t = Targets({k: np.concatenate([v, v]) for k, v in train_t.scores.items()},
-                          {k: np.concatenate([v, v]) for k, v in train_t.stds.items()})
+        train_t = Targets(
+            {k: np.concatenate([v, v]) for k, v in train_t.scores.items()},
+            {k: np.concatenate([v, v]) for k, v in train_t.stds.items()},
+        )
 
     def report(epoch: int, rec: dict[str, float]) -> None:
-        print(f"epoch {epoch + 1}/{config.epochs}  loss {rec['loss']:.4f}  val SRCC {rec['val_srcc']:.4f}",
-              flush=True)
+        print(
+            f"epoch {epoch + 1}/{config.epochs}  loss {rec['loss']:.4f}  val SRCC {rec['val_srcc']:.4f}",
+            flush=True,
+        )
 
-    result = fit_head(train_feats, train_t, feats.take(val_idx), all_targets.take(val_idx), config,
-                      progress=report, state_dir=out, resume=resume)
+    result = fit_head(
+        train_feats,
+        train_t,
+        feats.take(val_idx),
+        all_targets.take(val_idx),
+        config,
+        progress=report,
+        state_dir=out,
+        resume=resume,
+    )
     split_metrics: dict[str, Any] = {}
     test_idx = np.flatnonzero(splits == "test")
     for name, idx in (("val", val_idx), ("test", test_idx)):
@@ -353,13 +429,18 @@ def train_head(
         "id": model_id or f"artjudge-{manifest.name}",
         "version": datetime.now(UTC).strftime("%Y.%m.%d"),
         "description": f"EfficientNet-Lite0 multi-scale features + {config.head.members}-member "
-                       f"Token-As-Score head, trained on {manifest.name}",
-        "data": {"dataset": manifest.name, "source": str(getattr(manifest, "source", "")),
-                 "rows": {k: int(v) for k, v in zip(*np.unique(splits, return_counts=True), strict=True)},
-                 "images_used": int(len(df)), "flip_augment": flip_augment},
+        f"Token-As-Score head, trained on {manifest.name}",
+        "data": {
+            "dataset": manifest.name,
+            "source": str(getattr(manifest, "source", "")),
+            "rows": {k: int(v) for k, v in zip(*np.unique(splits, return_counts=True), strict=True)},
+            "images_used": int(len(df)),
+            "flip_augment": flip_augment,
+        },
         "split": "the manifest's split column (AGIQA-3K: split_by_group over prompts, "
-                 "test 0.2, val 0.1, seed 0)",
+        "test 0.2, val 0.1, seed 0)",
         "targets": config.head.targets,
+        "skipped_targets": skipped,
         "metrics": split_metrics,
         "best_epoch": result.best_epoch + 1,
         "history": result.history,
@@ -372,3 +453,29 @@ def train_head(
     if state is not None:
         state.unlink(missing_ok=True)  # the run finished; nothing left to resume
     return card
+
+
+def _with_labelled_targets(
+    present: Any, config: HeadTrainConfig, fit_rows: np.ndarray, say: Callable[[str], None]
+) -> tuple[HeadTrainConfig, list[str]]:
+    """A copy of ``config`` whose targets are those with enough labels, and one line per skip."""
+    from artjudge.train.small import choose_targets
+
+    scores = manifest_targets(present, config).scores
+    choice = choose_targets(
+        {t: v[fit_rows] for t, v in scores.items()},
+        min_labels=config.min_labels,
+        min_fraction=config.min_label_fraction,
+    )
+    for line in choice.skipped:
+        say(line)
+    if not choice.kept:
+        raise ValueError(
+            f"manifest {present.name!r}: no target has enough labels to train "
+            f"({', '.join(config.head.targets)})"
+        )
+    if choice.kept == list(config.head.targets):
+        return config, choice.skipped
+    out = HeadTrainConfig.from_dict(config.to_dict())
+    out.head.targets = choice.kept
+    return out, choice.skipped

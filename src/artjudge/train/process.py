@@ -22,7 +22,6 @@ Sources and their labels:
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,9 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from artjudge.data.process.synthetic import STYLES, generate_dataset
+from artjudge.io.files import atomic_path, atomic_write_json
+from artjudge.io.images import load_image
 from artjudge.models.process.baseline import AvgEmbedMLP, fit_normaliser
 from artjudge.models.process.encoder import PatchEncoder
 from artjudge.models.process.grounding import ConceptGrounder, concept_names
@@ -46,7 +48,6 @@ from artjudge.models.process.model import (
     scores_to_logits,
     scores_to_unit,
 )
-from artjudge.data.process.synthetic import STYLES, generate_dataset
 from artjudge.taxonomy import PROCESS
 
 GENERATOR_VERSION = "synthetic-v1"
@@ -74,8 +75,15 @@ class Bundle:
         def pick(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[idx]
 
-        return Bundle(self.name, self.frames[idx], self.labels[idx], self.style[idx],
-                      pick(self.ref), pick(self.text), pick(self.align))
+        return Bundle(
+            self.name,
+            self.frames[idx],
+            self.labels[idx],
+            self.style[idx],
+            pick(self.ref),
+            pick(self.text),
+            pick(self.align),
+        )
 
 
 @dataclass
@@ -135,10 +143,8 @@ def _cached(path: Path, build: Callable[[], dict[str, np.ndarray]]) -> dict[str,
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
     arrays = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # keeps the .npz suffix, so np.savez adds none
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy stub: **kwds might fill allow_pickle: bool
     return arrays
 
 
@@ -155,38 +161,73 @@ def load_targets(
     pick = rng.choice(len(pairs), size=min(n, len(pairs)), replace=False)
     out = []
     for i in pick:
-        with Image.open(pairs[int(i)].path) as im:
-            out.append(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+        im = load_image(pairs[int(i)].path).image
+        out.append(im.resize((size, size), Image.Resampling.BILINEAR))
     return out
 
 
 def synthetic_bundle(
-    encoder: PatchEncoder, n: int, seed: int, targets: Sequence[Image.Image], cache_dir: Path | None,
-    n_frames: int = 8, size: int = 128, name: str = "synthetic", progress: bool = True,
+    encoder: PatchEncoder,
+    n: int,
+    seed: int,
+    targets: Sequence[Image.Image],
+    cache_dir: Path | None,
+    n_frames: int = 8,
+    size: int = 128,
+    name: str = "synthetic",
+    progress: bool = True,
 ) -> Bundle:
     def build() -> dict[str, np.ndarray]:
         frames, refs, labels, styles = [], [], [], []
-        for p in tqdm(generate_dataset(n, seed, targets, n_frames=n_frames, size=size),
-                      desc=f"encode {name}", disable=not progress):
+        for p in tqdm(
+            generate_dataset(n, seed, targets, n_frames=n_frames, size=size),
+            desc=f"encode {name}",
+            disable=not progress,
+        ):
             toks = encoder.encode([*p.frames, p.reference])
             frames.append(toks[:-1])
             refs.append(toks[-1])
             labels.append(p.labels)
             styles.append(ALL_STYLES.index(p.style))
-        return {"frames": np.stack(frames).astype(np.float16), "ref": np.stack(refs).astype(np.float16),
-                "labels": np.stack(labels), "style": np.array(styles)}
+        return {
+            "frames": np.stack(frames).astype(np.float16),
+            "ref": np.stack(refs).astype(np.float16),
+            "labels": np.stack(labels),
+            "style": np.array(styles),
+        }
 
-    key = _key(GENERATOR_VERSION, n, seed, n_frames, size, len(targets),
-               hashlib.sha256(b"".join(t.tobytes()[:4096] for t in targets)).hexdigest(),
-               encoder.resolution, encoder.grid)
+    key = _key(
+        GENERATOR_VERSION,
+        n,
+        seed,
+        n_frames,
+        size,
+        len(targets),
+        hashlib.sha256(b"".join(t.tobytes()[:4096] for t in targets)).hexdigest(),
+        encoder.resolution,
+        encoder.grid,
+    )
     a = build() if cache_dir is None else _cached(cache_dir / f"{name}-{key}.npz", build)
-    return Bundle(name, a["frames"].astype(np.float32), a["labels"].astype(np.float32), a["style"],
-                  ref=a["ref"].astype(np.float32))
+    return Bundle(
+        name,
+        a["frames"].astype(np.float32),
+        a["labels"].astype(np.float32),
+        a["style"],
+        ref=a["ref"].astype(np.float32),
+    )
 
 
 def sheep_pairs(
-    encoder: PatchEncoder, root: Path, split: str, n: int, seed: int, cache_dir: Path | None,
-    n_frames: int = 6, size: int = 128, progress: bool = True, shuffles: int = 1,
+    encoder: PatchEncoder,
+    root: Path,
+    split: str,
+    n: int,
+    seed: int,
+    cache_dir: Path | None,
+    n_frames: int = 6,
+    size: int = 128,
+    progress: bool = True,
+    shuffles: int = 1,
 ) -> OrderPairs:
     """``n`` drawings (at least 4 strokes) in their true order and ``shuffles`` random orders."""
     from artjudge.data.process.sheep import load_sheep, rasterise
@@ -203,7 +244,7 @@ def sheep_pairs(
                 imgs += rasterise(d.strokes, n_frames, size, rng.permutation(len(d.strokes)))
             toks = encoder.encode(imgs)
             true_f.append(toks[:n_frames])
-            shuf_f += [toks[n_frames * (k + 1):n_frames * (k + 2)] for k in range(shuffles)]
+            shuf_f += [toks[n_frames * (k + 1) : n_frames * (k + 2)] for k in range(shuffles)]
         return {"true": np.stack(true_f).astype(np.float16), "shuffled": np.stack(shuf_f).astype(np.float16)}
 
     extra = () if shuffles == 1 else (shuffles,)
@@ -218,8 +259,8 @@ def agiqa_bundle(
     encoder: PatchEncoder, root: Path, cache_dir: Path | None, progress: bool = True
 ) -> tuple[Bundle, list[str]]:
     """Every AGIQA-3K image as a one-frame process with its prompt; and each row's split."""
-    from artjudge.models.process.text import embed_texts
     from artjudge.data.process.agiqa_align import load_align_pairs
+    from artjudge.models.process.text import embed_texts
 
     pairs = load_align_pairs(root)
 
@@ -227,20 +268,23 @@ def agiqa_bundle(
         toks = []
         for start in tqdm(range(0, len(pairs), 32), desc="encode agiqa", disable=not progress):
             imgs = []
-            for p in pairs[start:start + 32]:
-                with Image.open(p.path) as im:
-                    imgs.append(im.convert("RGB").resize((encoder.resolution, encoder.resolution),
-                                                         Image.Resampling.BILINEAR))
+            for p in pairs[start : start + 32]:
+                im = load_image(p.path).image
+                imgs.append(im.resize((encoder.resolution, encoder.resolution), Image.Resampling.BILINEAR))
             toks.append(encoder.encode(imgs))
-        return {"frames": np.concatenate(toks).astype(np.float16),
-                "text": embed_texts([p.prompt for p in pairs])}
+        return {
+            "frames": np.concatenate(toks).astype(np.float16),
+            "text": embed_texts([p.prompt for p in pairs]),
+        }
 
     key = _key("agiqa-v1", len(pairs), encoder.resolution, encoder.grid)
     a = build() if cache_dir is None else _cached(cache_dir / f"agiqa-{key}.npz", build)
     lab = np.full((len(pairs), 8), np.nan, dtype=np.float32)
     lab[:, 0] = [p.consistency for p in pairs]
     style = np.array([ALL_STYLES.index(p.style) if p.style in ALL_STYLES else -1 for p in pairs])
-    b = Bundle("agiqa", a["frames"].astype(np.float32)[:, None], lab, style, text=a["text"].astype(np.float32))
+    b = Bundle(
+        "agiqa", a["frames"].astype(np.float32)[:, None], lab, style, text=a["text"].astype(np.float32)
+    )
     return b, [p.split for p in pairs]
 
 
@@ -249,8 +293,10 @@ def style_embeddings(cache_dir: Path | None) -> np.ndarray:
 
     if cache_dir is None:
         return embed_texts(style_sentences(ALL_STYLES))
-    return _cached(cache_dir / f"styles-{_key(*ALL_STYLES)}.npz",
-                   lambda: {"emb": embed_texts(style_sentences(ALL_STYLES))})["emb"]
+    return _cached(
+        cache_dir / f"styles-{_key(*ALL_STYLES)}.npz",
+        lambda: {"emb": embed_texts(style_sentences(ALL_STYLES))},
+    )["emb"]
 
 
 def concept_embeddings(cache_dir: Path | None) -> np.ndarray:
@@ -274,8 +320,9 @@ def _raw_alignment(b: Bundle, encoder: PatchEncoder, grounder: ConceptGrounder) 
     return grounder.raw_features(logits, relevance).numpy()
 
 
-def add_alignment(bundles: Sequence[Bundle], encoder: PatchEncoder, grounder: ConceptGrounder,
-                  fit: bool = True) -> None:
+def add_alignment(
+    bundles: Sequence[Bundle], encoder: PatchEncoder, grounder: ConceptGrounder, fit: bool = True
+) -> None:
     """Set each bundle's ``align`` (frames against its prompt or reference); with ``fit``,
     first fit the grounder's normaliser on all of them."""
     raw = {id(b): _raw_alignment(b, encoder, grounder) for b in bundles}
@@ -290,13 +337,23 @@ def add_alignment(bundles: Sequence[Bundle], encoder: PatchEncoder, grounder: Co
 
 
 # ----- training loops ----------------------------------------------------------------------
-def _batch(b: Bundle, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
-                                               torch.Tensor | None, torch.Tensor, torch.Tensor]:
+def _batch(
+    b: Bundle, idx: np.ndarray
+) -> tuple[
+    torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor, torch.Tensor
+]:
     def opt(a: np.ndarray | None) -> torch.Tensor | None:
         return None if a is None else torch.from_numpy(a[idx])
 
     fr = torch.from_numpy(b.frames[idx])
-    return fr, opt(b.ref), opt(b.text), opt(b.align), torch.from_numpy(b.labels[idx]), torch.from_numpy(b.style[idx])
+    return (
+        fr,
+        opt(b.ref),
+        opt(b.text),
+        opt(b.align),
+        torch.from_numpy(b.labels[idx]),
+        torch.from_numpy(b.style[idx]),
+    )
 
 
 def masked_mse(pred_unit: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -310,7 +367,9 @@ def masked_mse(pred_unit: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 FinalLogits = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def pair_loss(forward: FinalLogits, pairs: OrderPairs, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+def pair_loss(
+    forward: FinalLogits, pairs: OrderPairs, idx: np.ndarray, rng: np.random.Generator
+) -> torch.Tensor:
     """10 x MSE to the weak labels (9 true, 4 shuffled) + softplus ranking on the 1-10 scale
     (+ the model's auxiliary loss); ``forward`` maps frames to (final logits, aux loss)."""
     k = rng.integers(0, pairs.shuffled.shape[1], len(idx))
@@ -325,8 +384,9 @@ def pair_loss(forward: FinalLogits, pairs: OrderPairs, idx: np.ndarray, rng: np.
     return 10 * mse + rank + aux
 
 
-def fit_feature_normaliser(net: PPJudgeNet, sources: Sequence[Source], rows_per_source: int = 20000,
-                           seed: int = 0) -> None:
+def fit_feature_normaliser(
+    net: PPJudgeNet, sources: Sequence[Source], rows_per_source: int = 20000, seed: int = 0
+) -> None:
     """Token mean and std with every source weighted alike: line drawings on white paper
     (Sheep Market) outnumber the rest by far and would otherwise set the scale."""
     rng = np.random.default_rng(seed)
@@ -336,16 +396,17 @@ def fit_feature_normaliser(net: PPJudgeNet, sources: Sequence[Source], rows_per_
         flat = frames.reshape(-1, frames.shape[-1])
         parts.append(flat[rng.choice(len(flat), size=min(rows_per_source, len(flat)), replace=False)])
     flat = np.concatenate(parts)
-    net.feat_mean.copy_(torch.from_numpy(flat.mean(axis=0)))  # type: ignore[operator]
-    net.feat_std.copy_(torch.from_numpy(flat.std(axis=0) + 1e-3))  # type: ignore[operator]
+    net.feat_mean.copy_(torch.from_numpy(flat.mean(axis=0)))
+    net.feat_std.copy_(torch.from_numpy(flat.std(axis=0) + 1e-3))
 
 
 def _frames_of(s: Source) -> np.ndarray:
     return s.frames if isinstance(s, Bundle) else s.true
 
 
-def _schedule(sources: Sequence[tuple[Source, float]], batch_size: int, rng: np.random.Generator
-              ) -> list[tuple[Source, np.ndarray]]:
+def _schedule(
+    sources: Sequence[tuple[Source, float]], batch_size: int, rng: np.random.Generator
+) -> list[tuple[Source, np.ndarray]]:
     """One epoch: ``weight`` passes over each source in shuffled batches, interleaved at random.
 
     A fractional weight takes that share of the source (a fresh random subset each epoch);
@@ -359,14 +420,22 @@ def _schedule(sources: Sequence[tuple[Source, float]], batch_size: int, rng: np.
         if part > 0:
             orders.append(rng.permutation(len(s))[: max(1, int(round(part * len(s))))])
         for order in orders:
-            steps += [(s, order[i:i + bs]) for i in range(0, len(order), bs)]
-    rng.shuffle(steps)  # type: ignore[arg-type]
+            steps += [(s, order[i : i + bs]) for i in range(0, len(order), bs)]
+    rng.shuffle(steps)
     return steps
 
 
 def train_net(
-    net: PPJudgeNet, sources: Sequence[tuple[Source, float]], style_emb: np.ndarray, *,
-    epochs: int, lr: float, batch_size: int = 32, seed: int = 0, progress: bool = True, desc: str = "train",
+    net: PPJudgeNet,
+    sources: Sequence[tuple[Source, float]],
+    style_emb: np.ndarray,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int = 32,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "train",
     ema_decay: float | None = None,
 ) -> list[float]:
     """Train in place; with ``ema_decay``, end on the moving average of the weights.
@@ -428,8 +497,13 @@ def train_net(
 
 
 def train_baseline(
-    sources: Sequence[tuple[Source, float]], *, epochs: int = 60, lr: float = 1e-3, batch_size: int = 32,
-    seed: int = 0, progress: bool = False,
+    sources: Sequence[tuple[Source, float]],
+    *,
+    epochs: int = 60,
+    lr: float = 1e-3,
+    batch_size: int = 32,
+    seed: int = 0,
+    progress: bool = False,
 ) -> AvgEmbedMLP:
     """The averaged-embedding MLP trained on the same sources with the same losses."""
     torch.manual_seed(seed)
@@ -507,7 +581,9 @@ def blend_ridge_readout(net: PPJudgeNet, b: Bundle, attribute: int, share: float
     last = cast(nn.Linear, net.head[-1])
     last.weight[attribute] *= share
     last.bias[attribute] *= share
-    net.wide.weight[attribute] = share * net.wide.weight[attribute] + (1 - share) * torch.from_numpy(coef).float()
+    net.wide.weight[attribute] = (
+        share * net.wide.weight[attribute] + (1 - share) * torch.from_numpy(coef).float()
+    )
     net.wide.bias[attribute] = share * net.wide.bias[attribute] + (1 - share) * intercept
 
 
@@ -524,25 +600,45 @@ class TrainingData:
     seconds: float
 
 
-def build_training_data(cfg: ProcessTrainConfig, encoder: PatchEncoder, progress: bool = True) -> TrainingData:
+def build_training_data(
+    cfg: ProcessTrainConfig, encoder: PatchEncoder, progress: bool = True
+) -> TrainingData:
     t0 = time.time()
     targets = load_targets(cfg.agiqa_root, cfg.n_targets, cfg.size, cfg.seed)
-    synth = synthetic_bundle(encoder, cfg.n_synthetic, cfg.seed, targets, cfg.cache_dir, cfg.n_frames, cfg.size,
-                             progress=progress)
+    synth = synthetic_bundle(
+        encoder, cfg.n_synthetic, cfg.seed, targets, cfg.cache_dir, cfg.n_frames, cfg.size, progress=progress
+    )
     sheep = None
     if cfg.sheep_root is not None and cfg.n_sheep > 0:
-        sheep = sheep_pairs(encoder, cfg.sheep_root, "train", cfg.n_sheep, cfg.seed, cfg.cache_dir,
-                            cfg.sheep_frames, cfg.size, progress=progress, shuffles=cfg.sheep_shuffles)
+        sheep = sheep_pairs(
+            encoder,
+            cfg.sheep_root,
+            "train",
+            cfg.n_sheep,
+            cfg.seed,
+            cfg.cache_dir,
+            cfg.sheep_frames,
+            cfg.size,
+            progress=progress,
+            shuffles=cfg.sheep_shuffles,
+        )
     agiqa_train = None
     if cfg.agiqa_root is not None and (cfg.agiqa_root / "data.csv").is_file():
         agiqa, splits = agiqa_bundle(encoder, cfg.agiqa_root, cfg.cache_dir, progress=progress)
         agiqa_train = agiqa.subset(np.array([s == "train" for s in splits]))
-    return TrainingData(synth, sheep, agiqa_train, style_embeddings(cfg.cache_dir),
-                        concept_embeddings(cfg.cache_dir), time.time() - t0)
+    return TrainingData(
+        synth,
+        sheep,
+        agiqa_train,
+        style_embeddings(cfg.cache_dir),
+        concept_embeddings(cfg.cache_dir),
+        time.time() - t0,
+    )
 
 
-def fit_process_net(cfg: ProcessTrainConfig, data: TrainingData, encoder: PatchEncoder, progress: bool = True
-                    ) -> tuple[PPJudgeNet, list[float], list[float]]:
+def fit_process_net(
+    cfg: ProcessTrainConfig, data: TrainingData, encoder: PatchEncoder, progress: bool = True
+) -> tuple[PPJudgeNet, list[float], list[float]]:
     """The recipe on built data: pretrain on synthetic, fine-tune on the real sources with
     synthetic replay; returns the network and both stages' per-epoch losses.
 
@@ -561,13 +657,31 @@ def fit_process_net(cfg: ProcessTrainConfig, data: TrainingData, encoder: PatchE
     if data.agiqa_train is not None:
         real.append((data.agiqa_train, cfg.agiqa_passes))
     fit_feature_normaliser(net, [data.synthetic, *[s for s, _ in real]])
-    loss_pre = train_net(net, [(data.synthetic, 1.0)], data.style_emb, epochs=cfg.epochs_pretrain, lr=cfg.lr,
-                         batch_size=cfg.batch_size, seed=cfg.seed, progress=progress, desc="pretrain")
+    loss_pre = train_net(
+        net,
+        [(data.synthetic, 1.0)],
+        data.style_emb,
+        epochs=cfg.epochs_pretrain,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        progress=progress,
+        desc="pretrain",
+    )
     loss_ft: list[float] = []
     if real and cfg.epochs_finetune > 0:
-        loss_ft = train_net(net, [*real, (data.synthetic, 1.0)], data.style_emb, epochs=cfg.epochs_finetune,
-                            lr=cfg.lr / 2, batch_size=cfg.batch_size, seed=cfg.seed + 1, progress=progress,
-                            desc="finetune", ema_decay=cfg.ema_decay)
+        loss_ft = train_net(
+            net,
+            [*real, (data.synthetic, 1.0)],
+            data.style_emb,
+            epochs=cfg.epochs_finetune,
+            lr=cfg.lr / 2,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed + 1,
+            progress=progress,
+            desc="finetune",
+            ema_decay=cfg.ema_decay,
+        )
     if data.agiqa_train is not None and cfg.consistency_blend < 1.0:
         blend_ridge_readout(net, data.agiqa_train, PROCESS.keys().index("consistency"), cfg.consistency_blend)
     return net, loss_pre, loss_ft
@@ -584,16 +698,29 @@ def train_process_judge(cfg: ProcessTrainConfig, out_path: Path, progress: bool 
     net, loss_pre, loss_ft = fit_process_net(cfg, data, encoder, progress)
     version = time.strftime("%Y-%m-%d", time.gmtime())
     meta = {
-        "resolution": cfg.size, "n_synthetic": cfg.n_synthetic, "n_sheep": cfg.n_sheep,
-        "sheep_shuffles": cfg.sheep_shuffles, "sheep_passes": cfg.sheep_passes,
-        "agiqa_passes": cfg.agiqa_passes, "ema_decay": cfg.ema_decay, "consistency_blend": cfg.consistency_blend,
-        "epochs_pretrain": cfg.epochs_pretrain, "epochs_finetune": cfg.epochs_finetune, "seed": cfg.seed,
+        "resolution": cfg.size,
+        "n_synthetic": cfg.n_synthetic,
+        "n_sheep": cfg.n_sheep,
+        "sheep_shuffles": cfg.sheep_shuffles,
+        "sheep_passes": cfg.sheep_passes,
+        "agiqa_passes": cfg.agiqa_passes,
+        "ema_decay": cfg.ema_decay,
+        "consistency_blend": cfg.consistency_blend,
+        "epochs_pretrain": cfg.epochs_pretrain,
+        "epochs_finetune": cfg.epochs_finetune,
+        "seed": cfg.seed,
         "grounding": data.concept_emb is not None,
-        "feature_seconds": round(data.seconds, 1), "total_seconds": round(time.time() - t0, 1),
-        "loss_pretrain": [round(x, 5) for x in loss_pre], "loss_finetune": [round(x, 5) for x in loss_ft],
+        "feature_seconds": round(data.seconds, 1),
+        "total_seconds": round(time.time() - t0, 1),
+        "loss_pretrain": [round(x, 5) for x in loss_pre],
+        "loss_finetune": [round(x, 5) for x in loss_ft],
     }
     digest = save_checkpoint(out_path, net, version=version, styles=ALL_STYLES, meta=meta)
-    summary = {"weights": str(out_path), "sha256": digest, "parameters": sum(p.numel() for p in net.parameters()),
-               **meta}
-    out_path.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    summary = {
+        "weights": str(out_path),
+        "sha256": digest,
+        "parameters": sum(p.numel() for p in net.parameters()),
+        **meta,
+    }
+    atomic_write_json(out_path.with_suffix(".json"), summary, ensure_ascii=True)
     return summary

@@ -8,8 +8,7 @@ squared-error anchor that keeps its output on the score scale.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,8 +18,13 @@ import numpy as np
 import pandas as pd
 
 from artjudge.errors import InputError
+from artjudge.models.student import (
+    STUDENT_FORMAT,
+    STUDENT_FORMAT_VERSION,
+    build_student_net,
+    read_student_file,
+)
 from artjudge.preference.distill import Judge, ReferencePool, plan_anchor_pairs, pseudo_scores, run_judge
-
 
 # --------------------------------------------------------------------------- student
 
@@ -49,15 +53,13 @@ class MLPStudent:
     def __init__(self, **config: Any) -> None:
         self.config = StudentConfig(**config)
         self.net_: Any = None
+        self.meta_: dict[str, Any] = {}  # what a loaded file recorded (judge, features, output scale)
 
     def _build(self, d: int) -> Any:
         import torch
-        from torch import nn
 
         torch.manual_seed(self.config.seed)
-        return nn.Sequential(
-            nn.Linear(d, self.config.hidden), nn.GELU(), nn.Dropout(self.config.dropout), nn.Linear(self.config.hidden, 1)
-        )
+        return build_student_net(d, self.config.hidden, self.config.dropout)
 
     def init(self, d: int) -> MLPStudent:
         """An untrained student (the 'before distillation' baseline)."""
@@ -74,7 +76,10 @@ class MLPStudent:
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y, dtype=np.float64)
         if X.ndim != 2 or len(X) != len(y):
-            raise InputError("features", f"need a 2-D feature matrix with one row per score, got {X.shape} for {len(y)} scores")
+            raise InputError(
+                "features",
+                f"need a 2-D feature matrix with one row per score, got {X.shape} for {len(y)} scores",
+            )
         if len(y) < 2 or not np.isfinite(y).all() or not np.isfinite(X).all():
             raise InputError("features", "need at least 2 rows and finite features and scores")
         w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -98,7 +103,9 @@ class MLPStudent:
                 out = net(xt[b]).squeeze(-1)
                 loss = pairwise_ranking_loss(out, yt[b], weights=wt[b], kind="logistic")
                 if cfg.mse_weight:
-                    loss = loss + cfg.mse_weight * (wt[b] * (out - yt[b]) ** 2).sum() / wt[b].sum().clamp_min(1e-9)
+                    loss = loss + cfg.mse_weight * (wt[b] * (out - yt[b]) ** 2).sum() / wt[b].sum().clamp_min(
+                        1e-9
+                    )
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -112,45 +119,49 @@ class MLPStudent:
 
         if self.net_ is None:
             raise InputError("student", "not trained: call fit() or init() first")
-        xt = torch.from_numpy(((np.asarray(X, dtype=np.float32) - self.x_mean_) / self.x_std_).astype(np.float32))
+        xt = torch.from_numpy(
+            ((np.asarray(X, dtype=np.float32) - self.x_mean_) / self.x_std_).astype(np.float32)
+        )
         with torch.inference_mode():
             out = self.net_(xt).squeeze(-1).double().numpy()
         return out * self.y_std_ + self.y_mean_
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
-        """Atomic torch.save of weights, config and the feature/score standardisation."""
+        """Weights, config and standardisation, as tensors + JSON (no pickle), with a SHA-256 sidecar.
+
+        ``extra`` is stored as the file's metadata (JSON): ``artjudge distill`` records the
+        judge, the pool, the feature extractor and the output scale there, which is what
+        lets ``artjudge.load("student:PATH")`` score images with it.
+        """
         import torch
+
+        from artjudge.models.weights import save_weights_file
 
         if self.net_ is None:
             raise InputError("student", "nothing to save: not trained")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         blob = {
-            "config": asdict(self.config),
-            "state_dict": self.net_.state_dict(),
-            "x_mean": self.x_mean_, "x_std": self.x_std_, "y_mean": self.y_mean_, "y_std": self.y_std_,
-            "extra": extra or {},
+            "format": STUDENT_FORMAT,
+            "format_version": STUDENT_FORMAT_VERSION,
+            "config_json": json.dumps(asdict(self.config)),
+            "state_dict": {k: v.detach().cpu() for k, v in self.net_.state_dict().items()},
+            "x_mean": torch.from_numpy(np.asarray(self.x_mean_, dtype=np.float64)),
+            "x_std": torch.from_numpy(np.asarray(self.x_std_, dtype=np.float64)),
+            "y_mean": float(self.y_mean_),
+            "y_std": float(self.y_std_),
+            "meta_json": json.dumps(extra or {}, default=str),
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
-        try:
-            torch.save(blob, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        save_weights_file(Path(path), blob)
 
     @classmethod
     def load(cls, path: str | Path) -> MLPStudent:
-        import torch
-
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-        student = cls(**blob["config"])
-        student.net_ = student._build(len(blob["x_mean"]))
-        student.net_.load_state_dict(blob["state_dict"])
-        student.net_.eval()
-        student.x_mean_, student.x_std_ = blob["x_mean"], blob["x_std"]
-        student.y_mean_, student.y_std_ = blob["y_mean"], blob["y_std"]
+        """A saved student, after its SHA-256 check (``torch.load(weights_only=True)``)."""
+        f = read_student_file(path)
+        student = cls(**f.config)
+        student.net_ = f.net()
+        student.x_mean_, student.x_std_ = f.x_mean.astype(np.float32), f.x_std.astype(np.float32)
+        student.y_mean_, student.y_std_ = f.y_mean, f.y_std
+        student.meta_ = f.meta
         return student
 
 
@@ -163,30 +174,50 @@ def item_weights(score_se: np.ndarray, score: np.ndarray) -> np.ndarray:
 class PSDistill:
     """The whole distillation: plan anchor pairs, run the judge, pseudo-score, train the student."""
 
-    def __init__(self, n_anchors: int = 8, include_pool: bool = True, seed: int = 0,
-                 progress: bool = False, student: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        n_anchors: int = 8,
+        include_pool: bool = True,
+        seed: int = 0,
+        progress: bool = False,
+        student: dict[str, Any] | None = None,
+    ) -> None:
         self.n_anchors = n_anchors
         self.include_pool = include_pool
         self.seed = seed
         self.progress = progress
         self.student = student or {}
 
-    def fit(self, judge: Judge, pool: ReferencePool, items: Sequence[str], X_items: np.ndarray,
-            X_pool: np.ndarray | None = None) -> PSDistill:
+    def fit(
+        self,
+        judge: Judge,
+        pool: ReferencePool,
+        items: Sequence[str],
+        X_items: np.ndarray,
+        X_pool: np.ndarray | None = None,
+    ) -> PSDistill:
         if len(X_items) != len(items):
             raise InputError("features", f"{len(X_items)} feature rows for {len(items)} items")
         self.plan_ = plan_anchor_pairs(items, pool, self.n_anchors, self.seed)
         calls = run_judge(judge, self.plan_, self.progress)
         return self.fit_calls(calls, pool, items, X_items, X_pool)
 
-    def fit_calls(self, calls: pd.DataFrame, pool: ReferencePool, items: Sequence[str], X_items: np.ndarray,
-                  X_pool: np.ndarray | None = None) -> PSDistill:
+    def fit_calls(
+        self,
+        calls: pd.DataFrame,
+        pool: ReferencePool,
+        items: Sequence[str],
+        X_items: np.ndarray,
+        X_pool: np.ndarray | None = None,
+    ) -> PSDistill:
         """Train from calls already made (item, anchor, p_item_better, confidence)."""
         if len(X_items) != len(items):
             raise InputError("features", f"{len(X_items)} feature rows for {len(items)} items")
         missing = sorted(set(items) - set(calls["item"]))
         if missing:
-            raise InputError("calls", f"{len(missing)} item(s) never compared with the pool, e.g. {missing[0]!r}")
+            raise InputError(
+                "calls", f"{len(missing)} item(s) never compared with the pool, e.g. {missing[0]!r}"
+            )
         self.calls_ = calls
         self.pseudo_ = pseudo_scores(calls, pool)
         ps = self.pseudo_.set_index("item").loc[list(items)]
@@ -195,13 +226,38 @@ class PSDistill:
         X = np.asarray(X_items, dtype=np.float32)
         if self.include_pool and X_pool is not None:
             if len(X_pool) != len(pool.items):
-                raise InputError("features", f"{len(X_pool)} pool feature rows for {len(pool.items)} pool items")
+                raise InputError(
+                    "features", f"{len(X_pool)} pool feature rows for {len(pool.items)} pool items"
+                )
             pool_y = pool.score if pool.score is not None else pool.elo
             X = np.vstack([X, np.asarray(X_pool, dtype=np.float32)])
             y = np.concatenate([y, pool_y])
             w = np.concatenate([w, np.ones(len(pool_y))])
         self.student_ = MLPStudent(**{"seed": self.seed, **self.student}).fit(X, y, w)
+        self.train_X_, self.train_y_ = X, y
+        self.pool_scored_ = pool.score is not None
         return self
+
+    def output_scale(self) -> dict[str, Any]:
+        """How the student's output maps onto 0-100 (recorded in the file; see ``models.student``).
+
+        Pool scores already on 0-100 are kept as they are; otherwise (Elo, or another scale)
+        the range of the training targets becomes 0-100.
+        """
+        y = self.train_y_
+        if self.pool_scored_ and float(y.min()) >= 0.0 and float(y.max()) <= 100.0:
+            return {"kind": "pool-score", "lo": 0.0, "hi": 100.0}
+        return {
+            "kind": "pool-score" if self.pool_scored_ else "elo",
+            "lo": float(y.min()),
+            "hi": float(y.max()),
+        }
+
+    def residual_rmse(self) -> float:
+        """RMSE of the student on its own training rows, on the 0-100 scale (in-sample: optimistic)."""
+        scale = self.output_scale()
+        resid = self.student_.predict(self.train_X_) - self.train_y_
+        return float(np.sqrt(np.mean(resid**2)) * 100.0 / ((scale["hi"] - scale["lo"]) or 1.0))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.student_.predict(X)

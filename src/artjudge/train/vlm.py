@@ -30,14 +30,16 @@ import torch
 import torch.nn.functional as F
 
 from artjudge.errors import InputError
+from artjudge.io import load_image
+from artjudge.io.files import atomic_dir, atomic_write_json
 from artjudge.models.vlm.backbone import Sample, load_backbone
 from artjudge.models.vlm.core import VLM, VLMMeta, apply_adapters, new_tokens, soft_target, write_meta
-from artjudge.train.vlm_data import Row, load_rows
-from artjudge.models.vlm.scorer import open_image
 from artjudge.models.vlm.tokens import save_tokens
+from artjudge.models.weights import load_weights_file, save_weights_file
 from artjudge.scoring import score_to_levels
 from artjudge.scoring.losses import kl_loss
 from artjudge.taxonomy import LEVELS
+from artjudge.train.vlm_data import Row, load_rows
 
 STAGES: tuple[str, ...] = ("text", "score", "mat", "sot")
 RECIPES: dict[str, list[tuple[str, int]]] = {
@@ -125,13 +127,17 @@ class StageResult:
 
 def _items_for(vlm: VLM, stage: str, row: Row, cfg: VLMTrainConfig, attributes: list[str]) -> list[_Item]:
     """The sequences one manifest row contributes to a stage."""
-    img = open_image(row.path)[2]
+    img = load_image(row.path).image
     items: list[_Item] = []
     if stage in ("text", "mat"):
         if row.text:
             items.append(_Item(_clip(vlm, vlm.text_sample(img, row.text), cfg), "text"))
         for key, text in row.texts.items():
-            s = vlm.text_sample(img, text, level=key) if key in LEVELS else vlm.text_sample(img, text, attribute=key)
+            s = (
+                vlm.text_sample(img, text, level=key)
+                if key in LEVELS
+                else vlm.text_sample(img, text, attribute=key)
+            )
             items.append(_Item(_clip(vlm, s, cfg), "text"))
     if stage in ("score", "mat", "sot") and row.score is not None:
         hard = stage == "score"
@@ -168,18 +174,24 @@ def batch_loss(vlm: VLM, items: list[_Item], cfg: VLMTrainConfig) -> tuple[torch
     parts: dict[str, float] = {}
     shift = labels[:, 1:]
     if (shift != -100).any():
-        ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), shift.reshape(-1),
-                             ignore_index=-100)
+        ce = F.cross_entropy(
+            logits[:, :-1].float().reshape(-1, logits.shape[-1]), shift.reshape(-1), ignore_index=-100
+        )
         total = total + cfg.ce_weight * ce
         parts["ce"] = float(ce.detach())
     pos = enc["score_pos"].to(logits.device)
-    for kind, ids in (("score", vlm.score_tokens.ids), ("level", vlm.level_tokens.ids if vlm.level_tokens else [])):
+    for kind, ids in (
+        ("score", vlm.score_tokens.ids),
+        ("level", vlm.level_tokens.ids if vlm.level_tokens else []),
+    ):
         idx = [i for i, it in enumerate(items) if it.kind == kind and it.target is not None]
         if not idx:
             continue
         ii = torch.tensor(idx, device=logits.device)
         rows = logits[ii, pos[ii]][:, torch.tensor(ids, device=logits.device)].float()
-        tgt = torch.tensor(np.stack([np.asarray(items[i].target) for i in idx]), dtype=torch.float32, device=logits.device)
+        tgt = torch.tensor(
+            np.stack([np.asarray(items[i].target) for i in idx]), dtype=torch.float32, device=logits.device
+        )
         kl = kl_loss(rows, tgt)
         total = total + cfg.score_weight * kl
         parts[f"kl_{kind}"] = float(kl.detach())
@@ -197,38 +209,53 @@ def _lora_config(cfg: VLMTrainConfig, rank: int, family: str, model: Any = None)
         if family == "qwen":
             save.append("merger")
             if model is not None:
-                save += [n.split("visual.", 1)[-1] for n, _ in model.named_modules()
-                         if re.search(r"deepstack_merger_list\.\d+$", n)]
+                save += [
+                    n.split("visual.", 1)[-1]
+                    for n, _ in model.named_modules()
+                    if re.search(r"deepstack_merger_list\.\d+$", n)
+                ]
         else:
             save.append("multi_modal_projector")
-    return LoraConfig(r=rank, lora_alpha=int(cfg.lora_alpha or 2 * rank), lora_dropout=cfg.lora_dropout,
-                      target_modules=LORA_TARGETS, modules_to_save=save or None, bias="none")
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    return LoraConfig(
+        r=rank,
+        lora_alpha=int(cfg.lora_alpha or 2 * rank),
+        lora_dropout=cfg.lora_dropout,
+        target_modules=LORA_TARGETS,
+        modules_to_save=save or None,
+        bias="none",
+    )
 
 
 def _latest_checkpoint(folder: Path) -> Path | None:
     if not folder.is_dir():
         return None
-    steps = sorted((int(p.name.split("-")[1]), p) for p in folder.glob("step-*") if p.name.split("-")[1].isdigit())
+    steps = sorted(
+        (int(p.name.split("-")[1]), p) for p in folder.glob("step-*") if p.name.split("-")[1].isdigit()
+    )
     return steps[-1][1] if steps else None
 
 
-def _save_checkpoint(model: Any, opt: torch.optim.Optimizer, sched: Any, folder: Path, step: int,
-                     history: list[tuple[int, float]], keep: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"step-{step}"
-    tmp = folder / f".tmp-step-{step}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
-    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
-                "history": history, "torch_rng": torch.get_rng_state()}, tmp / "trainer_state.pt")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+def _save_checkpoint(
+    model: Any,
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    folder: Path,
+    step: int,
+    history: list[tuple[int, float]],
+    keep: int,
+) -> None:
+    with atomic_dir(folder / f"step-{step}") as tmp:
+        model.save_pretrained(str(tmp))
+        save_weights_file(
+            tmp / "trainer_state.pt",
+            {
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": step,
+                "history": history,
+                "torch_rng": torch.get_rng_state(),
+            },
+        )
     old = sorted((int(p.name.split("-")[1]), p) for p in folder.glob("step-*"))
     for _, p in old[:-keep] if keep > 0 else []:
         shutil.rmtree(p, ignore_errors=True)
@@ -240,15 +267,24 @@ def _load_checkpoint(model: Any, opt: torch.optim.Optimizer, sched: Any, ckpt: P
 
     weights = ckpt / "adapter_model.safetensors"
     set_peft_model_state_dict(model, load_file(str(weights)))
-    state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
+    state = load_weights_file(ckpt / "trainer_state.pt")  # plain types and tensors: weights_only=True
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     return int(state["step"]), [tuple(x) for x in state["history"]]
 
 
-def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: VLMTrainConfig,
-               attributes: list[str], out: Path, on_step: Callable[[int, float], None] | None) -> StageResult:
+def _run_stage(
+    vlm: VLM,
+    stage: str,
+    rank: int,
+    tag: str,
+    rows: list[Row],
+    cfg: VLMTrainConfig,
+    attributes: list[str],
+    out: Path,
+    on_step: Callable[[int, float], None] | None,
+) -> StageResult:
     from peft import get_peft_model
     from tqdm import tqdm
 
@@ -257,8 +293,12 @@ def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: 
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     vlm.backbone.model = model
-    usable = [r for r in rows if (stage in ("text", "mat") and (r.text or r.texts))
-              or (stage in ("score", "mat", "sot") and r.score is not None)]
+    usable = [
+        r
+        for r in rows
+        if (stage in ("text", "mat") and (r.text or r.texts))
+        or (stage in ("score", "mat", "sot") and r.score is not None)
+    ]
     if not usable:
         need = "'text' or 'text.<key>' columns" if stage == "text" else "a 'score' column"
         raise InputError(cfg.manifest, f"stage {stage!r} needs {need}, and no row has it")
@@ -267,8 +307,7 @@ def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     warm = max(0, cfg.warmup_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
     ckpt_dir = out / "checkpoints" / tag
     step = 0
     history: list[tuple[int, float]] = []
@@ -284,7 +323,7 @@ def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: 
             m = step * cfg.grad_accum + k  # micro-batch index: resumes at the same data
             epoch, b = divmod(m, n_batches)
             order = np.random.default_rng(cfg.seed + epoch).permutation(len(usable))
-            batch_rows = [usable[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
+            batch_rows = [usable[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
             items = [it for r in batch_rows for it in _items_for(vlm, stage, r, cfg, attributes)]
             loss, _ = batch_loss(vlm, items, cfg)
             (loss / cfg.grad_accum).backward()
@@ -303,17 +342,16 @@ def _run_stage(vlm: VLM, stage: str, rank: int, tag: str, rows: list[Row], cfg: 
     bar.close()
     seconds = time.perf_counter() - t0
     adapter = out / "adapters" / tag
-    tmp = adapter.with_name(adapter.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
-    shutil.rmtree(adapter, ignore_errors=True)
-    os.replace(tmp, adapter)
+    with atomic_dir(adapter) as tmp:
+        model.save_pretrained(str(tmp))
     vlm.backbone.model = model.merge_and_unload()
     vlm.backbone.model.eval()
     return StageResult(stage, rank, step, history, seconds, f"adapters/{tag}")
 
 
-def train_vlm(cfg: VLMTrainConfig, on_step: Callable[[str, int, float], None] | None = None) -> dict[str, Any]:
+def train_vlm(
+    cfg: VLMTrainConfig, on_step: Callable[[str, int, float], None] | None = None
+) -> dict[str, Any]:
     """Run every stage of ``cfg``; return a summary (stages, steps, loss histories, paths)."""
     torch.manual_seed(cfg.seed)
     plan = cfg.plan()
@@ -322,22 +360,35 @@ def train_vlm(cfg: VLMTrainConfig, on_step: Callable[[str, int, float], None] | 
     rows = load_rows(cfg.manifest, split=cfg.split, images_root=cfg.images_root, limit=cfg.limit)
     present = sorted({a for r in rows for a in r.attrs})
     attributes = present if cfg.attributes is None else [a for a in cfg.attributes if a in present]
-    bb = load_backbone(cfg.base, dtype=cfg.dtype, device=cfg.device, resolution=cfg.resolution,
-                       allow_download=cfg.allow_download)
+    bb = load_backbone(
+        cfg.base,
+        dtype=cfg.dtype,
+        device=cfg.device,
+        resolution=cfg.resolution,
+        allow_download=cfg.allow_download,
+    )
     state_path = out / STATE_FILE
     state: dict[str, Any] = {"config": asdict(cfg), "completed": []}
     if cfg.resume and state_path.is_file():
         state = json.loads(state_path.read_text(encoding="utf-8"))
         state["config"] = asdict(cfg)
     elif not cfg.resume and state_path.is_file():
-        raise InputError(str(out), "holds a previous training run; pass --resume to continue it or use a new --out")
-    _atomic_json(state_path, state)  # from now on a fresh run into this folder is refused
+        raise InputError(
+            str(out), "holds a previous training run; pass --resume to continue it or use a new --out"
+        )
+    # from now on a fresh run into this folder is refused
+    atomic_write_json(state_path, state, indent=1, ensure_ascii=True)
     score, level = new_tokens(bb)
     save_tokens(out, score, level)
     done = {s["tag"]: s for s in state["completed"]}
     bb.model = apply_adapters(bb.model, out, [s["adapter"] for s in state["completed"]])
-    vlm = VLM(bb, score, level, VLMMeta(base=os.path.abspath(cfg.base) if os.path.isdir(cfg.base) else cfg.base),
-              str(out))
+    vlm = VLM(
+        bb,
+        score,
+        level,
+        VLMMeta(base=os.path.abspath(cfg.base) if os.path.isdir(cfg.base) else cfg.base),
+        str(out),
+    )
     results: list[dict[str, Any]] = []
     for i, (stage, rank) in enumerate(plan):
         tag = f"{i + 1}-{stage}"
@@ -346,21 +397,35 @@ def train_vlm(cfg: VLMTrainConfig, on_step: Callable[[str, int, float], None] | 
             continue
         cb = (lambda s, v, _st=stage: on_step(_st, s, v)) if on_step else None
         res = _run_stage(vlm, stage, rank, tag, rows, cfg, attributes, out, cb)
-        entry = {"tag": tag, "stage": stage, "rank": rank, "steps": res.steps, "adapter": res.adapter,
-                 "seconds": res.seconds, "history": res.history,
-                 "first_loss": res.history[0][1] if res.history else None,
-                 "last_loss": res.history[-1][1] if res.history else None}
+        entry = {
+            "tag": tag,
+            "stage": stage,
+            "rank": rank,
+            "steps": res.steps,
+            "adapter": res.adapter,
+            "seconds": res.seconds,
+            "history": res.history,
+            "first_loss": res.history[0][1] if res.history else None,
+            "last_loss": res.history[-1][1] if res.history else None,
+        }
         state["completed"].append(entry)
-        _atomic_json(state_path, state)
+        atomic_write_json(state_path, state, indent=1, ensure_ascii=True)
         results.append(entry)
     stages = [s for s, _ in plan]
     scored = any(s in ("score", "mat", "sot") for s in stages)
     meta = VLMMeta(
-        base=vlm.meta.base, family=bb.family, model_type=bb.model_type, resolution=bb.resolution,
+        base=vlm.meta.base,
+        family=bb.family,
+        model_type=bb.model_type,
+        resolution=bb.resolution,
         adapters=[r["adapter"] for r in results],
-        stages=[{k: r[k] for k in ("tag", "stage", "rank", "steps", "first_loss", "last_loss")} for r in results],
-        attributes=attributes if scored else [], levels=bool(cfg.levels and scored and level is not None),
-        overall=scored, text=any(s in ("text", "mat") for s in stages),
+        stages=[
+            {k: r[k] for k in ("tag", "stage", "rank", "steps", "first_loss", "last_loss")} for r in results
+        ],
+        attributes=attributes if scored else [],
+        levels=bool(cfg.levels and scored and level is not None),
+        overall=scored,
+        text=any(s in ("text", "mat") for s in stages),
         version=time.strftime("%Y%m%d-%H%M%S"),
     )
     write_meta(out, meta)
@@ -372,21 +437,19 @@ def train_vlm(cfg: VLMTrainConfig, on_step: Callable[[str, int, float], None] | 
 
 def merge_into(vlm: VLM, folder: Path, meta: VLMMeta) -> Path:
     """Write the LoRA-merged model as a plain checkpoint (loadable without peft)."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    vlm.model.save_pretrained(str(tmp))
-    vlm.tokenizer.save_pretrained(str(tmp))
-    vlm.backbone.image_processor.save_pretrained(str(tmp))
-    save_tokens(tmp, vlm.score_tokens, vlm.level_tokens)
-    merged = VLMMeta(**{**meta.to_dict(), "base": ".", "adapters": []})
-    write_meta(tmp, merged)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    with atomic_dir(folder) as tmp:
+        vlm.model.save_pretrained(str(tmp))
+        vlm.tokenizer.save_pretrained(str(tmp))
+        vlm.backbone.image_processor.save_pretrained(str(tmp))
+        save_tokens(tmp, vlm.score_tokens, vlm.level_tokens)
+        merged = VLMMeta(**{**meta.to_dict(), "base": ".", "adapters": []})
+        write_meta(tmp, merged)
     return folder
 
 
-def merge_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, **kw: Any) -> Path:
+def merge_checkpoint(
+    path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, **kw: Any
+) -> Path:
     """Merge a trained folder's adapters into its base and save the result (default PATH/merged)."""
     from artjudge.models.vlm.core import load_vlm
 

@@ -70,8 +70,12 @@ def _frame(path: Path) -> tuple[pd.DataFrame, Path]:
     return df, path.parent
 
 
-def load_rows(manifest: str | os.PathLike[str], split: str | None = "train",
-              images_root: str | os.PathLike[str] | None = None, limit: int | None = None) -> list[Row]:
+def load_rows(
+    manifest: str | os.PathLike[str],
+    split: str | None = "train",
+    images_root: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+) -> list[Row]:
     """Rows of ``split`` (all rows when the file has no ``split`` column or split is None)."""
     path = Path(manifest)
     if not path.is_file():
@@ -91,12 +95,14 @@ def load_rows(manifest: str | os.PathLike[str], split: str | None = "train",
         p = Path(str(rec[col]))
         if not p.is_absolute():
             p = root / p
-        r = Row(path=str(p), score=_num(rec.get("score")), std=_num(rec.get("std")), text=_str(rec.get("text")))
+        r = Row(
+            path=str(p), score=_num(rec.get("score")), std=_num(rec.get("std")), text=_str(rec.get("text"))
+        )
         for k, v in rec.items():
             if k.startswith(ATTR_PREFIX) and _num(v) is not None:
-                r.attrs[k[len(ATTR_PREFIX):]] = float(v)
+                r.attrs[k[len(ATTR_PREFIX) :]] = float(v)
             elif k.startswith(TEXT_PREFIX) and _str(v):
-                r.texts[k[len(TEXT_PREFIX):]] = str(v).strip()
+                r.texts[k[len(TEXT_PREFIX) :]] = str(v).strip()
         if r.score is not None and not 0 <= r.score <= 100:
             raise InputError(f"{path}: row {len(rows) + 1}", f"score {r.score} is outside 0-100")
         rows.append(r)

@@ -54,11 +54,13 @@ def load_align_pairs(root: str | Path, seed: int = 0) -> list[AlignPair]:
     out = []
     for (_, row), split in zip(df.iterrows(), splits, strict=True):
         style = row.get("style")
-        out.append(AlignPair(
-            path=r / "images" / str(row["name"]),
-            prompt=full_prompt(row),
-            style=style.strip().removesuffix(" style") if isinstance(style, str) else "",
-            mos_align=float(row["mos_align"]),
-            split=split,
-        ))
+        out.append(
+            AlignPair(
+                path=r / "images" / str(row["name"]),
+                prompt=full_prompt(row),
+                style=style.strip().removesuffix(" style") if isinstance(style, str) else "",
+                mos_align=float(row["mos_align"]),
+                split=split,
+            )
+        )
     return out

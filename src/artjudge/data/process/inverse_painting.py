@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from artjudge.errors import InputError
+from artjudge.io.images import load_image
 from artjudge.io.keyframes import list_frame_files
 
 SAMPLE_SUBDIR = Path("data/sample_data/train/rgb/example")
@@ -43,6 +44,5 @@ def load_timelapse(root: str | Path) -> TimeLapse:
         secs.append(int(m.group(1)) * 60 + int(m.group(2)) if m else None)
     frames = []
     for p in paths:
-        with Image.open(p) as im:
-            frames.append(im.convert("RGB"))
+        frames.append(load_image(p).image)
     return TimeLapse(frames=frames, paths=paths, seconds=secs)

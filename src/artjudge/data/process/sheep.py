@@ -51,7 +51,10 @@ def to_strokes(seq: np.ndarray) -> list[np.ndarray]:
 
 
 def rasterise(
-    strokes: list[np.ndarray], n_frames: int = 8, size: int = 128, order: np.ndarray | None = None,
+    strokes: list[np.ndarray],
+    n_frames: int = 8,
+    size: int = 128,
+    order: np.ndarray | None = None,
     width: int = 2,
 ) -> list[Image.Image]:
     """Cumulative frames: frame k shows the first ceil((k+1) * S / n_frames) strokes."""

@@ -45,8 +45,14 @@ PROCESS_KEYS = [a.key for a in PROCESS.attributes]
 
 STYLES: tuple[str, ...] = ("impressionist", "pointillist", "cubist", "watercolor")
 FAULTS: tuple[str, ...] = (
-    "style_switch", "colour_jump", "layout_shift", "regression",
-    "no_detail", "flat_colour", "unfinished", "departure",
+    "style_switch",
+    "colour_jump",
+    "layout_shift",
+    "regression",
+    "no_detail",
+    "flat_colour",
+    "unfinished",
+    "departure",
 )
 PAPER = (245, 240, 230)
 
@@ -103,15 +109,27 @@ def _flatten_colour(arr: np.ndarray, m: float) -> np.ndarray:
     return np.round(desat / 255 * (levels - 1)) / (levels - 1) * 255
 
 
-def _stroke(draw: ImageDraw.ImageDraw, style: str, x: float, y: float, r: float,
-            col: tuple[int, ...], rng: np.random.Generator) -> None:
+def _stroke(
+    draw: ImageDraw.ImageDraw,
+    style: str,
+    x: float,
+    y: float,
+    r: float,
+    col: tuple[int, ...],
+    rng: np.random.Generator,
+) -> None:
     if style == "pointillist":
         rr = max(1.0, r * 0.45)
         draw.ellipse([x - rr, y - rr, x + rr, y + rr], fill=col)
     elif style == "cubist":
         a = rng.uniform(0, np.pi)
-        pts = [(x + r * np.cos(a + k * np.pi / 2 + rng.uniform(-0.3, 0.3)),
-                y + r * np.sin(a + k * np.pi / 2 + rng.uniform(-0.3, 0.3))) for k in range(4)]
+        pts = [
+            (
+                x + r * np.cos(a + k * np.pi / 2 + rng.uniform(-0.3, 0.3)),
+                y + r * np.sin(a + k * np.pi / 2 + rng.uniform(-0.3, 0.3)),
+            )
+            for k in range(4)
+        ]
         draw.polygon(pts, fill=col)
     elif style == "watercolor":
         rr = r * 1.4
@@ -187,7 +205,8 @@ def generate_process(
         level = min(k, n_levels - 1)
         r = max(1.2, r0 * 0.6**level)
         blurred = np.asarray(
-            Image.fromarray(tgt.astype(np.uint8)).filter(ImageFilter.GaussianBlur(max(0.5, r / 2))), np.float32
+            Image.fromarray(tgt.astype(np.uint8)).filter(ImageFilter.GaussianBlur(max(0.5, r / 2))),
+            np.float32,
         )
         colours = blurred
         if jump_at <= k < jump_at + jump_len:
@@ -230,15 +249,17 @@ def generate_process(
         frames.append(canvas.copy())
 
     labels = labels_from_faults(faults)
-    return SyntheticProcess(frames=frames, reference=ref, labels=labels, style=style, faults=dict(faults), seed=seed)
+    return SyntheticProcess(
+        frames=frames, reference=ref, labels=labels, style=style, faults=dict(faults), seed=seed
+    )
 
 
 def labels_from_faults(faults: dict[str, float]) -> np.ndarray:
     """The documented mapping from fault magnitudes to the 8 labels (PROCESS order)."""
     f = faults.get
     lab = {
-        "consistency": 10 - 9 * float(np.clip(f("departure", 0) + 0.3 * f("layout_shift", 0)
-                                              + 0.3 * f("unfinished", 0), 0, 1)),
+        "consistency": 10
+        - 9 * float(np.clip(f("departure", 0) + 0.3 * f("layout_shift", 0) + 0.3 * f("unfinished", 0), 0, 1)),
         "style_stability": 10 - 8 * f("style_switch", 0),
         "color_stability": 10 - 8 * f("colour_jump", 0),
         "composition_stability": 10 - 8 * f("layout_shift", 0),
@@ -251,7 +272,12 @@ def labels_from_faults(faults: dict[str, float]) -> np.ndarray:
 
 
 def generate_dataset(
-    n: int, seed: int, targets: Sequence[Image.Image] = (), *, n_frames: int = 8, size: int = 128,
+    n: int,
+    seed: int,
+    targets: Sequence[Image.Image] = (),
+    *,
+    n_frames: int = 8,
+    size: int = 128,
     fault_rate: float = 0.35,
 ) -> list[SyntheticProcess]:
     """``n`` processes; targets cycle through ``targets`` mixed with procedural pictures."""

@@ -28,8 +28,10 @@ class AvgEmbedMLP(nn.Module):
         self.register_buffer("mean", torch.zeros(n_in))
         self.register_buffer("std", torch.ones(n_in))
         self.net = nn.Sequential(
-            nn.Linear(n_in, hidden), nn.SiLU(),
-            nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(n_in, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
             nn.Linear(hidden, n_out),
         )
         self.token_dim = token_dim
@@ -37,7 +39,10 @@ class AvgEmbedMLP(nn.Module):
         self.n_align = n_align
 
     def features(
-        self, frames: torch.Tensor, ref: torch.Tensor | None, text: torch.Tensor | None,
+        self,
+        frames: torch.Tensor,
+        ref: torch.Tensor | None,
+        text: torch.Tensor | None,
         align: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b = frames.shape[0]
@@ -48,7 +53,10 @@ class AvgEmbedMLP(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def forward(
-        self, frames: torch.Tensor, ref: torch.Tensor | None = None, text: torch.Tensor | None = None,
+        self,
+        frames: torch.Tensor,
+        ref: torch.Tensor | None = None,
+        text: torch.Tensor | None = None,
         align: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (B, 8); scores are 1 + 9 * sigmoid(logits), as for the model."""
@@ -56,5 +64,5 @@ class AvgEmbedMLP(nn.Module):
 
 
 def fit_normaliser(model: AvgEmbedMLP, feats: np.ndarray) -> None:
-    model.mean.copy_(torch.from_numpy(feats.mean(axis=0)))  # type: ignore[operator]
-    model.std.copy_(torch.from_numpy(feats.std(axis=0) + 1e-3))  # type: ignore[operator]
+    model.mean.copy_(torch.from_numpy(feats.mean(axis=0)))
+    model.std.copy_(torch.from_numpy(feats.std(axis=0) + 1e-3))

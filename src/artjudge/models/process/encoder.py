@@ -25,6 +25,7 @@ from PIL import Image
 from torch import nn
 
 from artjudge.features.encoder import load_backbone
+from artjudge.io.files import atomic_path
 
 MID_BLOCK = 10  # 112 channels at stride 16
 LAST_BLOCK = 15  # 320 channels at stride 32
@@ -120,7 +121,6 @@ def cached_encode(
         return np.load(path)
     feats = encoder.encode(images)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, feats)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # keeps the .npy suffix, so np.save adds none
+        np.save(tmp, feats)
     return feats

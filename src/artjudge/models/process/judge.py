@@ -7,67 +7,83 @@ same cache for live use (``artjudge process --follow``).
 
 from __future__ import annotations
 
-import io
+import hashlib
+import json
+import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from artjudge.errors import InputError, ModelNotAvailable
+from artjudge.features.process_signals import SignalTracker
 from artjudge.io.files import sha256_file
-from artjudge.io.keyframes import KeyframeConfig, extract_keyframes
+from artjudge.io.images import load_image
+from artjudge.io.keyframes import KeyframeConfig, prepare_frame, select_frames
 from artjudge.models.process.encoder import PatchEncoder
 from artjudge.models.process.model import KVCache, PPJudgeNet, ProcessConfig, logits_to_scores
+from artjudge.models.process.signals_readout import SignalsReadout, readout_path
+from artjudge.models.weights import load_weights_file, save_weights_file
+from artjudge.record import ModelInfo, ProcessAssessment, ScoreDistribution
 from artjudge.taxonomy import PROCESS
 
 MODEL_ID = "artjudge-ppjudge-tiny"
 WEIGHTS_NAME = "ppjudge_tiny.pt"
 
 
-@dataclass
-class ProcessResult:
-    """The verdict on one process: final scores (1-10) and how they evolved."""
-
-    source: str
-    scores: dict[str, float]
-    timeline: list[dict[str, float]]
-    keyframe_indices: list[int]
-    notes: list[str] = field(default_factory=list)
-    model: dict[str, str] = field(default_factory=dict)
-    reference: str | None = None
-    prompt: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def default_weights_path() -> Path:
     return Path(str(resources.files("artjudge") / "weights" / "process" / WEIGHTS_NAME))
 
 
+def residual_std_path(weights: Path) -> Path:
+    """Where ``scripts/process_residual_std.py`` writes the measured per-attribute std."""
+    return weights.with_name(weights.name + ".residual_std.json")
+
+
+def read_residual_std(weights: Path, digest: str | None) -> dict[str, float] | None:
+    """The measured std (0-100) per attribute for these weights, or None when there is none
+    or it was measured on other weights (its ``weights_sha256`` differs from ``digest``)."""
+    path = residual_std_path(weights)
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text())
+    if digest is not None and d.get("weights_sha256") != digest:
+        return None
+    std = {k: float(v) for k, v in d.get("residual_std", {}).items()}
+    return std if set(std) == set(PROCESS.keys()) else None
+
+
+def _pixel_sha256(im: Image.Image) -> str:
+    """SHA-256 of a judged frame's pixels, hashed as :mod:`artjudge.io.images` hashes images in memory."""
+    h = hashlib.sha256(f"{im.mode} {im.size[0]}x{im.size[1]}\n".encode())
+    h.update(im.tobytes())
+    return h.hexdigest()
+
+
+NO_STD_NOTE = (
+    "these weights have no measured residual std (scripts/process_residual_std.py --weights PATH): "
+    "std 0 means unknown, not certain"
+)
+
+
 def _open_image(src: str | Path | Image.Image, what: str) -> Image.Image:
-    if isinstance(src, Image.Image):
-        return src.convert("RGB")
-    p = Path(src)
-    if not p.exists():
-        raise InputError(str(src), f"{what} not found")
-    if p.is_dir():
-        raise InputError(str(src), f"{what} must be one image, not a folder")
-    try:
-        with Image.open(p) as im:
-            im.load()
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as err:
-        raise InputError(str(src), f"{what} is not a readable image ({type(err).__name__})") from None
+    """A frame or the reference through :func:`artjudge.io.load_image`: the same limits and
+    conversions as every other entry point; errors name the role (``reference ref.png: ...``)."""
+    return load_image(src, what=what).image
 
 
 class ProcessJudge:
-    """Frames (+ reference image or text prompt) -> the 8 PROCESS attributes on 1-10."""
+    """Frames (+ reference image or text prompt) -> the 8 PROCESS attributes.
+
+    ``judge()`` returns a :class:`~artjudge.record.ProcessAssessment` on 0-100 (the one scale
+    of every artjudge record; PPJudge's 1-10 is ``score / 10``), each score with the std
+    measured on held-out processes (``residual_std``). The step-level ``update()`` and
+    ``full_pass()`` return the network's own 1-10 outputs, which the record multiplies by 10.
+    """
 
     def __init__(
         self,
@@ -77,14 +93,22 @@ class ProcessJudge:
         model_id: str = MODEL_ID,
         version: str = "untrained",
         styles: Sequence[str] = (),
+        residual_std: dict[str, float] | None = None,
+        signals: SignalsReadout | None = None,
     ) -> None:
         self.net = net.eval()
+        self.signals = signals  # the fitted canvas-signals readout blended in, or None: network only
+        self._tracker = SignalTracker()
         self.encoder = encoder or PatchEncoder(grid=net.cfg.grid)
         self.model_id = model_id
         self.version = version
         self.styles = list(styles)
+        self.residual_std = residual_std
         self._cache: KVCache | None = None
         self._relevance: torch.Tensor | None = None
+        self._has_context = False
+        self._first_size: tuple[int, int] | None = None
+        self._keyframes = KeyframeConfig()
 
     # ----- inputs ----------------------------------------------------------------------
     @property
@@ -113,7 +137,10 @@ class ProcessJudge:
         return self.net.grounder.features(logits, relevance)
 
     def _context(
-        self, reference: str | Path | Image.Image | None, prompt: str | None, prompt_embedding: np.ndarray | None
+        self,
+        reference: str | Path | Image.Image | None,
+        prompt: str | None,
+        prompt_embedding: np.ndarray | None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if reference is not None and (prompt is not None or prompt_embedding is not None):
             raise InputError("reference", "give a reference image or a prompt, not both")
@@ -128,12 +155,19 @@ class ProcessJudge:
 
             text = torch.from_numpy(embed_texts([prompt]))
         if text is not None and text.shape[-1] != self.net.cfg.text_dim:
-            raise InputError("prompt", f"embedding has {text.shape[-1]} dims, expected {self.net.cfg.text_dim}")
+            raise InputError(
+                "prompt", f"embedding has {text.shape[-1]} dims, expected {self.net.cfg.text_dim}"
+            )
         return ref, text
 
     def _as_dict(self, logits: torch.Tensor) -> dict[str, float]:
+        """The network's 1-10 scores; without a reference or prompt there is no consistency
+        to judge, so the attribute is left out (not reported as a number that means nothing)."""
         s = logits_to_scores(logits.reshape(-1)).tolist()
-        return {k: round(float(v), 4) for k, v in zip(PROCESS.keys(), s, strict=True)}
+        out = {k: round(float(v), 4) for k, v in zip(PROCESS.keys(), s, strict=True)}
+        if not self._has_context:
+            out.pop("consistency")
+        return out
 
     # ----- incremental use -------------------------------------------------------------
     def start(
@@ -145,18 +179,34 @@ class ProcessJudge:
         """Begin a new process; the reference or prompt is encoded once."""
         ref, text = self._context(reference, prompt, prompt_embedding)
         self._relevance = self._relevance_of(ref, text)
+        self._has_context = ref is not None or text is not None
+        self._first_size = None
+        self._tracker = SignalTracker()
         self._cache = self.net.start(ref, text, batch=1)
 
     def update(self, frame: str | Path | Image.Image) -> dict[str, float]:
-        """Fold one new frame in (earlier frames are not recomputed); scores after it."""
+        """Fold one new frame in (earlier frames are not recomputed); the network's 1-10 scores after it.
+
+        The frame is prepared exactly as :meth:`judge` prepares frames
+        (:func:`artjudge.io.keyframes.prepare_frame`: resized to the first frame's size,
+        longer side at most 512), so following a folder equals judging it.
+        """
         if self._cache is None:
             self.start()
-        assert self._cache is not None
         img = _open_image(frame, "frame")
+        if self._first_size is None:
+            self._first_size = img.size
+        return self._step(prepare_frame(img, self._first_size, self._keyframes.max_side))
+
+    def _step(self, img: Image.Image) -> dict[str, float]:
+        """One prepared frame through the cache (no loading, no resizing here)."""
+        assert self._cache is not None
         tokens = self._tokens([img])
         align = self._align(tokens, self._relevance)
         logits = self.net.step(self._cache, tokens, None if align is None else align[:, 0])
-        return self._as_dict(logits)
+        summary = self._tracker.add(img)  # the canvas signals, frame by frame like the cache
+        scores = self._as_dict(logits)
+        return self.signals.combine(scores, summary) if self.signals is not None else scores
 
     @property
     def frames_seen(self) -> int:
@@ -185,69 +235,105 @@ class ProcessJudge:
         prompt: str | None = None,
         prompt_embedding: np.ndarray | None = None,
         keyframes: KeyframeConfig | None = None,
-    ) -> ProcessResult:
-        """Judge a video, a folder of frames or a list of images."""
-        notes: list[str] = []
-        if isinstance(frames, str | Path):
-            kf = extract_keyframes(frames, keyframes)
-            images, indices, source = kf.frames, kf.indices, str(frames)
-            notes += kf.notes
-        else:
-            images = [_open_image(f, "frame") for f in frames]
-            if not images:
-                raise InputError("frames", "no frames given")
-            size = images[0].size
-            if any(im.size != size for im in images):
-                notes.append(f"frames differ in size; resized to the first's {size}")
-                images = [im if im.size == size else im.resize(size) for im in images]
-            indices, source = list(range(len(images))), "<frames>"
-        if len(images) == 1:
-            notes.append("only one frame: stability scores rest on a single state")
+    ) -> ProcessAssessment:
+        """Judge a video, a folder of frames or a list of images: the record, on 0-100."""
+        t0 = time.perf_counter()
+        # One key-frame policy for every entry point (io.keyframes.select_frames): each frame
+        # is loaded once and prepared once; the frames go through the cache as update() would.
+        kf = select_frames(frames, keyframes)
+        images, indices = kf.frames, kf.indices
+        source = str(frames) if isinstance(frames, str | Path) else "<frames>"
+        notes = list(kf.notes)
         self.start(reference, prompt, prompt_embedding)
-        timeline = [self.update(im) for im in images]
-        return ProcessResult(
-            source=source,
-            scores=timeline[-1],
-            timeline=timeline,
-            keyframe_indices=indices,
+        timeline = [self._step(im) for im in images]
+        digest = sha256_file(frames) if isinstance(frames, str | Path) and Path(frames).is_file() else ""
+        return self.record(
+            source,
+            timeline,
+            indices,
             notes=notes,
-            model={"id": self.model_id, "version": self.version},
+            sha256=digest,
+            frame_sha256=[_pixel_sha256(im) for im in images],
             reference=str(reference) if isinstance(reference, str | Path) else None,
             prompt=prompt,
+            timings={"total_s": round(time.perf_counter() - t0, 4)},
+        )
+
+    def signals_record(self) -> dict[str, list[dict[str, float]]]:
+        """The measured signals of the frames folded in since :meth:`start`."""
+        return self._tracker.signals().to_dict()
+
+    def record(
+        self,
+        source: str,
+        timeline: Sequence[dict[str, float]],
+        keyframe_indices: Sequence[int],
+        *,
+        notes: Sequence[str] = (),
+        sha256: str = "",
+        frame_sha256: Sequence[str] = (),
+        reference: str | None = None,
+        prompt: str | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> ProcessAssessment:
+        """The record from ``update()`` outputs (1-10): every score x 10, with the measured std."""
+        if not timeline:
+            raise InputError(source, "no frames were judged")
+        notes = list(notes)
+        if self.residual_std is None:
+            notes.append(NO_STD_NOTE)
+        if self.signals is not None:
+            notes.append(
+                "scores blend the network with a readout of the measured canvas signals "
+                "(docs/process.md); the std was measured on the network alone"
+            )
+        tl = [{k: round(10.0 * v, 3) for k, v in step.items()} for step in timeline]
+        std = self.residual_std or {}
+        return ProcessAssessment(
+            source=source,
+            model=ModelInfo(self.model_id, self.version),
+            attributes={k: ScoreDistribution(score=v, std=std.get(k, 0.0)) for k, v in tl[-1].items()},
+            timeline=tl,
+            keyframe_indices=list(keyframe_indices),
+            sha256=sha256,
+            frame_sha256=list(frame_sha256),
+            notes=notes,
+            reference=reference,
+            prompt=prompt,
+            timings=dict(timings or {}),
+            signals=self.signals_record() if len(self._tracker.values) == len(tl) else {},
         )
 
 
 def save_checkpoint(
     path: Path, net: PPJudgeNet, *, version: str, styles: Sequence[str], meta: dict[str, Any]
 ) -> str:
-    """Write weights (float16 to keep the wheel small) atomically; return their SHA-256."""
+    """Write weights (float16 to keep the wheel small) + ``.sha256`` atomically; return the SHA-256.
+
+    Goes through :func:`artjudge.models.weights.save_weights_file`, the one weights format:
+    config, version, styles and meta as plain types, so loading needs no pickled objects.
+    """
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
-    blob = {"config": net.cfg.to_dict(), "state_dict": state, "version": version, "styles": list(styles),
-            "meta": meta}
-    buf = io.BytesIO()
-    torch.save(blob, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)
-    digest = sha256_file(path)
-    sha_tmp = path.with_suffix(path.suffix + ".sha256.tmp")
-    sha_tmp.write_text(f"{digest}  {path.name}\n")
-    sha_tmp.replace(path.with_suffix(path.suffix + ".sha256"))
-    return digest
+    blob = {
+        "config": net.cfg.to_dict(),
+        "state_dict": state,
+        "version": version,
+        "styles": list(styles),
+        "meta": meta,
+    }
+    return save_weights_file(path, blob)
 
 
 def load_net(path: Path, check_hash: bool = True) -> tuple[PPJudgeNet, dict[str, Any]]:
+    """Network and blob, after checking the SHA-256 in ``PATH.sha256`` (a missing one is an error).
+
+    ``check_hash=False`` is for training code reading its own fresh output only.
+    """
     if not path.is_file():
         raise ModelNotAvailable(
             f"process-judge weights not found at {path}; train them with `artjudge train-process`"
         )
-    sha_file = path.with_suffix(path.suffix + ".sha256")
-    if check_hash and sha_file.is_file():
-        expected = sha_file.read_text().split()[0]
-        if sha256_file(path) != expected:
-            raise ModelNotAvailable(f"{path}: SHA-256 does not match {sha_file.name}; the file is corrupt")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    blob = load_weights_file(path, check_hash=check_hash)
     net = PPJudgeNet(ProcessConfig.from_dict(blob["config"]))
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
     return net.eval(), blob
@@ -256,9 +342,18 @@ def load_net(path: Path, check_hash: bool = True) -> tuple[PPJudgeNet, dict[str,
 def load_process_judge(model: str = "default", **kwargs: Any) -> ProcessJudge:
     """The shipped judge ("default") or a checkpoint path written by ``artjudge train-process``."""
     path = default_weights_path() if model == "default" else Path(model)
-    net, blob = load_net(path, check_hash=kwargs.pop("check_hash", True))
     if kwargs:
         raise TypeError(f"unexpected options: {', '.join(kwargs)}")
+    net, blob = load_net(path)
     encoder = PatchEncoder(resolution=int(blob.get("meta", {}).get("resolution", 128)), grid=net.cfg.grid)
-    return ProcessJudge(net, encoder, model_id=MODEL_ID if model == "default" else path.stem,
-                        version=str(blob.get("version", "?")), styles=blob.get("styles", ()))
+    digest_file = path.with_name(path.name + ".sha256")
+    digest = digest_file.read_text().split()[0] if digest_file.is_file() else sha256_file(path)
+    return ProcessJudge(
+        net,
+        encoder,
+        model_id=MODEL_ID if model == "default" else path.stem,
+        version=str(blob.get("version", "?")),
+        styles=blob.get("styles", ()),
+        residual_std=read_residual_std(path, digest),
+        signals=SignalsReadout.load(readout_path(path), digest),
+    )

@@ -15,8 +15,9 @@ mean of frame t's tokens by a 3-layer SiLU MLP, as 1 + 9 * sigmoid(logit).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,9 @@ class ProcessConfig:
     n_shared: int = 2
     expert_hidden: int = 64
     # Scaled down from PPJudge's 16 x depth 1, 6 x 2, 4 x 3, 2 x 4, 2 x 5.
-    routed_depths: tuple[int, ...] = field(default_factory=lambda: (1,) * 8 + (2,) * 3 + (3,) * 2 + (4,) + (5,))
+    routed_depths: tuple[int, ...] = field(
+        default_factory=lambda: (1,) * 8 + (2,) * 3 + (3,) * 2 + (4,) + (5,)
+    )
     top_k: int = 4
     text_dim: int = 384
     head_hidden: int = 128
@@ -56,10 +59,9 @@ class ProcessConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> ProcessConfig:
-        d = dict(d)
-        d["routed_depths"] = tuple(d["routed_depths"])  # type: ignore[arg-type]
-        return cls(**d)  # type: ignore[arg-type]
+    def from_dict(cls, d: Mapping[str, Any]) -> ProcessConfig:
+        """From :meth:`to_dict`'s JSON (values typed by the dataclass fields, checked on use)."""
+        return cls(**{**d, "routed_depths": tuple(d["routed_depths"])})
 
 
 @dataclass
@@ -81,12 +83,16 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
         self.out = nn.Linear(cfg.d_model, cfg.d_model)
 
-    def project(self, x: torch.Tensor, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def project(
+        self, x: torch.Tensor, angles: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, n, _ = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.h, self.hd).permute(2, 0, 3, 1, 4)
         return apply_rope(q, angles), apply_rope(k, angles), v
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         b, _, n, _ = o.shape
         return self.out(o.transpose(1, 2).reshape(b, n, self.h * self.hd))
@@ -126,8 +132,10 @@ class PPJudgeNet(nn.Module):
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
         self.ln_out = nn.LayerNorm(d)
         self.head = nn.Sequential(
-            nn.Linear(d, cfg.head_hidden), nn.SiLU(),
-            nn.Linear(cfg.head_hidden, cfg.head_hidden), nn.SiLU(),
+            nn.Linear(d, cfg.head_hidden),
+            nn.SiLU(),
+            nn.Linear(cfg.head_hidden, cfg.head_hidden),
+            nn.SiLU(),
             nn.Linear(cfg.head_hidden, cfg.n_attributes),
         )
         self.style_proj = nn.Linear(d, cfg.text_dim)
@@ -164,8 +172,14 @@ class PPJudgeNet(nn.Module):
             c_parts.append(cols.float())
         c = self.cfg
         return rope_angles(
-            torch.cat(t_parts), torch.cat(r_parts), torch.cat(c_parts),
-            c.d_model // c.n_heads, c.rope_base, c.time_horizon, c.beta, c.gamma,
+            torch.cat(t_parts),
+            torch.cat(r_parts),
+            torch.cat(c_parts),
+            c.d_model // c.n_heads,
+            c.rope_base,
+            c.time_horizon,
+            c.beta,
+            c.gamma,
         )
 
     # ----- tokens ----------------------------------------------------------------------
@@ -202,7 +216,10 @@ class PPJudgeNet(nn.Module):
 
     # ----- full pass -------------------------------------------------------------------
     def forward(
-        self, frames: torch.Tensor, ref: torch.Tensor | None = None, text: torch.Tensor | None = None,
+        self,
+        frames: torch.Tensor,
+        ref: torch.Tensor | None = None,
+        text: torch.Tensor | None = None,
         align: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """frames (B, T, P, F) raw tokens (+ align (B, T, n_align) from ``grounder``) ->
@@ -233,7 +250,9 @@ class PPJudgeNet(nn.Module):
 
     # ----- incremental pass ------------------------------------------------------------
     @torch.no_grad()
-    def start(self, ref: torch.Tensor | None = None, text: torch.Tensor | None = None, batch: int = 1) -> KVCache:
+    def start(
+        self, ref: torch.Tensor | None = None, text: torch.Tensor | None = None, batch: int = 1
+    ) -> KVCache:
         """Run the prefix once and keep its keys and values."""
         if ref is not None:
             batch = ref.shape[0]

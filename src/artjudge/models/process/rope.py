@@ -33,7 +33,9 @@ def _freqs(n: int, base: float) -> torch.Tensor:
     return base ** (-torch.arange(n, dtype=torch.float64) / max(n, 1))
 
 
-def time_angles(t: torch.Tensor, n: int, base: float, horizon: float, beta: float, gamma: float) -> torch.Tensor:
+def time_angles(
+    t: torch.Tensor, n: int, base: float, horizon: float, beta: float, gamma: float
+) -> torch.Tensor:
     """phi_i(t) = theta_i * t + theta_time_i(t), theta_time_i(t) = -beta * (theta_i*T) * (t/T)^gamma."""
     theta = _freqs(n, base)  # (n,)
     t = t.to(torch.float64).unsqueeze(-1)  # (L, 1)

@@ -30,8 +30,10 @@ def load_vlm_judge(path: str, **kw: Any) -> VLMPairJudge:
 def __getattr__(name: str) -> Any:
     lazy = {
         "VLMScorer": "artjudge.models.vlm.scorer",
-        "VLMPairJudge": "artjudge.models.vlm.pair", "VLM": "artjudge.models.vlm.core",
-        "load_vlm": "artjudge.models.vlm.core", "find_score_tokens": "artjudge.models.vlm.tokens",
+        "VLMPairJudge": "artjudge.models.vlm.pair",
+        "VLM": "artjudge.models.vlm.core",
+        "load_vlm": "artjudge.models.vlm.core",
+        "find_score_tokens": "artjudge.models.vlm.tokens",
         "find_level_tokens": "artjudge.models.vlm.tokens",
     }
     if name in lazy:

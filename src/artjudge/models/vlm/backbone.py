@@ -29,9 +29,12 @@ FAMILIES: dict[str, str] = {
     "llava": "llava",
 }
 _DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32, "fp32": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
 }
 
 
@@ -117,7 +120,9 @@ def load_backbone(
     local_only = not allow_download
     if os.path.isdir(name) and not (Path(name) / "config.json").is_file():
         raise ModelNotAvailable(f"{name}: folder has no config.json, so it is not a transformers checkpoint")
-    if not os.path.isdir(name) and (name.startswith((".", "/", "~")) or os.sep in name and name.count("/") > 1):
+    if not os.path.isdir(name) and (
+        name.startswith((".", "/", "~")) or os.sep in name and name.count("/") > 1
+    ):
         raise ModelNotAvailable(f"{name}: no such folder; point --model vlm:PATH at a checkpoint folder")
     try:
         config = AutoConfig.from_pretrained(name, local_files_only=local_only)
@@ -125,14 +130,17 @@ def load_backbone(
         raise _not_available(name, err) from err
     model_type = str(getattr(config, "model_type", ""))
     if model_type not in FAMILIES:
-        raise InputError(name, f"model type {model_type!r} is not supported; supported: {', '.join(FAMILIES)}")
+        raise InputError(
+            name, f"model type {model_type!r} is not supported; supported: {', '.join(FAMILIES)}"
+        )
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
         image_processor = AutoImageProcessor.from_pretrained(name, local_files_only=local_only, backend="pil")
         model = _model_class(model_type).from_pretrained(
-            name, local_files_only=local_only, dtype=dt, device_map=None if dev == "cpu" else dev)
+            name, local_files_only=local_only, dtype=dt, device_map=None if dev == "cpu" else dev
+        )
     except OSError as err:
         raise _not_available(name, err) from err
     if dev == "cpu":
@@ -143,8 +151,17 @@ def load_backbone(
         # CLIP / InternViT position embeddings fix the input size: use the model's own.
         size = getattr(config.vision_config, "image_size", resolution)
         resolution = int(size[0] if isinstance(size, (list, tuple)) else size)
-    return Backbone(model=model, tokenizer=tokenizer, image_processor=image_processor, family=family,
-                    model_type=model_type, name=name, resolution=resolution, device=dev, dtype=dt)
+    return Backbone(
+        model=model,
+        tokenizer=tokenizer,
+        image_processor=image_processor,
+        family=family,
+        model_type=model_type,
+        name=name,
+        resolution=resolution,
+        device=dev,
+        dtype=dt,
+    )
 
 
 def square(image: Image.Image, size: int) -> Image.Image:
@@ -166,9 +183,11 @@ def chat_prompt(backbone: Backbone, text: str, n_images: int = 1, system: str | 
     tok = backbone.tokenizer
     if getattr(tok, "chat_template", None):
         return str(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
-    placeholder = {"qwen": "<|vision_start|><|image_pad|><|vision_end|>",
-                   "internvl": str(getattr(tok, "context_image_token", "<IMG_CONTEXT>")) + "\n",
-                   "llava": "<image>\n"}[backbone.family]
+    placeholder = {
+        "qwen": "<|vision_start|><|image_pad|><|vision_end|>",
+        "internvl": str(getattr(tok, "context_image_token", "<IMG_CONTEXT>")) + "\n",
+        "llava": "<image>\n",
+    }[backbone.family]
     return f"USER: {placeholder * n_images}{text} ASSISTANT:"
 
 
@@ -231,7 +250,9 @@ class Encoder:
             counts = [int(g.prod().item()) // (merge * merge) for g in grid]
             return {"pixel_values": out["pixel_values"], "image_grid_thw": grid}, counts
         if self.b.family == "internvl":
-            out = ip(images=sq, return_tensors="pt", crop_to_patches=False, size={"height": res, "width": res})
+            out = ip(
+                images=sq, return_tensors="pt", crop_to_patches=False, size={"height": res, "width": res}
+            )
             return {"pixel_values": out["pixel_values"]}, [self.seq_len] * len(sq)
         out = ip(images=sq, return_tensors="pt", size={"height": res, "width": res}, do_center_crop=False)
         return {"pixel_values": out["pixel_values"]}, [self.seq_len] * len(sq)
@@ -266,12 +287,14 @@ class Encoder:
         score_rel: list[int | None] = []
         k = 0
         for s in samples:
-            c = counts[k:k + len(s.images)]
+            c = counts[k : k + len(s.images)]
             k += len(s.images)
             p = self._prompt_ids(self._expand(s.prompt, c))
             mask = s.loss_mask or [True] * len(s.answer_ids)
             seqs.append(p + list(s.answer_ids))
-            labels.append([-100] * len(p) + [t if m else -100 for t, m in zip(s.answer_ids, mask, strict=True)])
+            labels.append(
+                [-100] * len(p) + [t if m else -100 for t, m in zip(s.answer_ids, mask, strict=True)]
+            )
             # logits at position i predict token i+1
             score_rel.append(None if s.score_at is None else len(p) + s.score_at - 1)
         width = max(len(x) for x in seqs)

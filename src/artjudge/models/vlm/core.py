@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from artjudge.errors import ModelNotAvailable
+from artjudge.io.files import atomic_write_json
 from artjudge.models.vlm.backbone import (
     DEFAULT_RESOLUTION,
     Backbone,
@@ -47,12 +48,13 @@ ATTR_QUESTION = "Rate the {name} of this artwork ({definition}) on a scale from 
 LEVEL_QUESTION = "Is the aesthetic quality of this artwork excellent, good, fair, poor or bad?"
 SCORE_PREFIX = "The score is"
 LEVEL_PREFIX = "The quality is"
-DESCRIBE_QUESTION = ("Describe and analyse this artwork, from what the eye registers (colour, light, "
-                     "composition) to what it means (style, subject, technique) and what it makes the viewer feel.")
+DESCRIBE_QUESTION = (
+    "Describe and analyse this artwork, from what the eye registers (colour, light, "
+    "composition) to what it means (style, subject, technique) and what it makes the viewer feel."
+)
 ATTR_ANALYSIS_QUESTION = "Analyse the {name} of this artwork ({definition})."
 LEVEL_ANALYSIS_QUESTION = "Describe the {level} of this artwork: {definition}."
-PAIR_QUESTION = ("The first image is artwork A and the second is artwork B. "
-                 "Which artwork is better, A or B?")
+PAIR_QUESTION = "The first image is artwork A and the second is artwork B. Which artwork is better, A or B?"
 PAIR_PREFIX = "The better one is"
 
 
@@ -97,17 +99,15 @@ def read_meta(folder: str | os.PathLike[str]) -> VLMMeta | None:
 
 def write_meta(folder: str | os.PathLike[str], meta: VLMMeta) -> Path:
     p = Path(folder) / META_FILE
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    return atomic_write_json(p, meta.to_dict(), indent=1)
 
 
 class VLM:
     """Backbone + encoder + score/level tokens + what the checkpoint was trained on."""
 
-    def __init__(self, backbone: Backbone, score: ScoreTokens, level: ScoreTokens | None,
-                 meta: VLMMeta, path: str) -> None:
+    def __init__(
+        self, backbone: Backbone, score: ScoreTokens, level: ScoreTokens | None, meta: VLMMeta, path: str
+    ) -> None:
         self.backbone = backbone
         self.encoder = Encoder(backbone)
         self.score_tokens = score
@@ -136,8 +136,14 @@ class VLM:
             ids = ids + [int(self.tokenizer.eos_token_id)]
         return ids
 
-    def score_sample(self, image: Image.Image, score: float | None = None, attribute: str | None = None,
-                     prefix_loss: bool = True, token_loss: bool = True) -> Sample:
+    def score_sample(
+        self,
+        image: Image.Image,
+        score: float | None = None,
+        attribute: str | None = None,
+        prefix_loss: bool = True,
+        token_loss: bool = True,
+    ) -> Sample:
         """Question, then the answer prefix, then (when training) the score token."""
         if attribute is None:
             q = SCORE_QUESTION
@@ -149,11 +155,21 @@ class VLM:
         tail = [] if score is None else [st.ids[int(round(float(np.clip(score, 0, 100))))]]
         if score is None:
             # read the score after the prefix: the prefix is part of the prompt
-            return Sample(prompt=chat_prompt(self.backbone, q), images=[image], answer_ids=pre,
-                          loss_mask=[False] * len(pre), score_at=len(pre))
+            return Sample(
+                prompt=chat_prompt(self.backbone, q),
+                images=[image],
+                answer_ids=pre,
+                loss_mask=[False] * len(pre),
+                score_at=len(pre),
+            )
         mask = [prefix_loss] * len(pre) + [token_loss]
-        return Sample(prompt=chat_prompt(self.backbone, q), images=[image], answer_ids=pre + tail,
-                      loss_mask=mask, score_at=len(pre))
+        return Sample(
+            prompt=chat_prompt(self.backbone, q),
+            images=[image],
+            answer_ids=pre + tail,
+            loss_mask=mask,
+            score_at=len(pre),
+        )
 
     def level_sample(self, image: Image.Image, score: float | None = None, token_loss: bool = True) -> Sample:
         lt = self.level_tokens
@@ -161,12 +177,21 @@ class VLM:
             raise ModelNotAvailable(f"{self.path}: no level tokens in this checkpoint")
         pre = self.encoder.text_ids(lt.answer_prefix) if lt.answer_prefix else []
         if score is None:
-            return Sample(prompt=chat_prompt(self.backbone, LEVEL_QUESTION), images=[image], answer_ids=pre,
-                          loss_mask=[False] * len(pre), score_at=len(pre))
+            return Sample(
+                prompt=chat_prompt(self.backbone, LEVEL_QUESTION),
+                images=[image],
+                answer_ids=pre,
+                loss_mask=[False] * len(pre),
+                score_at=len(pre),
+            )
         idx = int(np.clip(round(float(score) / 25.0), 0, 4))
-        return Sample(prompt=chat_prompt(self.backbone, LEVEL_QUESTION), images=[image],
-                      answer_ids=pre + [lt.ids[idx]], loss_mask=[True] * len(pre) + [token_loss],
-                      score_at=len(pre))
+        return Sample(
+            prompt=chat_prompt(self.backbone, LEVEL_QUESTION),
+            images=[image],
+            answer_ids=pre + [lt.ids[idx]],
+            loss_mask=[True] * len(pre) + [token_loss],
+            score_at=len(pre),
+        )
 
     def text_question(self, attribute: str | None = None, level: str | None = None) -> str:
         if attribute:
@@ -176,8 +201,9 @@ class VLM:
             return LEVEL_ANALYSIS_QUESTION.format(level=level, definition=LEVEL_DEFINITIONS.get(level, level))
         return DESCRIBE_QUESTION
 
-    def text_sample(self, image: Image.Image, text: str | None, attribute: str | None = None,
-                    level: str | None = None) -> Sample:
+    def text_sample(
+        self, image: Image.Image, text: str | None, attribute: str | None = None, level: str | None = None
+    ) -> Sample:
         prompt = chat_prompt(self.backbone, self.text_question(attribute, level))
         if text is None:
             return Sample(prompt=prompt, images=[image])
@@ -186,8 +212,13 @@ class VLM:
 
     def pair_sample(self, a: Image.Image, b: Image.Image) -> Sample:
         pre = self.encoder.text_ids(PAIR_PREFIX)
-        return Sample(prompt=chat_prompt(self.backbone, PAIR_QUESTION, n_images=2), images=[a, b],
-                      answer_ids=pre, loss_mask=[False] * len(pre), score_at=len(pre))
+        return Sample(
+            prompt=chat_prompt(self.backbone, PAIR_QUESTION, n_images=2),
+            images=[a, b],
+            answer_ids=pre,
+            loss_mask=[False] * len(pre),
+            score_at=len(pre),
+        )
 
     def pair_token_ids(self) -> tuple[int, int]:
         for lead in (" ", ""):
@@ -215,7 +246,9 @@ class VLM:
         inputs = self.encoder.to_device(enc["inputs"])
         width = inputs["input_ids"].shape[1]
         pad = self.encoder.pad_id
-        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad, **kw)
+        out = self.model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad, **kw
+        )
         return [self.tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out]
 
 
@@ -248,15 +281,26 @@ def apply_adapters(model: Any, folder: Path, adapters: list[str]) -> Any:
     return model
 
 
-def load_vlm(path: str | os.PathLike[str], *, dtype: str | torch.dtype | None = "auto",
-             device: str | None = "auto", resolution: int | None = None,
-             allow_download: bool = False, base: str | None = None) -> VLM:
+def load_vlm(
+    path: str | os.PathLike[str],
+    *,
+    dtype: str | torch.dtype | None = "auto",
+    device: str | None = "auto",
+    resolution: int | None = None,
+    allow_download: bool = False,
+    base: str | None = None,
+) -> VLM:
     """Load a fine-tuned artjudge VLM folder, or a bare transformers checkpoint."""
     path = str(path)
     meta = read_meta(path) if os.path.isdir(path) else None
     if meta is None:
-        bb = load_backbone(path, dtype=dtype, device=device, resolution=resolution or DEFAULT_RESOLUTION,
-                           allow_download=allow_download)
+        bb = load_backbone(
+            path,
+            dtype=dtype,
+            device=device,
+            resolution=resolution or DEFAULT_RESOLUTION,
+            allow_download=allow_download,
+        )
         score, level = new_tokens(bb)
         meta = VLMMeta(base=path, family=bb.family, model_type=bb.model_type, resolution=bb.resolution)
         return VLM(bb, score, level, meta, path)
@@ -264,8 +308,13 @@ def load_vlm(path: str | os.PathLike[str], *, dtype: str | torch.dtype | None = 
     base_name = base or meta.base
     if not os.path.isabs(base_name) and (folder / base_name).is_dir():
         base_name = str((folder / base_name).resolve())
-    bb = load_backbone(base_name, dtype=dtype, device=device, resolution=resolution or meta.resolution,
-                       allow_download=allow_download)
+    bb = load_backbone(
+        base_name,
+        dtype=dtype,
+        device=device,
+        resolution=resolution or meta.resolution,
+        allow_download=allow_download,
+    )
     bb.model = apply_adapters(bb.model, folder, meta.adapters)
     bb.model.eval()
     if (folder / TOKENS_FILE).is_file():

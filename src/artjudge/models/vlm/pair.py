@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from artjudge.io import ImageSource, load_image
 from artjudge.models.vlm.core import VLM, load_vlm
-from artjudge.models.vlm.scorer import ImageLike, open_image
 
 
 class VLMPairJudge:
@@ -27,18 +27,26 @@ class VLMPairJudge:
         self.name = f"vlm:{vlm.name}"
         self.ids = list(vlm.pair_token_ids())
 
-    def _img(self, x: ImageLike) -> Any:
+    def _img(self, x: ImageSource) -> Any:
         if isinstance(x, str):
             x = self.paths.get(x, x)
-        return open_image(x)[2]
+        return load_image(x).image
 
-    def judge_many(self, pairs: Sequence[tuple[ImageLike, ImageLike]]) -> list[tuple[float, float]]:
+    def judge_many(self, pairs: Sequence[tuple[ImageSource, ImageSource]]) -> list[tuple[float, float]]:
         samples = []
         for a, b in pairs:
             ia, ib = self._img(a), self._img(b)
             samples += [self.vlm.pair_sample(ia, ib), self.vlm.pair_sample(ib, ia)]
-        probs = np.concatenate([self.vlm.token_probs(samples[i:i + self.batch_size], self.ids)
-                                for i in range(0, len(samples), self.batch_size)]) if samples else np.zeros((0, 2))
+        probs = (
+            np.concatenate(
+                [
+                    self.vlm.token_probs(samples[i : i + self.batch_size], self.ids)
+                    for i in range(0, len(samples), self.batch_size)
+                ]
+            )
+            if samples
+            else np.zeros((0, 2))
+        )
         out = []
         for k in range(len(pairs)):
             p1 = float(probs[2 * k, 0])  # a shown first, answer "A"
@@ -47,7 +55,7 @@ class VLMPairJudge:
             out.append((p, abs(2 * p - 1) * (1 - abs(p1 - p2))))
         return out
 
-    def __call__(self, a: ImageLike, b: ImageLike) -> tuple[float, float]:
+    def __call__(self, a: ImageSource, b: ImageSource) -> tuple[float, float]:
         return self.judge_many([(a, b)])[0]
 
 

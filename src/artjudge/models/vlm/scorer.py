@@ -7,66 +7,49 @@ them, its attribute scores are read as distributions over the score tokens.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from artjudge.errors import InputError
+from artjudge.errors import ArtjudgeError, InputError
+from artjudge.io import ImageSource, load_image
+from artjudge.models.base import RecordCritic, ScorerInfo, make_info, no_critic_error
 from artjudge.models.vlm.backbone import Sample
 from artjudge.models.vlm.core import VLM, load_vlm
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
 from artjudge.scoring import LEVEL_NAMES, LEVEL_SCORES, distribution_std, expectation
 
-ImageLike = str | os.PathLike[str] | Image.Image | np.ndarray
+ImageLike = ImageSource  # a path, file bytes, a PIL image or an HxW(xC) uint8 array
 LEVEL_BINS = "levels:" + ",".join(LEVEL_NAMES)
 
 
 def open_image(item: ImageLike) -> tuple[str, str, Image.Image]:
-    """(input label, sha256, RGB image) for a path, a PIL image or an HxWx3 array."""
+    """(input label, sha256, RGB image) through :func:`artjudge.io.load_image`, the one loader.
+
+    A PIL image opened from a file keeps its file name as the label.
+    """
+    name = None
     if isinstance(item, Image.Image):
-        img = item
-        label = str(getattr(item, "filename", "") or "<image>")
-        digest = hashlib.sha256(img.tobytes()).hexdigest()
-    elif isinstance(item, np.ndarray):
-        if item.ndim not in (2, 3):
-            raise InputError("<array>", f"image array must be HxW or HxWxC, got shape {item.shape}")
-        img = Image.fromarray(np.ascontiguousarray(item).astype(np.uint8))
-        label = "<array>"
-        digest = hashlib.sha256(item.tobytes()).hexdigest()
-    else:
-        label = str(item)
-        p = Path(item)
-        if not p.is_file():
-            raise InputError(label, "no such file")
-        data = p.read_bytes()
-        if not data:
-            raise InputError(label, "file is empty (0 bytes)")
-        digest = hashlib.sha256(data).hexdigest()
-        try:
-            img = Image.open(io.BytesIO(data))
-            img.load()
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
-            raise InputError(label, f"not a readable image ({err})") from err
-        img = ImageOps.exif_transpose(img) or img
-    if min(img.size) < 2:
-        raise InputError(label, f"image is too small to judge ({img.size[0]}x{img.size[1]})")
-    if img.mode != "RGB":
-        img = img.convert("RGBA").convert("RGB") if "A" in img.getbands() or img.mode == "P" else img.convert("RGB")
-    return label, digest, img
+        name = str(getattr(item, "filename", "") or "") or None
+    loaded = load_image(item, name=name)
+    return loaded.source, loaded.sha256, loaded.image
 
 
 class VLMScorer:
-    """Token-As-Score (101 bins) or Level-As-Score (5 levels) read from a VLM."""
+    """Token-As-Score (101 bins) or Level-As-Score (5 levels) read from a VLM.
 
-    def __init__(self, vlm: VLM, batch_size: int = 8, mode: str = "token") -> None:
+    Implements :class:`artjudge.models.base.Scorer`; ``critic`` (injected by
+    ``artjudge.load``, usually the VLM critic on the same model) writes critiques.
+    """
+
+    def __init__(
+        self, vlm: VLM, batch_size: int = 8, mode: str = "token", critic: RecordCritic | None = None
+    ) -> None:
         if mode not in ("token", "level"):
             raise InputError("mode", f"{mode!r} is not one of token, level")
         if mode == "level" and vlm.level_tokens is None:
@@ -74,6 +57,7 @@ class VLMScorer:
         self.vlm = vlm
         self.batch_size = max(1, int(batch_size))
         self.mode = mode
+        self.critic = critic
 
     @property
     def model_id(self) -> str:
@@ -84,6 +68,34 @@ class VLMScorer:
         return str(self.vlm.meta.version)
 
     @property
+    def version(self) -> str:
+        return self.model_version
+
+    def info(self) -> ScorerInfo:
+        """Id, version, what the score means and what taught it (the checkpoint's artjudge_vlm.json)."""
+        m = self.vlm.meta
+        trained = m.levels if self.mode == "level" else m.overall
+        meaning = (
+            "expected score over the 5 quality levels mapped onto 0-100 (Level-As-Score)"
+            if self.mode == "level"
+            else "expected score over the 101 score tokens 0-100 (Token-As-Score)"
+        )
+        if not trained:
+            meaning += (
+                "; this checkpoint was not fine-tuned to score, so the number carries no trained meaning"
+            )
+        stages = ", ".join(str(st.get("stage", st.get("tag", "?"))) for st in m.stages) or "none"
+        return make_info(
+            id=self.model_id,
+            version=self.model_version,
+            kind="vlm",
+            score_meaning=meaning,
+            training_data=f"base {m.base or self.vlm.name}; artjudge fine-tuning stages: {stages}",
+            attributes=self.attributes,
+            card=m.to_dict(),
+        )
+
+    @property
     def attributes(self) -> list[str]:
         return list(self.vlm.meta.attributes)
 
@@ -91,8 +103,10 @@ class VLMScorer:
         m = self.vlm.meta
         trained = m.levels if self.mode == "level" else m.overall
         if not trained:
-            return [f"{self.model_id}: not fine-tuned for {self.mode} scoring with artjudge; "
-                    "the score tokens carry no trained meaning"]
+            return [
+                f"{self.model_id}: not fine-tuned for {self.mode} scoring with artjudge; "
+                "the score tokens carry no trained meaning"
+            ]
         return []
 
     def _samples(self, img: Image.Image) -> list[tuple[str | None, Sample]]:
@@ -109,9 +123,12 @@ class VLMScorer:
             jobs += [(i, key, s) for key, s in self._samples(img)]
         res: list[dict[str | None, np.ndarray]] = [{} for _ in images]
         for start in range(0, len(jobs), self.batch_size):
-            chunk = jobs[start:start + self.batch_size]
-            overall_ids = (self.vlm.level_tokens.ids if self.mode == "level" and self.vlm.level_tokens
-                           else self.vlm.score_tokens.ids)
+            chunk = jobs[start : start + self.batch_size]
+            overall_ids = (
+                self.vlm.level_tokens.ids
+                if self.mode == "level" and self.vlm.level_tokens
+                else self.vlm.score_tokens.ids
+            )
             # overall and attribute samples use different token sets only in level mode
             groups: dict[bool, list[int]] = {}
             for j, (_, key, _s) in enumerate(chunk):
@@ -123,59 +140,115 @@ class VLMScorer:
                     res[chunk[j][0]][chunk[j][1]] = row
         return res
 
-    def _record(self, label: str, digest: str, dists: dict[str | None, np.ndarray],
-                seconds: float) -> Assessment:
+    def _record(
+        self, label: str, digest: str, dists: dict[str | None, np.ndarray], seconds: float
+    ) -> Assessment:
         p = dists[None]
         if self.mode == "level":
-            overall = ScoreDistribution(score=expectation(p, LEVEL_SCORES), std=distribution_std(p, LEVEL_SCORES),
-                                        distribution=[float(x) for x in p], bins=LEVEL_BINS)
+            overall = ScoreDistribution(
+                score=expectation(p, LEVEL_SCORES),
+                std=distribution_std(p, LEVEL_SCORES),
+                distribution=[float(x) for x in p],
+                bins=LEVEL_BINS,
+            )
         else:
-            overall = ScoreDistribution(score=expectation(p), std=distribution_std(p),
-                                        distribution=[float(x) for x in p])
-        attrs = {k: ScoreDistribution(score=expectation(q), std=distribution_std(q),
-                                      distribution=[float(x) for x in q])
-                 for k, q in dists.items() if k is not None}
-        return Assessment(input=label, sha256=digest, model=ModelInfo(self.model_id, self.model_version),
-                          overall=overall, attributes=attrs, notes=self._notes(),
-                          timings={"score_s": seconds})
+            overall = ScoreDistribution(
+                score=expectation(p), std=distribution_std(p), distribution=[float(x) for x in p]
+            )
+        attrs = {
+            k: ScoreDistribution(
+                score=expectation(q), std=distribution_std(q), distribution=[float(x) for x in q]
+            )
+            for k, q in dists.items()
+            if k is not None
+        }
+        return Assessment(
+            input=label,
+            sha256=digest,
+            model=ModelInfo(self.model_id, self.model_version),
+            overall=overall,
+            attributes=attrs,
+            notes=self._notes(),
+            timings={"score_s": seconds},
+        )
 
-    def assess(self, image: ImageLike, critique: bool = False) -> Assessment:
-        out = self.assess_many([image])[0]
-        if isinstance(out, Failure):  # pragma: no cover - skip_errors is False
-            raise InputError(out.input, out.error)
-        if critique:
-            from artjudge.critique.vlm import VLMCritic
-
-            out.critique = VLMCritic(self.vlm).critique(image, out).to_dict()
+    def assess(self, image: ImageLike, *, critique: bool = False) -> Assessment:
+        """Score one image; a bad input raises InputError."""
+        out = next(self.iter_assess([image], batch_size=1, critique=critique, skip_errors=False))
+        assert isinstance(out, Assessment)  # skip_errors=False raises instead of yielding a Failure
         return out
 
-    def assess_many(self, images: Sequence[ImageLike], batch_size: int | None = None, progress: bool = False,
-                    skip_errors: bool = False) -> list[Assessment | Failure]:
+    def _score_chunk(
+        self, chunk: list[ImageLike], critique: bool, skip_errors: bool
+    ) -> list[Assessment | Failure]:
+        results: list[Assessment | Failure | None] = [None] * len(chunk)
+        loaded: list[tuple[int, str, str, Image.Image]] = []
+        for i, item in enumerate(chunk):
+            try:
+                label, digest, img = open_image(item)
+                loaded.append((i, label, digest, img))
+            except ArtjudgeError as err:
+                if not skip_errors:
+                    raise
+                results[i] = Failure(
+                    input=str(item) if not isinstance(item, bytes) else "<upload>", error=str(err)
+                )
+        if loaded:
+            t0 = time.perf_counter()
+            dists = self.distributions([x[3] for x in loaded])
+            dt = (time.perf_counter() - t0) / len(loaded)
+            for (i, label, digest, img), d in zip(loaded, dists, strict=True):
+                rec = self._record(label, digest, d, dt)
+                if critique:
+                    assert self.critic is not None
+                    t1 = time.perf_counter()
+                    self.critic(img, rec)
+                    rec.timings["critique_s"] = time.perf_counter() - t1
+                results[i] = rec
+        return [r for r in results if r is not None]
+
+    def iter_assess(
+        self,
+        images: Iterable[ImageLike],
+        *,
+        batch_size: int | None = None,
+        critique: bool = False,
+        skip_errors: bool = True,
+    ) -> Iterator[Assessment | Failure]:
+        """Stream records in input order, one forward pass per ``batch_size`` images."""
+        if critique and self.critic is None:
+            raise no_critic_error(self.model_id)
+        bs = max(1, batch_size or self.batch_size)
+        chunk: list[ImageLike] = []
+        for item in images:
+            chunk.append(item)
+            if len(chunk) == bs:
+                yield from self._score_chunk(chunk, critique, skip_errors)
+                chunk = []
+        if chunk:
+            yield from self._score_chunk(chunk, critique, skip_errors)
+
+    def assess_many(
+        self,
+        images: Iterable[ImageLike],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        skip_errors: bool = False,
+        critique: bool = False,
+    ) -> list[Assessment | Failure]:
         """Score many inputs; a bad input raises, or with ``skip_errors`` becomes a Failure."""
-        bs = batch_size or self.batch_size
-        results: list[Assessment | Failure | None] = [None] * len(images)
+        items = list(images)
         from tqdm import tqdm
 
-        bar = tqdm(total=len(images), disable=not progress, unit="img", desc=self.model_id)
-        for start in range(0, len(images), bs):
-            loaded: list[tuple[int, str, str, Image.Image]] = []
-            for i in range(start, min(start + bs, len(images))):
-                try:
-                    label, digest, img = open_image(images[i])
-                    loaded.append((i, label, digest, img))
-                except InputError as err:
-                    if not skip_errors:
-                        raise
-                    results[i] = Failure(input=str(images[i]), error=str(err))
-            if loaded:
-                t0 = time.perf_counter()
-                dists = self.distributions([x[3] for x in loaded])
-                dt = (time.perf_counter() - t0) / len(loaded)
-                for (i, label, digest, _), d in zip(loaded, dists, strict=True):
-                    results[i] = self._record(label, digest, d, dt)
-            bar.update(min(bs, len(images) - start))
-        bar.close()
-        return [r for r in results if r is not None]
+        out: list[Assessment | Failure] = []
+        with tqdm(total=len(items), disable=not progress, unit="img", desc=self.model_id) as bar:
+            for rec in self.iter_assess(
+                items, batch_size=batch_size, critique=critique, skip_errors=skip_errors
+            ):
+                out.append(rec)
+                bar.update(1)
+        return out
 
     def __call__(self, images: Sequence[ImageLike]) -> list[float]:
         """Q-Align style: a list of images in, a list of overall scores out."""
@@ -186,7 +259,7 @@ class VLMScorer:
         """Mean of the last hidden layer over the scoring prompt's tokens, per image."""
         feats = []
         for start in range(0, len(images), self.batch_size):
-            imgs = [open_image(x)[2] for x in images[start:start + self.batch_size]]
+            imgs = [open_image(x)[2] for x in images[start : start + self.batch_size]]
             enc = self.vlm.encoder.encode([self.vlm.score_sample(im) for im in imgs])
             inputs = self.vlm.encoder.to_device(enc["inputs"])
             out = self.vlm.model(**inputs, output_hidden_states=True)
@@ -196,7 +269,13 @@ class VLMScorer:
         return np.concatenate(feats, axis=0) if feats else np.zeros((0, 0))
 
 
-def load_vlm_scorer(path: str | os.PathLike[str], *, batch_size: int = 8, mode: str = "token",
-                    **kw: Any) -> VLMScorer:
+def load_vlm_scorer(
+    path: str | os.PathLike[str],
+    *,
+    batch_size: int = 8,
+    mode: str = "token",
+    critic: RecordCritic | None = None,
+    **kw: Any,
+) -> VLMScorer:
     """``artjudge.load("vlm:PATH")`` lands here; ``kw`` goes to :func:`load_vlm` (dtype, device...)."""
-    return VLMScorer(load_vlm(path, **kw), batch_size=batch_size, mode=mode)
+    return VLMScorer(load_vlm(path, **kw), batch_size=batch_size, mode=mode, critic=critic)

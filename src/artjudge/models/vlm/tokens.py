@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from artjudge.errors import ArtjudgeError
+from artjudge.io.files import atomic_write_json
 from artjudge.scoring import LEVEL_NAMES
 
 N_SCORE_TOKENS = 101
@@ -80,8 +81,9 @@ def _single_id(tokenizer: Any, prefix: str, s: str) -> int | None:
     return int(ids[0])
 
 
-def find_score_tokens(tokenizer: Any, answer_prefix: str = "", n: int = N_SCORE_TOKENS,
-                      families: tuple[str, ...] | None = None) -> ScoreTokens:
+def find_score_tokens(
+    tokenizer: Any, answer_prefix: str = "", n: int = N_SCORE_TOKENS, families: tuple[str, ...] | None = None
+) -> ScoreTokens:
     """First family (with a leading space, then bare) giving ``n`` distinct single tokens."""
     tried: list[str] = []
     for fam in families or tuple(CANDIDATE_FAMILIES):
@@ -117,8 +119,12 @@ def find_level_tokens(tokenizer: Any, answer_prefix: str = "") -> ScoreTokens:
             strings.append(tokenizer.decode(got[:1]))
             ids.append(int(got[0]))
         if len(set(ids)) == len(LEVEL_NAMES):
-            cand = ScoreTokens(strings=strings, ids=ids, family=f"levels{'+space' if lead else ''}",
-                               answer_prefix=answer_prefix)
+            cand = ScoreTokens(
+                strings=strings,
+                ids=ids,
+                family=f"levels{'+space' if lead else ''}",
+                answer_prefix=answer_prefix,
+            )
             exact = all(_single_id(tokenizer, answer_prefix, lead + w) is not None for w in LEVEL_NAMES)
             if exact:
                 return cand
@@ -131,10 +137,7 @@ def find_level_tokens(tokenizer: Any, answer_prefix: str = "") -> ScoreTokens:
 def save_tokens(folder: str | os.PathLike[str], score: ScoreTokens, level: ScoreTokens | None) -> Path:
     path = Path(folder) / TOKENS_FILE
     data = {"score": score.to_dict(), "level": level.to_dict() if level else None, "version": 1}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, data, indent=1)
 
 
 def load_tokens(folder: str | os.PathLike[str]) -> tuple[ScoreTokens, ScoreTokens | None]:
@@ -147,5 +150,7 @@ def check_tokens(tokenizer: Any, tokens: ScoreTokens) -> None:
     """Refuse a mapping written for another vocabulary (ids that decode to other strings)."""
     for s, i in zip(tokens.strings, tokens.ids, strict=True):
         if tokenizer.decode([i]) != s:
-            raise ArtjudgeError(f"score token {s!r} (id {i}) does not match this tokenizer "
-                                f"(decodes to {tokenizer.decode([i])!r}): the checkpoint was made for another model")
+            raise ArtjudgeError(
+                f"score token {s!r} (id {i}) does not match this tokenizer "
+                f"(decodes to {tokenizer.decode([i])!r}): the checkpoint was made for another model"
+            )

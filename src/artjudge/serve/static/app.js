@@ -144,17 +144,36 @@
 
   function showProcess(res) {
     $("process-result").hidden = false;
-    const scores = res.scores || {};
+    // a ProcessAssessment record (docs/record.md): scores on 0-100 with the judge's measured std;
+    // PPJudge's 1-10 reading is score / 10, shown beside it
+    const attrs = res.attributes || {};
     const table = $("process-table");
-    table.replaceChildren(el("tr", {}, el("th", { text: "Attribute" }), el("th", { text: "Final score (1-10)" })));
-    for (const [k, v] of Object.entries(scores)) table.append(el("tr", {}, el("td", { text: label(k) }), el("td", { text: fmt(v, 2) })));
+    table.replaceChildren(el("tr", {}, el("th", { text: "Attribute" }), el("th", { text: "Final score (0-100)" }),
+      el("th", { text: "± std" }), el("th", { text: "PPJudge (1-10)" })));
+    for (const [k, v] of Object.entries(attrs)) {
+      table.append(el("tr", {}, el("td", { text: label(k) }), el("td", { text: fmt(v.score, 1) }),
+        el("td", { text: v.std > 0 ? fmt(v.std, 1) : "?" }), el("td", { text: fmt(v.score / 10, 2) })));
+    }
     const tl = res.timeline || [];
     const idx = res.keyframe_indices || tl.map((_, i) => i);
     const pts = tl.map((row, i) => {
       const vals = Object.values(row).filter((v) => typeof v === "number");
       return { t: idx[i] ?? i, score: vals.reduce((a, b) => a + b, 0) / (vals.length || 1), label: `frame ${idx[i] ?? i}` };
     });
-    $("timeline").replaceChildren(Charts.timeline(pts, { min: 1, max: 10, xlabel: "frame", label: "Mean process score after each frame" }));
-    $("process-notes").textContent = (res.notes || []).join(" ");
+    $("timeline").replaceChildren(Charts.timeline(pts, { min: 0, max: 100, xlabel: "frame", label: "Mean process score (0-100) after each frame" }));
+    // measured canvas signals per judged frame (artjudge.features.process_signals), 0-1
+    const sig = (res.signals && res.signals.frames) || [];
+    const st = $("process-signals");
+    if (st) {
+      st.replaceChildren();
+      if (sig.length) {
+        const keys = Object.keys(sig[0]);
+        st.append(el("tr", {}, el("th", { text: "Frame" }), ...keys.map((k) => el("th", { text: k.replace(/_/g, " ") }))));
+        sig.forEach((row, i) => st.append(el("tr", {}, el("td", { text: String(idx[i] ?? i) }),
+          ...keys.map((k) => el("td", { text: fmt(row[k], 2) })))));
+      }
+    }
+    const extra = "consistency" in attrs ? [] : ["Consistency is not judged without a reference image."];
+    $("process-notes").textContent = [...extra, ...(res.notes || [])].join(" ");
   }
 })();

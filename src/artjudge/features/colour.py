@@ -1,0 +1,178 @@
+"""Named colours, a cheap saliency map and low-resolution maps for consistency checks.
+
+A prompt's colour word ("a *red* car") is checked by measuring how much of the image's
+salient region has that colour. No segmentation model installs offline, so the region is
+the saliency-weighted image: Lab contrast to the image's mean colour, times a centre
+prior (generated images put their subject near the centre). Pixels are named by simple,
+documented HSV rules (hue sectors; black, white and grey by value and saturation), the
+way colour-naming studies bin the hue circle; that is coarse, but it is measured, and
+it does not depend on which prompts trained anything.
+
+The same thumbnails give the layout map (saliency and edges) and the Lab palette that
+reference consistency compares.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+# Basic colour terms; hue sectors in degrees (start inclusive, end exclusive).
+COLOURS: tuple[str, ...] = (
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+    "brown",
+    "black",
+    "white",
+    "gray",
+)
+SYNONYMS: dict[str, str] = {
+    "grey": "gray",
+    "golden": "yellow",
+    "gold": "yellow",
+    "silver": "gray",
+    "cyan": "blue",
+    "teal": "blue",
+    "turquoise": "blue",
+    "navy": "blue",
+    "violet": "purple",
+    "magenta": "pink",
+    "crimson": "red",
+    "scarlet": "red",
+    "beige": "brown",
+    "tan": "brown",
+    "blond": "yellow",
+    "blonde": "yellow",
+    "redhair": "red",
+    "azure": "blue",
+    "lime": "green",
+    "maroon": "red",
+    "olive": "green",
+}
+_HUE_SECTORS: tuple[tuple[str, float, float], ...] = (
+    ("red", 345.0, 360.0),
+    ("red", 0.0, 15.0),
+    ("orange", 15.0, 40.0),
+    ("yellow", 40.0, 70.0),
+    ("green", 70.0, 165.0),
+    ("blue", 165.0, 260.0),
+    ("purple", 260.0, 300.0),
+    ("pink", 300.0, 345.0),
+)
+
+
+def canonical_colour(word: str) -> str | None:
+    """The basic colour a word names ("grey" -> "gray", "golden" -> "yellow"), or None."""
+    w = word.lower().strip()
+    if w in COLOURS:
+        return w
+    return SYNONYMS.get(w)
+
+
+def thumbnail(image: Image.Image, size: int = 64) -> np.ndarray:
+    """(size, size, 3) uint8 RGB: the whole image squashed to a square, like the encoder sees it."""
+    img = image if image.mode == "RGB" else image.convert("RGB")
+    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def _hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = rgb.astype(np.float32) / 255.0
+    mx, mn = x.max(axis=-1), x.min(axis=-1)
+    delta = mx - mn
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    safe = np.where(delta > 1e-6, delta, 1.0)
+    hue = np.where(
+        mx == r, ((g - b) / safe) % 6.0, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)
+    )
+    hue = np.where(delta > 1e-6, hue * 60.0, 0.0)
+    sat = np.where(mx > 1e-6, delta / np.maximum(mx, 1e-6), 0.0)
+    return hue, sat, mx
+
+
+def colour_names(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 -> (..., len(COLOURS)) one-hot colour names by the HSV rules."""
+    hue, sat, val = _hsv(rgb)
+    out = np.zeros(hue.shape + (len(COLOURS),), dtype=np.float32)
+    idx = {c: i for i, c in enumerate(COLOURS)}
+    black = val < 0.2
+    achromatic = (~black) & (sat < 0.18)
+    white = achromatic & (val > 0.8)
+    gray = achromatic & ~white
+    chroma = ~(black | achromatic)
+    # dark oranges/reds with modest saturation read as brown
+    brown = chroma & (hue >= 10.0) & (hue < 45.0) & (val < 0.6)
+    out[..., idx["black"]] = black
+    out[..., idx["white"]] = white
+    out[..., idx["gray"]] = gray
+    out[..., idx["brown"]] = brown
+    rest = chroma & ~brown
+    for name, lo, hi in _HUE_SECTORS:
+        out[..., idx[name]] += rest & (hue >= lo) & (hue < hi)
+    return out
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB uint8 -> CIE Lab (D65), float32, same leading shape."""
+    x = rgb.astype(np.float32) / 255.0
+    x = np.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]], np.float32)
+    xyz = x @ m.T / np.array([0.9505, 1.0, 1.089], np.float32)
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    lab = np.stack(
+        [116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], -1
+    )
+    return lab.astype(np.float32)
+
+
+def saliency(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) saliency in [0, 1]: Lab distance to the mean colour, times a centre prior."""
+    lab = _lab(rgb)
+    contrast = np.linalg.norm(lab - lab.reshape(-1, 3).mean(axis=0), axis=-1)
+    h, w = contrast.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    prior = np.exp(-(((yy - (h - 1) / 2) / (0.35 * h)) ** 2 + ((xx - (w - 1) / 2) / (0.35 * w)) ** 2) / 2)
+    sal = contrast * prior
+    return sal / max(float(sal.max()), 1e-6)
+
+
+def colour_fractions(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share of each named colour in the salient region and in the whole image (each sums to 1)."""
+    names = colour_names(rgb)
+    sal = saliency(rgb)
+    weights = sal / max(float(sal.sum()), 1e-6)
+    salient = (names * weights[..., None]).sum(axis=(0, 1))
+    whole = names.mean(axis=(0, 1))
+    return salient.astype(np.float32), whole.astype(np.float32)
+
+
+def edge_map(rgb: np.ndarray, size: int = 16) -> np.ndarray:
+    """(size, size) gradient magnitude of the lightness, block-averaged: where the structure is."""
+    light = _lab(rgb)[..., 0]
+    gy, gx = np.gradient(light)
+    mag = np.hypot(gx, gy)
+    h, w = mag.shape
+    return mag[: h - h % size, : w - w % size].reshape(size, h // size, size, w // size).mean(axis=(1, 3))
+
+
+def layout_map(rgb: np.ndarray, size: int = 16) -> np.ndarray:
+    """Saliency and edges at low resolution, stacked (2, size, size): the composition's skeleton."""
+    sal = saliency(rgb)
+    h, w = sal.shape
+    sal_small = (
+        sal[: h - h % size, : w - w % size].reshape(size, h // size, size, w // size).mean(axis=(1, 3))
+    )
+    return np.stack([sal_small, edge_map(rgb, size)])
+
+
+def lab_histogram(rgb: np.ndarray, bins: int = 6) -> np.ndarray:
+    """Joint Lab histogram (bins^3), normalised to sum 1: the palette."""
+    lab = _lab(rgb).reshape(-1, 3)
+    ranges = [(0.0, 100.0), (-90.0, 90.0), (-90.0, 90.0)]
+    hist, _ = np.histogramdd(lab, bins=bins, range=ranges)
+    hist = hist.ravel().astype(np.float32)
+    return hist / max(float(hist.sum()), 1e-6)

@@ -1,0 +1,160 @@
+"""Export the encoder and a head checkpoint to ONNX graphs (needs torch and onnx; build time only).
+
+``scripts/export_onnx.py`` calls these to make the graphs shipped in ``weights/``. The
+export is deterministic for a given torch version (fixed opset, TorchScript exporter, fixed
+example input), so rerunning it reproduces the shipped files byte for byte; their SHA-256
+goes beside them as ``NAME.sha256``, checked on every load.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any, cast
+
+from artjudge.models.weights import (
+    _SCALE,
+    ENCODER_ONNX,
+    HEAD_ONNX,
+    load_checkpoint,
+    load_weights_file,
+    write_verified,
+)
+
+OPSET = 17
+
+
+def _to_bytes(
+    module: Any,
+    args: tuple[Any, ...],
+    inputs: list[str],
+    outputs: list[str],
+    dynamic: dict[str, dict[int, str]],
+    *,
+    fold: bool = True,
+) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    # The TorchScript exporter is deprecated but deterministic; its warnings are about that.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            args,
+            cast(Any, buf),  # a file object is accepted; the stubs name paths only
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=fold,
+            dynamo=False,
+        )
+    return buf.getvalue()
+
+
+def export_encoder(path: Path = ENCODER_ONNX) -> str:
+    """The multi-scale encoder (outputs ``pooled`` and ``trunk``) to ``path``; returns its SHA-256."""
+    import torch
+
+    from artjudge.features.encoder import MultiScaleEncoder
+
+    class _Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = MultiScaleEncoder()
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            out = self.enc(x)
+            return out.pooled, out.trunk
+
+    torch.manual_seed(0)
+    example = torch.zeros(1, 3, 384, 384)
+    data = _to_bytes(
+        _Graph(),
+        (example,),
+        ["image"],
+        ["pooled", "trunk"],
+        {
+            "image": {0: "batch", 2: "height", 3: "width"},
+            "pooled": {0: "batch"},
+            "trunk": {0: "batch", 2: "th", 3: "tw"},
+        },
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_verified(path, data)
+
+
+def _keep_int8(head: Any, compact: dict[str, Any]) -> None:
+    """Swap each Linear whose weight ``head.pt`` stores as int8 for one that expands it in the graph.
+
+    The graph then computes ``int8 * row scale`` in float32 exactly as ``expand_state`` does.
+    """
+    import torch
+
+    class _Int8Linear(torch.nn.Module):
+        def __init__(self, q: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> None:
+            super().__init__()
+            self.register_buffer("q", q)
+            self.register_buffer("scale", scale)
+            self.bias = None if bias is None else torch.nn.Parameter(bias.detach().clone())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            q, scale = cast(torch.Tensor, self.q), cast(torch.Tensor, self.scale)
+            return torch.nn.functional.linear(x, q.float() * scale, self.bias)
+
+    for name, module in list(head.named_modules()):
+        key = f"{name}.weight"
+        if isinstance(module, torch.nn.Linear) and key + _SCALE in compact:
+            parent_name, _, child = name.rpartition(".")
+            parent = head.get_submodule(parent_name) if parent_name else head
+            setattr(parent, child, _Int8Linear(compact[key], compact[key + _SCALE].float(), module.bias))
+
+
+def export_head(folder: Path) -> str:
+    """``folder/head.onnx`` from ``folder/head.pt`` (MLP-ensemble heads); returns its SHA-256."""
+    import torch
+
+    from artjudge.features.encoder import POOLED_DIM
+    from artjudge.features.handcrafted import HANDCRAFTED_NAMES
+    from artjudge.models.head import HeadConfig, ScoringHead
+    from artjudge.models.head_onnx import exportable
+
+    state, card = load_checkpoint(folder)
+    config = HeadConfig(**card["config"]["head"])
+    if not exportable(config):
+        raise ValueError(f"{folder}: closed-form and tune-top heads have no ONNX export; they run on torch")
+    head = ScoringHead(config)
+    head.load_state_dict(state)
+    head.eval()
+    _keep_int8(head, load_weights_file(folder / "head.pt", card_sha256=str(card.get("sha256") or "")))
+    targets = list(config.targets)
+
+    class _Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = head
+
+        def forward(
+            self, pooled: torch.Tensor, handcrafted: torch.Tensor | None = None
+        ) -> tuple[torch.Tensor, ...]:
+            logp = self.head(pooled, handcrafted, None)
+            return (self.head.frozen_input(pooled, handcrafted), *(logp[t] for t in targets))
+
+    n_hand = len(HANDCRAFTED_NAMES)
+    inputs = ["pooled", "handcrafted"] if config.use_handcrafted else ["pooled"]
+    args: tuple[Any, ...] = (torch.zeros(2, POOLED_DIM),) + (
+        (torch.zeros(2, n_hand),) if config.use_handcrafted else ()
+    )
+    outputs = ["frozen", *(f"logp_{t}" for t in targets)]
+    dynamic = {name: {0: "batch"} for name in inputs + outputs}
+    # No constant folding: the int8 matrices stay int8 in the file (ONNX Runtime expands them
+    # once when the session is made), so the graph is as small as head.pt.
+    data = _to_bytes(_Graph(), args, inputs, outputs, dynamic, fold=False)
+    digest = write_verified(folder / HEAD_ONNX, data)
+    meta = {"source_sha256": card.get("sha256"), "opset": OPSET, "torch": torch.__version__, "sha256": digest}
+    from artjudge.io.files import atomic_write_json
+
+    atomic_write_json(folder / (HEAD_ONNX + ".json"), meta, indent=2)
+    return digest
