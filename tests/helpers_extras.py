@@ -39,3 +39,9 @@ def require_extra(*extras: str) -> None:
     for extra in extras:
         if missing_modules(extra):
             pytest.skip(skip_reason(extra), allow_module_level=True)
+
+
+def needs_extra(*extras: str) -> pytest.MarkDecorator:
+    """A skip marker for one test that needs ``extras`` (the module itself runs without them)."""
+    missing = [e for e in extras if missing_modules(e)]
+    return pytest.mark.skipif(bool(missing), reason="; ".join(skip_reason(e) for e in missing) or "ok")

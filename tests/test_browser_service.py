@@ -165,6 +165,29 @@ def _campaign(server: str) -> tuple[int, str]:
     return cid, inv["link"]
 
 
+def test_assess_with_a_prompt_shows_consistency_escaped(server: str, browser: object, tmp_path: Path) -> None:
+    """A prompt typed next to the upload gives the consistency panel; markup in it stays text."""
+    from playwright.sync_api import expect
+
+    if scorer_problem() is not None:
+        pytest.skip("no scorer in this build")
+    img = tmp_path / "car.png"
+    img.write_bytes(painting(2, 128))
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.goto(server + "/")
+    page.uncheck("#critique")
+    page.fill("#prompt", "a red car <img src=x onerror=alert(1)>")
+    page.set_input_files("#file", str(img))
+    expect(page.locator("#assess-status")).to_contain_text("Judged car.png", timeout=90_000)
+    expect(page.locator("#consistency-panel")).to_be_visible()
+    score = float(page.locator("#cons-score").inner_text().split("±")[0])
+    assert 0 <= score <= 100
+    expect(page.locator("#cons-line")).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text
+    assert page.locator("#consistency-panel img").count() == 0
+    assert page.locator("#cons-table tr").count() >= 2  # header + the 'car' element at least
+    expect(page.locator("#cons-table")).to_contain_text("red on")  # the colour bound to its object
+
+
 def test_annotator_completes_10_pairs_and_5_ratings_by_keyboard(server: str, browser: object) -> None:
     from playwright.sync_api import expect
 

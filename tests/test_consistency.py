@@ -15,6 +15,7 @@ from PIL import Image
 from artjudge.features.colour import COLOURS, colour_fractions
 from artjudge.features.prompt_elements import parse_prompt
 from artjudge.record import Assessment, Consistency, ConsistencyElement, ModelInfo, ScoreDistribution
+from helpers_extras import needs_extra
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -80,6 +81,7 @@ def test_reference_identical_beats_shifted_beats_unrelated(scorer) -> None:  # t
     assert {e.element for e in same.elements} == {"content", "layout", "palette"}
 
 
+@needs_extra("text")
 def test_prompt_entry_in_the_record_and_unknown_object_unchecked(scorer) -> None:  # type: ignore[no-untyped-def]
     rec = scorer.assess(_synthetic(3), prompt="a red car next to a zorblax, anime style")
     c = rec.consistency
@@ -98,6 +100,7 @@ def test_prompt_entry_in_the_record_and_unknown_object_unchecked(scorer) -> None
     jsonschema.validate(d, json_schema("assessment"))
 
 
+@needs_extra("text")
 def test_red_prompt_fits_a_red_image_better_than_a_blue_prompt(scorer) -> None:  # type: ignore[no-untyped-def]
     arr = np.zeros((128, 128, 3), np.uint8)
     arr[:] = (235, 235, 235)
@@ -112,6 +115,7 @@ def test_no_prompt_no_entry(scorer) -> None:  # type: ignore[no-untyped-def]
     assert scorer.assess(_synthetic(2)).consistency is None
 
 
+@needs_extra("text")
 def test_cli_prompt(tmp_path: Path) -> None:
     img = tmp_path / "x.png"
     _synthetic(4).save(img)
@@ -171,6 +175,7 @@ def _tiny_clip(folder: Path) -> None:
     tok.save_pretrained(folder)
 
 
+@needs_extra("vlm")
 def test_tiny_clip_consistency(tmp_path: Path) -> None:
     import torch
 

@@ -170,3 +170,41 @@ def test_process_frames_with_reference(client: TestClient) -> None:
         10.0 <= v["score"] <= 100.0 and v["std"] > 0 for v in body["attributes"].values()
     )  # 0-100 with std
     assert body["reference"] == "final.png" and len(body["frame_sha256"]) == 3
+
+
+def test_assess_with_prompt_and_reference(client: TestClient) -> None:
+    """A prompt (or reference) adds 'consistency'; the cache keys on it, so no other prompt's record is served."""
+    data = png_bytes(96, 96, seed=7)
+    plain = client.post("/v1/assess", files={"file": ("p.png", data, "image/png")})
+    if scorer_problem() is not None:
+        assert plain.status_code == 503
+        return
+    assert plain.status_code == 200 and plain.json().get("consistency") is None
+    r = client.post("/v1/assess", files={"file": ("p.png", data, "image/png")}, data={"prompt": "a red car"})
+    assert r.status_code == 200, r.text
+    c = r.json()["consistency"]
+    assert c["source"] == "prompt" and c["prompt"] == "a red car" and 0 <= c["score"] <= 100 and c["std"] >= 0
+    assert any(e["element"] == "car" and e["kind"] == "object" for e in c["elements"])
+    assert r.json()["overall"] == plain.json()["overall"]  # the quality score does not read the prompt
+    other = client.post(
+        "/v1/assess", files={"file": ("p.png", data, "image/png")}, data={"prompt": "two blue birds"}
+    )
+    assert other.status_code == 200 and other.json()["consistency"]["prompt"] == "two blue birds"
+    again = client.post("/v1/assess", files={"file": ("p.png", data, "image/png")})
+    assert again.json().get("consistency") is None  # the plain record, not a prompted one
+    ref = client.post(
+        "/v1/assess",
+        files={
+            "file": ("p.png", data, "image/png"),
+            "reference": ("target.png", png_bytes(96, 96, seed=8), "image/png"),
+        },
+    )
+    assert ref.status_code == 200, ref.text
+    rc = ref.json()["consistency"]
+    assert rc["source"] == "reference" and rc["reference"] == "target.png" and "/tmp" not in ref.text
+    both = client.post(
+        "/v1/assess",
+        files={"file": ("p.png", data, "image/png"), "reference": ("t.png", data, "image/png")},
+        data={"prompt": "a car"},
+    )
+    assert both.status_code == 400 and "not both" in both.json()["detail"]

@@ -28,6 +28,42 @@ def _as_list(cols: str | Sequence[str] | None) -> list[str]:
     return [str(c) for c in cols]
 
 
+#: The columns of ``artjudge fuse --out`` (long: one row per method, dimension and item).
+_FUSED_COLS = frozenset({"method", "dimension", "item", "fused"})
+
+
+def _pivot_fused(
+    df: pd.DataFrame, src: str, score_col: str, bounds: tuple[float, float], attr_bounds: tuple[float, float]
+) -> tuple[pd.DataFrame, list[str]]:
+    """``artjudge fuse --out``'s long table as one row per item and one column per dimension.
+
+    So that the fused scores of a campaign train as they are written (``--image-col item
+    --score-col DIM --attr-cols DIM2,...``). One method is used (Bradley-Terry when present:
+    fuse's default); a fused score outside the declared scale (an extrapolation of the
+    preference latent) is clipped to it, and a note says how many were.
+    """
+    methods = sorted(df["method"].unique())
+    method = "bt" if "bt" in methods else methods[0]
+    part = df[df["method"] == method]
+    if "group" in part.columns and part["group"].fillna("").nunique() > 1:
+        raise InputError(
+            src, "fused table has several annotator groups; fuse without --group-column to train"
+        )
+    values = pd.to_numeric(part["fused"], errors="coerce")
+    wide = values.groupby([part["item"], part["dimension"]]).mean().unstack("dimension")
+    clipped = 0
+    for col in wide.columns:
+        lo, hi = bounds if col == score_col else attr_bounds
+        clipped += int(((wide[col] < lo) | (wide[col] > hi)).sum())
+        wide[col] = wide[col].clip(lo, hi)
+    wide = wide.reset_index().astype(str).replace("nan", "")
+    wide.columns = [str(c) for c in wide.columns]
+    notes = [f"fused table: method {method!r} of {', '.join(methods)}, one row per item"]
+    if clipped:
+        notes.append(f"fused table: {clipped} score(s) outside the declared scale clipped to it")
+    return wide, notes
+
+
 def _parse_scale(scale: str | Sequence[float], source: str) -> tuple[float, float]:
     try:
         if isinstance(scale, str):
@@ -71,7 +107,10 @@ def read_generic(
     """Read ``path`` (.csv, .tsv or .jsonl) with the columns named by the arguments.
 
     ``std_col`` is on the same scale as the score. Without ``split_col`` the rows are split
-    reproducibly by image (``test_fraction``, ``val_fraction``, ``seed``).
+    reproducibly by image (``test_fraction``, ``val_fraction``, ``seed``). ``artjudge fuse
+    --out``'s table (long: method, dimension, item, fused, ...) is read as one row per item
+    with one column per dimension (``_pivot_fused``), so a campaign's fused scores train as
+    written.
     """
     src = str(path)
     if path.is_dir():
@@ -87,6 +126,10 @@ def read_generic(
         raise InputError(src, "file has no rows")
     lo, hi = _parse_scale(scale, src)
     a_lo, a_hi = _parse_scale(attr_scale, src) if attr_scale is not None else (lo, hi)
+    fused_notes: list[str] = []
+    if set(df.columns) >= _FUSED_COLS and score_col not in df.columns:
+        df, fused_notes = _pivot_fused(df, src, score_col, (lo, hi), (a_lo, a_hi))
+        image_col = image_col or "item"
     img_col = image_col or next((c for c in _IMAGE_COLS if c in df.columns), None)
     if img_col is None:
         raise InputError(
@@ -110,6 +153,7 @@ def read_generic(
     else:
         split = seeded_split(images_rel, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
         notes = [SEEDED_NOTE.format(t=test_fraction, v=val_fraction, by="image", seed=seed)]
+    notes = fused_notes + notes
     return build_manifest(
         name=name,
         source=src,

@@ -120,3 +120,21 @@ def no_critic_error(model_id: str) -> Exception:
 
 
 __all__ = ["SCORE_RANGE", "PairJudge", "RecordCritic", "Scorer", "ScorerInfo", "make_info", "no_critic_error"]
+
+
+def collect_records(
+    records: Iterable[Assessment | Failure], *, total: int, progress: bool, desc: str
+) -> list[Assessment | Failure]:
+    """``assess_many``'s shared body: drain ``iter_assess`` into a list, with an optional bar.
+
+    Every scorer's ``assess_many`` is ``iter_assess`` collected; keeping that in one place
+    keeps their progress output alike.
+    """
+    from tqdm.auto import tqdm
+
+    out: list[Assessment | Failure] = []
+    with tqdm(total=total, disable=not progress, unit="img", desc=desc) as bar:
+        for rec in records:
+            out.append(rec)
+            bar.update(1)
+    return out

@@ -28,7 +28,7 @@ from artjudge.features.cache import FeatureCache
 from artjudge.features.evidence import DETAIL_SIDE
 from artjudge.features.extract import Encoder, FeatureBatch, FeatureExtractor, cache_key, prefetched
 from artjudge.io import LoadedImage, load_image
-from artjudge.models.base import RecordCritic, ScorerInfo, make_info, no_critic_error
+from artjudge.models.base import RecordCritic, ScorerInfo, collect_records, make_info, no_critic_error
 from artjudge.models.head_config import HeadConfig
 from artjudge.models.weights import (
     ENCODER_ONNX,
@@ -368,21 +368,10 @@ class EmbeddedScorer:
     ) -> list[Assessment | Failure]:
         """Score many images in batches; with ``skip_errors`` bad inputs become Failure records."""
         items = list(images)
-        out: list[Assessment | Failure] = []
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(items), unit="img", desc="assess")
-        for rec in self.iter_assess(
+        records = self.iter_assess(
             items, batch_size=batch_size, critique=critique, skip_errors=skip_errors, prompts=prompts
-        ):
-            out.append(rec)
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        return out
+        )
+        return collect_records(records, total=len(items), progress=progress, desc="assess")
 
     def __call__(self, images: Sequence[ImageInput]) -> list[float]:
         """Overall scores only, for quick use: ``scorer(["a.jpg", "b.jpg"])``."""

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from artjudge.errors import ArtjudgeError, ModelNotAvailable
-from artjudge.models.base import RecordCritic, ScorerInfo, make_info, no_critic_error
+from artjudge.models.base import RecordCritic, ScorerInfo, collect_records, make_info, no_critic_error
 from artjudge.models.weights import load_weights_file
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
 
@@ -216,17 +216,9 @@ class StudentScorer:
         skip_errors: bool = False,
         critique: bool = False,
     ) -> list[Assessment | Failure]:
-        from tqdm.auto import tqdm
-
         items = list(images)
-        out: list[Assessment | Failure] = []
-        with tqdm(total=len(items), disable=not progress, unit="img", desc=self.model_id) as bar:
-            for rec in self.iter_assess(
-                items, batch_size=batch_size, critique=critique, skip_errors=skip_errors
-            ):
-                out.append(rec)
-                bar.update(1)
-        return out
+        records = self.iter_assess(items, batch_size=batch_size, critique=critique, skip_errors=skip_errors)
+        return collect_records(records, total=len(items), progress=progress, desc=self.model_id)
 
     def __call__(self, images: Sequence[Any]) -> list[float]:
         return [r.overall.score for r in self.assess_many(images) if isinstance(r, Assessment)]

@@ -7,6 +7,8 @@ in the store by (content hash, model id).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import tempfile
@@ -35,6 +37,9 @@ from artjudge.store import repo
 router = APIRouter(prefix="/v1", tags=["models"])
 log = logging.getLogger("artjudge.serve")
 
+#: Longest prompt /v1/assess takes: prompts are a sentence or two, not documents.
+MAX_PROMPT_CHARS = 2000
+
 
 def _stored_input(
     request: Request, file: UploadFile | None, path: str | None, what: str, tmpdir: Path
@@ -61,51 +66,93 @@ def _stored_input(
     )
 
 
+def _cache_key(model_id: str, prompt: str | None, reference: StoredUpload | None) -> str:
+    """The cache's model key: the model id, plus a hash of the prompt and reference when given.
+
+    A record with consistency depends on what it was checked against, so the same image
+    with another prompt (or none) must not be served this one.
+    """
+    if not prompt and reference is None:
+        return model_id
+    h = hashlib.sha256(
+        json.dumps([prompt or "", reference.sha256 if reference else ""]).encode("utf-8")
+    ).hexdigest()
+    return f"{model_id}|consistency:{h[:32]}"
+
+
 def _assess_sync(
-    request: Request, up: StoredUpload, model: str, critique: bool
+    request: Request,
+    up: StoredUpload,
+    model: str,
+    critique: bool,
+    prompt: str | None = None,
+    reference: StoredUpload | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Score one stored image: cache lookup by content hash first, then decode and check, then the model.
 
     A cache hit pays neither the decode nor the model; decodes are bounded by
     ``decode_concurrency`` so waiting requests cannot decode many large images at once.
+    ``prompt`` or ``reference`` add the record's ``consistency`` entry and are part of the cache key.
     """
     app = request.app
     st = app.state.settings
     scorer = app.state.engines.scorer(model)
-    model_id = scorer.model_id
+    key = _cache_key(scorer.model_id, prompt, reference)
     with app.state.sessions() as s:
-        cached = repo.get_cached_assessment(s, up.sha256, model_id, critique)
+        cached = repo.get_cached_assessment(s, up.sha256, key, critique)
     if cached is not None:  # through the record: a cached 1.0 record is served in today's shape
         cached = Assessment.from_dict(cached).to_dict()
         cached["input"] = up.name
+        if reference is not None and cached.get("consistency"):
+            cached["consistency"]["reference"] = reference.name
         return cached, True
+    ref_path: str | None = None
     with app.state.decode_slots:
         check_image_file(up, st.max_pixels)
+        if reference is not None:
+            check_image_file(reference, st.max_pixels)
+            ref_path = str(reference.path)
     t0 = time.perf_counter()
     with app.state.engines.slot(scorer):
-        record = scorer.assess(str(up.path), critique=critique)
+        if prompt or ref_path:
+            record = scorer.assess(str(up.path), critique=critique, prompt=prompt or None, reference=ref_path)
+        else:
+            record = scorer.assess(str(up.path), critique=critique)
     elapsed = time.perf_counter() - t0
     d: dict[str, Any] = record.to_dict()
     d["input"] = up.name
     d["sha256"] = up.sha256
+    if reference is not None and d.get("consistency"):  # the client's name, never a server temp path
+        d["consistency"]["reference"] = reference.name
     d.setdefault("timings", {})["service_s"] = round(elapsed, 4)
     if critique and not d.get("critique"):
         d.setdefault("notes", []).append("critique requested but this model returned none")
     try:
         with app.state.sessions() as s:
-            repo.put_assessment(s, d, critique, max_entries=st.cache_max_entries)
+            stored = d if key == scorer.model_id else {**d, "model": {**d["model"], "id": key}}
+            repo.put_assessment(s, stored, critique, max_entries=st.cache_max_entries)
     except Exception as err:  # a full disk or a read-only store must not cost the client its answer
         log.warning("assessment cache: could not store %s (%s: %s)", up.sha256[:12], type(err).__name__, err)
     return d, False
 
 
 def _assess_one(
-    request: Request, file: UploadFile | None, path: str | None, what: str, model: str, critique: bool
+    request: Request,
+    file: UploadFile | None,
+    path: str | None,
+    what: str,
+    model: str,
+    critique: bool,
+    prompt: str | None = None,
+    reference: UploadFile | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Spool, hash, look up, decode and score one image, all in this worker thread."""
     with tempfile.TemporaryDirectory(prefix="artjudge-serve-") as tmp:
         up = _stored_input(request, file, path, what, Path(tmp))
-        return _assess_sync(request, up, model, critique)
+        ref = None
+        if reference is not None:
+            ref = _stored_input(request, reference, None, "reference", Path(tmp))
+        return _assess_sync(request, up, model, critique, prompt, ref)
 
 
 @router.post("/assess", response_model=AssessmentOut, summary="Score one image (upload or allowed path)")
@@ -115,9 +162,22 @@ async def assess(
     path: str | None = Form(None, description="a file inside one of the server's allowed folders"),
     critique: bool = Form(False, description="add the per-attribute and per-level critique"),
     model: str | None = Form(None, description="a model name from GET /v1/models"),
+    prompt: str | None = Form(
+        None, description="the text the image was made from: adds 'consistency' (docs/consistency.md)"
+    ),
+    reference: UploadFile | None = File(
+        None, description="an image it should match: adds 'consistency' (instead of a prompt)"
+    ),
 ) -> Any:
     model = model or request.app.state.settings.default_model
-    record, _hit = await run_in_threadpool(_assess_one, request, file, path, "file", model, critique)
+    prompt = (prompt or "").strip() or None
+    if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
+        raise InputError("prompt", f"{len(prompt)} characters is over the limit of {MAX_PROMPT_CHARS}")
+    if prompt is not None and reference is not None:
+        raise InputError("prompt", "give a prompt or a reference, not both")
+    record, _hit = await run_in_threadpool(
+        _assess_one, request, file, path, "file", model, critique, prompt, reference
+    )
     # No X-Artjudge-Cache header: a hit would tell anyone that someone assessed this image before.
     return record
 

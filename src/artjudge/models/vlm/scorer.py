@@ -18,7 +18,7 @@ from PIL import Image
 
 from artjudge.errors import ArtjudgeError, InputError
 from artjudge.io import ImageSource, load_image
-from artjudge.models.base import RecordCritic, ScorerInfo, make_info, no_critic_error
+from artjudge.models.base import RecordCritic, ScorerInfo, collect_records, make_info, no_critic_error
 from artjudge.models.vlm.backbone import Sample
 from artjudge.models.vlm.core import VLM, load_vlm
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
@@ -239,16 +239,8 @@ class VLMScorer:
     ) -> list[Assessment | Failure]:
         """Score many inputs; a bad input raises, or with ``skip_errors`` becomes a Failure."""
         items = list(images)
-        from tqdm import tqdm
-
-        out: list[Assessment | Failure] = []
-        with tqdm(total=len(items), disable=not progress, unit="img", desc=self.model_id) as bar:
-            for rec in self.iter_assess(
-                items, batch_size=batch_size, critique=critique, skip_errors=skip_errors
-            ):
-                out.append(rec)
-                bar.update(1)
-        return out
+        records = self.iter_assess(items, batch_size=batch_size, critique=critique, skip_errors=skip_errors)
+        return collect_records(records, total=len(items), progress=progress, desc=self.model_id)
 
     def __call__(self, images: Sequence[ImageLike]) -> list[float]:
         """Q-Align style: a list of images in, a list of overall scores out."""

@@ -37,6 +37,8 @@
     form.append("file", file, file.name);
     form.append("critique", $("critique").checked ? "true" : "false");
     if ($("model").value) form.append("model", $("model").value);
+    const prompt = $("prompt").value.trim();
+    if (prompt) form.append("prompt", prompt);
     try {
       const rec = await api("/v1/assess", { body: form });
       show(rec, file);
@@ -67,6 +69,28 @@
     $("result-notes").textContent = (rec.notes || []).join(" ");
     showAttributes(rec.attributes || {});
     showCritique(rec.critique, rec.evidence || {});
+    showConsistency(rec.consistency);
+  }
+
+  // The record's consistency entry (docs/consistency.md): score ± std and each element checked.
+  // Text goes in through el(..., {text}) only, so a prompt cannot inject markup.
+  function showConsistency(c) {
+    const panel = $("consistency-panel");
+    if (!c) { panel.hidden = true; return; }
+    panel.hidden = false;
+    $("cons-h").textContent = c.source === "reference" ? "Consistency with the reference" : "Consistency with the prompt";
+    $("cons-score").replaceChildren(fmt(c.score), el("small", { text: `± ${fmt(c.std || 0)}` }));
+    $("cons-score").setAttribute("aria-label", `consistency ${fmt(c.score)} out of 100, plus or minus ${fmt(c.std || 0)}`);
+    const what = c.source === "reference" ? `Reference: ${c.reference}` : `Prompt: “${c.prompt}”`;
+    $("cons-line").textContent = `${what} · ${c.model}`;
+    const table = $("cons-table");
+    table.replaceChildren(el("tr", {}, el("th", { text: "Element" }), el("th", { text: "Kind" }),
+      el("th", { text: "Found" }), el("th", { text: "Confidence" }), el("th", { text: "Checked" })));
+    for (const e of c.elements || []) {
+      table.append(el("tr", {}, el("td", { text: e.element }), el("td", { text: e.kind }),
+        el("td", { text: e.evidence }), el("td", { text: e.checked ? fmt(e.confidence, 2) : "–" }),
+        el("td", { text: e.checked ? "checked" : "unchecked" })));
+    }
   }
 
   function showAttributes(attrs) {
