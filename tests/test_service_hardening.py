@@ -168,6 +168,19 @@ def test_a_long_video_is_refused_from_its_header_without_a_server_path(tmp_path:
             assert "artjudge-process-" not in r.text and "/tmp" not in r.text
 
 
+def test_video_frames_obey_the_service_pixel_limit(tmp_path: Path) -> None:
+    path = _video(tmp_path / "big.avi", seconds=0.5, size=96)  # 9,216-pixel frames
+    with make_client(tmp_path, max_pixels=4000) as client:
+        r = client.post("/v1/process", files={"video": ("big.avi", path.read_bytes(), "video/x-msvideo")})
+        assert r.status_code in (400, 413, 503), r.text  # 503 only when no process judge is in this build
+        if r.status_code != 503:
+            assert "big.avi" in r.text and "/tmp" not in r.text and "pixel" in r.text.lower()
+    (tmp_path / "ok").mkdir()
+    with make_client(tmp_path / "ok", max_pixels=100_000) as client:
+        r = client.post("/v1/process", files={"video": ("big.avi", path.read_bytes(), "video/x-msvideo")})
+        assert r.status_code in (200, 503), r.text
+
+
 def test_a_fake_video_names_the_upload_not_a_temp_file(client: TestClient) -> None:
     r = client.post(
         "/v1/process",

@@ -294,7 +294,7 @@ def _process_sync(
                     names[str(named)] = up.name
                 shown = f"<{len(frames)} frames>"
             with request.app.state.engines.slot(judge, stateful=True):
-                out = run_process_judge(judge, src, ref_path)
+                out = run_process_judge(judge, src, ref_path, max_pixels=st.max_pixels)
         except InputError as err:
             raise type(err)(_scrub(err.source, tmpdir, names), _scrub(err.reason, tmpdir, names)) from None
         except ArtjudgeError as err:
