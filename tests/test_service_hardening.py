@@ -29,11 +29,12 @@ require_extra("serve")
 import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from artjudge.serve import Settings, create_app  # noqa: E402
+from artjudge.serve import Settings  # noqa: E402
 from artjudge.serve.admission import host_of  # noqa: E402
 from artjudge.serve.exports import _csv_cell  # noqa: E402
 from artjudge.serve.server import RateLimitedLog  # noqa: E402
 from artjudge.store import open_store, repo  # noqa: E402
+from test_serve_security import make_client as _security_client  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ORG = "organiser-hardening-token-0123456789abcdef"
@@ -47,18 +48,8 @@ def png(seed: int = 0, w: int = 48, h: int = 40) -> bytes:
 
 
 def make_client(tmp_path: Path, **overrides: object) -> TestClient:
-    allowed = tmp_path / "allowed"
-    allowed.mkdir(exist_ok=True)
-    (allowed / "ok.png").write_bytes(png())
-    kw: dict[str, object] = {
-        "db_url": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "allowed_folders": (allowed,),
-        "organiser_token": ORG,
-        "rate_per_second": 1000,
-        "rate_burst": 1000,
-    }
-    kw.update(overrides)
-    return TestClient(create_app(Settings(**kw)))  # type: ignore[arg-type]
+    """The security tests' client (an allowed folder, SQLite, no rate limit) with this module's organiser."""
+    return _security_client(tmp_path, **{"organiser_token": ORG, **overrides})
 
 
 @pytest.fixture()
