@@ -1,6 +1,7 @@
 """Batch throughput on 1 and 2 Dask workers against single-process ``assess_many``, and the driver's memory.
 
     python benchmarks/batch_scale.py [--images 128] [--model default|untrained|CKPT] [--rows 10000 100000]
+                                     [--engine onnx torch]
 
 Part 1 (throughput, same run, same images): ``Scorer.assess_many`` in this process (the
 baseline), ``run_batch`` with the local engine, and ``run_batch`` on a local Dask cluster
@@ -9,6 +10,8 @@ rounds (median reported) so that other load on the machine hits every configurat
 Dask figures are steady state (workers started and holding the model, as on a long run);
 the one-off cluster start with model loads is reported separately (``startup s``).
 Images: the first N AGIQA-3K images from ../shared/data (else 512x512 JPEGs made here).
+Part 1 runs once per inference engine (``--engine``, default both: ONNX Runtime, the
+default, and PyTorch); each row names its engine and compares with that engine's baseline.
 
 Part 2 (driver memory): manifests of 10k and 100k rows run through the Dask engine
 (2 workers) and the local engine. Every row names a file that does not exist, so each
@@ -105,9 +108,10 @@ def _untrained_checkpoint(folder: Path) -> str:
     return str(folder)
 
 
-def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], str]:
+def throughput(args: argparse.Namespace, tmp: Path, engine: str) -> tuple[list[dict[str, Any]], str]:
     """Each configuration scores the same images once per round; rounds interleave the
-    configurations so that a change in the machine's load hits them all alike (median reported)."""
+    configurations so that a change in the machine's load hits them all alike (median reported).
+    ``engine`` is the inference engine every scorer (here and in the Dask workers) loads with."""
     import statistics
 
     import torch
@@ -119,7 +123,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]
     paths, what = _images(args.images, tmp)
     cores = os.cpu_count() or 1
     torch.set_num_threads(cores)
-    factory = functools.partial(artjudge.load, args.model)
+    factory = functools.partial(artjudge.load, args.model, engine=engine)
     scorer = factory()
     scorer.assess_many(paths[: args.batch_size], batch_size=args.batch_size)  # warm-up
     clusters: dict[int, tuple[Any, Any, float]] = {}
@@ -131,7 +135,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]
             # Warm-up run: starts every worker's model (one load per worker process).
             run_batch(
                 paths[: w * args.batch_size],
-                str(tmp / f"warm{w}.parquet"),
+                str(tmp / f"warm{w}-{engine}.parquet"),
                 factory,
                 model=args.model,
                 engine="dask",
@@ -149,7 +153,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]
         def local(r: int) -> int:
             return run_batch(
                 paths,
-                str(tmp / f"local{r}.parquet"),
+                str(tmp / f"local{r}-{engine}.parquet"),
                 lambda: scorer,
                 model=args.model,
                 part_size=args.part_size,
@@ -161,7 +165,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]
             def go(r: int) -> int:
                 return run_batch(
                     paths,
-                    str(tmp / f"dask{w}-{r}.parquet"),
+                    str(tmp / f"dask{w}-{r}-{engine}.parquet"),
                     factory,
                     model=args.model,
                     engine="dask",
@@ -195,6 +199,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]
     for name, w, _ in configs:
         med = statistics.median(times[name])
         row: dict[str, Any] = {
+            "engine": engine,
             "config": name,
             "workers": w,
             "seconds": med,
@@ -303,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions (median reported)")
     ap.add_argument(
+        "--engine",
+        nargs="+",
+        choices=("onnx", "torch"),
+        default=["onnx", "torch"],
+        help="inference engines for the throughput part (default both, one after the other)",
+    )
+    ap.add_argument(
         "--skip-throughput",
         action="store_true",
         help="memory part only; writes benchmarks/results/batch_memory.json (unless --json), "
@@ -320,7 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         if args.model == "untrained":
             args.model = _untrained_checkpoint(tmp / "untrained")
-        tp, what = ([], "skipped") if args.skip_throughput else throughput(args, tmp)
+        tp: list[dict[str, Any]] = []
+        what = "skipped"
+        if not args.skip_throughput:
+            for engine in args.engine:
+                rows, what = throughput(args, tmp, engine)
+                tp += rows
         mem = driver_memory(args, tmp)
 
         import artjudge
@@ -331,11 +348,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores"
     )
     print(
-        f"{'config (median of rounds)':42s} {'seconds':>8s} {'img/s':>7s} {'vs base':>8s} {'startup s':>9s}"
+        f"{'engine':6s} {'config (median of rounds)':42s} {'seconds':>8s} {'img/s':>7s} {'vs base':>8s} "
+        f"{'startup s':>9s}"
     )
     for r in tp:
         print(
-            f"{r['config']:42s} {r['seconds']:8.1f} {r['img_s']:7.2f} {r['vs_baseline']:7.2f}x "
+            f"{r['engine']:6s} {r['config']:42s} {r['seconds']:8.1f} {r['img_s']:7.2f} {r['vs_baseline']:7.2f}x "
             f"{r.get('startup_s', float('nan')):9.1f}"
         )
     print("\nDriver memory (every row a missing file -> failure row; scoring not measured here)")
@@ -352,9 +370,11 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/batch_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cores": os.cpu_count(),
+        "load_average_1_5_15_at_end": list(os.getloadavg()),  # other work on the machine during the run
         "model": {"id": info["id"], "version": info["version"]},
         "images": what,
         "batch_size": args.batch_size,
+        "engines": [] if args.skip_throughput else args.engine,
         "throughput": tp,
         "driver_memory": mem,
         "driver_memory_note": "every manifest row names a missing file; measures streaming, "

@@ -9,7 +9,9 @@
    consistency score (``models.consistency``), plus a paired bootstrap of the shipped
    score's SRCC gain over quality-only.
 2. Grouped 5-fold CV over train+val (out of fold, folds by prompt): the same comparison, so
-   the figure does not rest on one split.
+   the figure does not rest on one split. The shipped quality score has seen the train
+   images (SRCC 0.96 with their ``mos_quality``), so here the quality input and the
+   quality-only baseline are the honest out-of-fold quality (``train.consistency.honest_quality``).
 3. Stress test: for each test image, the correct prompt against the same prompt with its
    first object swapped for another test prompt's object, or its colour word swapped:
    the share of images where the correct prompt scores higher (ties counted apart).
@@ -19,6 +21,7 @@ Writes benchmarks/results/consistency_agiqa.json.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -55,9 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from artjudge.eval import metrics
     from artjudge.features.prompt_elements import parse_prompt
-    from artjudge.models.consistency import FEATURE_NAMES, OfflineConsistency
+    from artjudge.models.consistency import FEATURE_NAMES, SIGNS, WEIGHTS_PATH, OfflineConsistency
     from artjudge.models.process.text import embed_texts
-    from artjudge.train.consistency import Inputs, class_probs, grouped_oof, ridge_fit, signals_of
+    from artjudge.train.consistency import (
+        Inputs,
+        class_probs,
+        grouped_oof,
+        honest_quality,
+        ridge_fit,
+        signals_of,
+    )
 
     t0 = time.time()
     inp = Inputs.load(Path(args.inputs))
@@ -68,24 +78,30 @@ def main(argv: list[str] | None = None) -> int:
     train, trainval = inp.split == "train", inp.split != "test"
     y = inp.mos_align.astype(np.float64)
 
-    # perturbed prompts for the stress test (test images only)
-    test_objects = sorted(
-        {e.value for p in set(inp.prompt[test]) for e in parse_prompt(p) if e.kind == "object"}
-    )
+    # perturbed prompts for the stress test: test images (the figure), then train+val images
+    # (more colour prompts: the test split has 11, 7 of them warm/cold palettes)
     perturbed: dict[int, tuple[str, str]] = {}
-    for i in np.flatnonzero(test):
-        p = str(inp.prompt[i])
-        els = parse_prompt(p)
-        colour_words = [w for w in re.findall(r"[a-z]+", p.lower()) if w in SWAP_COLOURS]
-        if colour_words:
-            w = colour_words[0]
-            perturbed[int(i)] = ("colour", re.sub(rf"\b{w}\b", SWAP_COLOURS[w], p, count=1, flags=re.I))
-            continue
-        objs = [e.value for e in els if e.kind == "object" and e.value.split()[-1] in p.lower()]
-        if objs:
-            head = objs[0].split()[-1]
-            other = str(rng.choice([o for o in test_objects if head not in o]))
-            perturbed[int(i)] = ("object", re.sub(rf"\b{re.escape(head)}\b", other, p, count=1, flags=re.I))
+    for part in (test, trainval):
+        part_objects = sorted(
+            {e.value for p in set(inp.prompt[part]) for e in parse_prompt(p) if e.kind == "object"}
+        )
+        for i in np.flatnonzero(part):
+            p = str(inp.prompt[i])
+            els = parse_prompt(p)
+            colour_words = [w for w in re.findall(r"[a-z]+", p.lower()) if w in SWAP_COLOURS]
+            if colour_words:
+                w = colour_words[0]
+                kind = "colour: palette" if w in ("warm", "cold") else "colour: bound"
+                perturbed[int(i)] = (kind, re.sub(rf"\b{w}\b", SWAP_COLOURS[w], p, count=1, flags=re.I))
+                continue
+            objs = [e.value for e in els if e.kind == "object" and e.value.split()[-1] in p.lower()]
+            if objs:
+                head = objs[0].split()[-1]
+                other = str(rng.choice([o for o in part_objects if head not in o]))
+                perturbed[int(i)] = (
+                    "object",
+                    re.sub(rf"\b{re.escape(head)}\b", other, p, count=1, flags=re.I),
+                )
     texts = sorted(set(inp.prompt.tolist()) | {v[1] for v in perturbed.values()})
     emb = dict(zip(texts, np.asarray(embed_texts(texts), dtype=np.float64), strict=True))
 
@@ -133,35 +149,48 @@ def main(argv: list[str] | None = None) -> int:
     # grouped 5-fold CV over train+val, the shipped inputs refitted per fold
     groups = np.unique(inp.prompt, return_inverse=True)[1]
     used = [j for j, c in enumerate(model.coef) if c != 0]
-    z = (X - model.feat_mean) / model.feat_std
-    oof_ship = grouped_oof(z[trainval][:, used], y[trainval], groups[trainval])
+    card = json.loads((WEIGHTS_PATH.parent / "card.json").read_text())
+    signs = np.array([SIGNS[FEATURE_NAMES[j]] for j in used]) if card.get("sign_constrained") else None
+    honest = honest_quality(inp)
+    Xh = X.copy()
+    Xh[:, FEATURE_NAMES.index("quality")] = honest
+    z = (Xh - model.feat_mean) / model.feat_std
+    oof_ship = grouped_oof(z[trainval][:, used], y[trainval], groups[trainval], signs=signs)
     oof_ground = grouped_oof(zg[trainval], y[trainval], groups[trainval])
     tv = np.ones(int(trainval.sum()), bool)
     yy = y
     y = y[trainval]  # row() reads y: the CV rows are over train+val
     cv_rows = [
-        row("quality only", quality[trainval], tv),
+        row("shipped quality (has seen the train images)", quality[trainval], tv),
+        row("quality only (out-of-fold quality)", honest[trainval], tv),
         row("grounding only (OOF)", oof_ground, tv),
         row("shipped inputs (OOF)", oof_ship, tv),
     ]
-    gain_cv = paired_gain(oof_ship, quality[trainval], y)
+    gain_cv = paired_gain(oof_ship, honest[trainval], y)
     y = yy
 
     # stress test
     stress: dict[str, dict[str, float]] = {}
-    for kind in ("object", "colour"):
-        idx = [i for i, v in perturbed.items() if v[0] == kind]
-        if not idx:
-            continue
-        right = np.array([shipped[i] for i in idx])
-        wrong = np.array([model.score_features(feats(i, perturbed[i][1])) for i in idx])
-        stress[kind] = {
-            "n": len(idx),
-            "correct_beats_perturbed": float(np.mean(right > wrong)),
-            "ties": float(np.mean(np.isclose(right, wrong))),
-            "mean_drop": float(np.mean(right - wrong)),
-        }
-    examples = {str(inp.prompt[i]): v[1] for i, v in list(perturbed.items())[:6]}
+    kinds = {
+        "object": ("object",),
+        "colour": ("colour: bound", "colour: palette"),
+        "colour: bound": ("colour: bound",),
+        "colour: palette": ("colour: palette",),
+    }
+    for part_name, part in (("", test), ("train+val ", trainval)):
+        for kind, accepted in kinds.items():
+            idx = [i for i, v in perturbed.items() if v[0] in accepted and part[i]]
+            if not idx:
+                continue
+            right = np.array([shipped[i] for i in idx])
+            wrong = np.array([model.score_features(feats(i, perturbed[i][1])) for i in idx])
+            stress[part_name + kind] = {
+                "n": len(idx),
+                "correct_beats_perturbed": float(np.mean(right > wrong)),
+                "ties": float(np.mean(np.isclose(right, wrong))),
+                "mean_drop": float(np.mean(right - wrong)),
+            }
+    examples = {str(inp.prompt[i]): v[1] for i, v in list(perturbed.items())[:6] if test[i]}
 
     header = ["method", "SRCC", "95% CI", "PLCC", "95% CI"]
     print_table(f"AGIQA-3K mos_align, test split by prompt (n={int(test.sum())})", header, test_rows)
@@ -171,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # type: ignore[index]
     print_table(f"grouped 5-fold CV over train+val (n={int(trainval.sum())})", header, cv_rows)
     print(
-        f"OOF shipped inputs - quality SRCC gain {gain_cv['srcc_gain']:+.4f}, paired 95% CI "
+        f"OOF shipped inputs - out-of-fold quality SRCC gain {gain_cv['srcc_gain']:+.4f}, paired 95% CI "
         f"[{gain_cv['ci95'][0]:+.4f}, {gain_cv['ci95'][1]:+.4f}]"
     )  # type: ignore[index]
     for kind, s in stress.items():

@@ -8,7 +8,11 @@ painted in training). Per attribute: SRCC, PLCC, MSE (1-10 scale) and ACC (round
 agreement, PPJudge). Real order: for Sheep Market *test* drawings (every one with at least
 4 strokes by default; ``--n-sheep N`` samples N), the true stroke order against random
 permutations of the same strokes (never the true order itself); the judge should give the
-true order higher process stability. Writes benchmarks/results/process_accuracy.json.
+true order higher process stability. Same run: the signals-only baseline and the combined
+(shipped) judge, the inverse-painting time-lapse (true vs reversed vs shuffled) and the
+realistic-media every-order check of benchmarks/process_realistic.py (``--n-watercolour 0``
+skips it). The averaged-embedding baseline is trained once per weights and kept in the
+feature cache (``cached_baseline``). Writes benchmarks/results/process_accuracy.json.
 """
 
 from __future__ import annotations
@@ -140,20 +144,11 @@ def signals_predictions(
 ) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
     """Signals-only and combined (shipped) predictions on the held-out processes, rendered
     again from their seed (the token cache holds no pixels); consistency: the network's."""
-    from artjudge.data.process.synthetic import PROCESS_KEYS, generate_dataset
-    from artjudge.features.process_signals import process_signals
-    from artjudge.models.process.signals_readout import blend_scores
+    from artjudge.data.process.synthetic import generate_dataset
+    from artjudge.train.signals import readout_predictions
 
     procs = generate_dataset(n_test, 20251122, targets, n_frames=tc.n_frames, size=tc.size)
-    summ = np.stack([process_signals(p.frames)[1][-1] for p in procs])
-    sig = readout.predict(summ)
-    sig_pred, comb_pred = model_pred.copy(), model_pred.copy()
-    sig_pred[:, PROCESS_KEYS.index("consistency")] = np.nan
-    for a, v in sig.items():
-        j = PROCESS_KEYS.index(a)
-        sig_pred[:, j] = v
-        comb_pred[:, j] = blend_scores(a, readout.blend.get(a, 1.0), model_pred[:, j], v)
-    return sig_pred, comb_pred
+    return readout_predictions(readout, model_pred, procs)
 
 
 def timelapse_check(net, baseline, encoder, readout, n_shuffles: int = 10, seed: int = 3) -> dict | None:  # type: ignore[no-untyped-def]
@@ -208,44 +203,22 @@ def timelapse_check(net, baseline, encoder, readout, n_shuffles: int = 10, seed:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-test", type=int, default=160)
-    ap.add_argument(
-        "--n-sheep", type=int, default=0, help="Sheep Market test drawings (0: all; -1: skip the order check)"
-    )
-    ap.add_argument("--shuffles", type=int, default=3)
-    ap.add_argument("--baseline-epochs", type=int, default=60)
-    ap.add_argument("--weights", default="default")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    from artjudge.io.files import atomic_write_text
-    from artjudge.models.process.encoder import PatchEncoder
-    from artjudge.models.process.judge import default_weights_path, load_net
+def training_sources(net, blob: dict, encoder, cache: Path) -> list:  # type: ignore[no-untyped-def]
+    """The network's training data, exactly as train-process built it (from the feature cache),
+    with the judge's grounding features: what the averaged-embedding baseline trains on."""
     from artjudge.train.process import (
         Bundle,
         ProcessTrainConfig,
         add_alignment,
         agiqa_bundle,
         load_targets,
-        predict,
         sheep_pairs,
         synthetic_bundle,
-        train_baseline,
     )
 
-    t0 = time.time()
-    wpath = default_weights_path() if args.weights == "default" else Path(args.weights)
-    net, blob = load_net(wpath)
-    meta = blob["meta"]
-    tc = ProcessTrainConfig()
-    cache = Path(args.cache_dir)
-    encoder = PatchEncoder(resolution=int(meta["resolution"]), grid=net.cfg.grid)
+    meta, tc = blob["meta"], ProcessTrainConfig()
     agiqa_root = SHARED / "agiqa-3k"
     have_agiqa = (agiqa_root / "data.csv").is_file()
-    # The training data, exactly as train-process built it (read from the feature cache).
     train_targets = load_targets(agiqa_root if have_agiqa else None, tc.n_targets, tc.size, int(meta["seed"]))
     synth = synthetic_bundle(
         encoder, int(meta["n_synthetic"]), int(meta["seed"]), train_targets, cache, tc.n_frames, tc.size
@@ -267,17 +240,76 @@ def main(argv: list[str] | None = None) -> int:
     if have_agiqa:
         ag, splits = agiqa_bundle(encoder, agiqa_root, cache)
         sources.append((ag.subset(np.array([s == "train" for s in splits])), 1.0))
+    if net.grounder.ready:
+        add_alignment([s for s, _ in sources if isinstance(s, Bundle)], encoder, net.grounder, fit=False)
+    return sources
 
+
+def cached_baseline(net, blob: dict, encoder, cache: Path, wpath: Path, epochs: int = 60):  # type: ignore[no-untyped-def]
+    """The averaged-embedding baseline trained on :func:`training_sources` (seed 0), kept in
+    the feature cache per weights and epochs so the benchmarks that share it train it once."""
+    from artjudge.io.files import sha256_file
+    from artjudge.models.process.baseline import AvgEmbedMLP
+    from artjudge.train.process import train_baseline
+
+    path = cache / f"avg-embed-baseline-{sha256_file(wpath)[:16]}-e{epochs}.pt"
+    if path.is_file():
+        model = AvgEmbedMLP(encoder.token_dim)
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval()
+    model = train_baseline(training_sources(net, blob, encoder, cache), epochs=epochs, progress=True)
+    torch.save(model.state_dict(), path)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-test", type=int, default=160)
+    ap.add_argument(
+        "--n-sheep", type=int, default=0, help="Sheep Market test drawings (0: all; -1: skip the order check)"
+    )
+    ap.add_argument("--shuffles", type=int, default=3)
+    ap.add_argument(
+        "--n-watercolour",
+        type=int,
+        default=70,
+        help="realistic watercolour processes for the every-order check (0: skip it; process_realistic.py)",
+    )
+    ap.add_argument("--n-other", type=int, default=40, help="realistic processes per other medium")
+    ap.add_argument("--baseline-epochs", type=int, default=60)
+    ap.add_argument("--weights", default="default")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from artjudge.io.files import atomic_write_text
+    from artjudge.models.process.encoder import PatchEncoder
+    from artjudge.models.process.judge import default_weights_path, load_net
+    from artjudge.train.process import (
+        ProcessTrainConfig,
+        add_alignment,
+        load_targets,
+        predict,
+        synthetic_bundle,
+    )
+
+    t0 = time.time()
+    wpath = default_weights_path() if args.weights == "default" else Path(args.weights)
+    net, blob = load_net(wpath)
+    meta = blob["meta"]
+    tc = ProcessTrainConfig()
+    cache = Path(args.cache_dir)
+    encoder = PatchEncoder(resolution=int(meta["resolution"]), grid=net.cfg.grid)
+    agiqa_root = SHARED / "agiqa-3k"
+    have_agiqa = (agiqa_root / "data.csv").is_file()
     # Held out: new seed, targets from the AGIQA-3K test split.
     test_targets = load_targets(agiqa_root if have_agiqa else None, 80, tc.size, 99, split="test")
     test = synthetic_bundle(
         encoder, args.n_test, 20251122, test_targets, cache, tc.n_frames, tc.size, name="synthetic-heldout"
     )
     if net.grounder.ready:  # the judge's grounding features, for the judge and the baseline alike
-        add_alignment(
-            [s for s, _ in sources if isinstance(s, Bundle)] + [test], encoder, net.grounder, fit=False
-        )
-    baseline = train_baseline(sources, epochs=args.baseline_epochs, progress=True)
+        add_alignment([test], encoder, net.grounder, fit=False)
+    baseline = cached_baseline(net, blob, encoder, cache, wpath, args.baseline_epochs)
     model_pred = predict(net, test)
     base_pred = predict(baseline, test)
     model_tab = attribute_table(model_pred, test.labels)
@@ -298,6 +330,19 @@ def main(argv: list[str] | None = None) -> int:
         order = real_order_check(
             net, baseline, encoder, args.n_sheep, args.shuffles, tc.sheep_frames, readout=readout
         )
+
+    realistic = None
+    if args.n_watercolour > 0:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from process_realistic import TARGET_SEED, print_table, realistic_check, realistic_processes
+
+        rtargets = load_targets(agiqa_root if have_agiqa else None, 80, 256, TARGET_SEED, split="test")
+        procs = realistic_processes(
+            ["watercolour", "pencil_ink", "opaque", "digital"],
+            [args.n_watercolour] + [args.n_other] * 3,
+            rtargets,
+        )
+        realistic = realistic_check(net, encoder, readout, baseline, procs)
 
     from artjudge.taxonomy import PROCESS
 
@@ -327,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"  {who:<10}{attr:<24}{v['true']:>7.2f}{v['reversed']:>9.2f}{v['shuffled_mean']:>9.2f}"
                 )
+    if realistic:
+        print(
+            "\nrealistic-media processes (held-out AGIQA-3K test targets), every order of 3-4 photographed stages:"
+        )
+        print_table(realistic)
     wins = model_tab["mean"]["srcc"] > base_tab["mean"]["srcc"]
     print(
         f"model wins on mean SRCC: {wins} ({model_tab['mean']['srcc']:.3f} vs {base_tab['mean']['srcc']:.3f})"
@@ -354,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "signals_only": signals_tab,
         "combined_shipped": combined_tab,
         "timelapse": timelapse,
+        "realistic": realistic,
     }
     atomic_write_text(RESULTS / "process_accuracy.json", json.dumps(result, indent=2))
     return 0

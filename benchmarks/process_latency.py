@@ -1,6 +1,6 @@
 """Latency of a new frame: key-value cache (``update``) against a full recompute.
 
-    python benchmarks/process_latency.py [--repeats 20]
+    python benchmarks/process_latency.py [--repeats 20] [--engine onnx torch]
 
 For processes of 10 and 50 frames, the time to get scores after the last frame: with the
 cache (one ``step`` over the new frame's tokens) and by recomputing the whole sequence
@@ -8,8 +8,11 @@ cache (one ``step`` over the new frame's tokens) and by recomputing the whole se
 canvas signals, the recompute every frame's), both on precomputed frame tokens and alignment features
 against a reference image, in the same run; plus the frozen encoder's time for one frame
 (patch tokens, class logits and alignment features), which both paths pay once per new
-frame (a full recompute that re-encoded every frame would pay it T times). Writes
-benchmarks/results/process_latency.json.
+frame (a full recompute that re-encoded every frame would pay it T times). The encoder runs
+on each ``--engine`` (default both: ONNX Runtime, the default engine, and PyTorch); the
+judge's transformer and the signals are the same torch/NumPy code on either, so the cache and
+recompute rows are measured once, on the first engine's tokens, and each engine adds its
+encoder time. Writes benchmarks/results/process_latency.json.
 """
 
 from __future__ import annotations
@@ -43,35 +46,54 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--weights", default="default")
+    ap.add_argument(
+        "--engine",
+        nargs="+",
+        choices=("onnx", "torch"),
+        default=["onnx", "torch"],
+        help="frame encoder engines",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from artjudge.io.files import atomic_write_text
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net
+    from artjudge.models.process.onnx_encoder import OnnxPatchEncoder
 
     wpath = default_weights_path() if args.weights == "default" else Path(args.weights)
     net, blob = load_net(wpath)
-    encoder = PatchEncoder(resolution=int(blob["meta"]["resolution"]), grid=net.cfg.grid)
+    resolution = int(blob["meta"]["resolution"])
+    encoders = {
+        e: OnnxPatchEncoder(threads=args.threads)
+        if e == "onnx"
+        else PatchEncoder(resolution=resolution, grid=net.cfg.grid)
+        for e in args.engine
+    }
     rng = np.random.default_rng(0)
     img = Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8))
     ref_img = Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8))
+    encoder = encoders[args.engine[0]]
     ref = torch.from_numpy(encoder.encode([ref_img]))
     grounded = net.grounder.ready
     relevance = (
         net.grounder.relevance_from_logits(torch.from_numpy(encoder.class_logits(ref))) if grounded else None
     )
 
-    def align_of(tokens: torch.Tensor) -> torch.Tensor | None:
+    def align_of(tokens: torch.Tensor, enc: object = encoder) -> torch.Tensor | None:
         """(T, P, F) -> (1, T, n_align), what the judge computes per new frame."""
         if relevance is None:
             return None
-        return net.grounder.features(torch.from_numpy(encoder.class_logits(tokens)).unsqueeze(0), relevance)
+        logits = enc.class_logits(tokens)  # type: ignore[attr-defined]
+        return net.grounder.features(torch.from_numpy(logits).unsqueeze(0), relevance)
 
-    def encode_frame() -> None:
-        align_of(torch.from_numpy(encoder.encode([img])))
+    enc_ms: dict[str, float] = {}
+    for name, enc in encoders.items():
 
-    encode_frame()  # warm up
-    enc_ms = _median_ms(encode_frame, args.repeats)
+        def encode_frame(enc: object = enc) -> None:
+            align_of(torch.from_numpy(enc.encode([img])), enc)  # type: ignore[attr-defined]
+
+        encode_frame()  # warm up
+        enc_ms[name] = _median_ms(encode_frame, args.repeats)
 
     import copy
 
@@ -120,28 +142,41 @@ def main(argv: list[str] | None = None) -> int:
             process_signals(images)  # every frame's signals again
 
         full_ms = _median_ms(full, args.repeats)
-        rows.append(
-            {
-                "frames": n,
-                "cache_ms": cache_ms,
-                "full_ms": full_ms,
-                "speedup": full_ms / cache_ms,
-                "cache_plus_encoder_ms": cache_ms + enc_ms,
-                "full_reencode_ms": full_ms + n * enc_ms,
-            }
-        )
+        rows.append({"frames": n, "cache_ms": cache_ms, "full_ms": full_ms, "speedup": full_ms / cache_ms})
+    engines = {
+        name: {
+            "encoder_ms_per_frame": ms,
+            "rows": [
+                {
+                    "frames": r["frames"],
+                    "cache_plus_encoder_ms": r["cache_ms"] + ms,
+                    "full_reencode_ms": r["full_ms"] + r["frames"] * ms,
+                }
+                for r in rows
+            ],
+        }
+        for name, ms in enc_ms.items()
+    }
     n_net = sum(p.numel() for p in net.parameters())
-    n_enc = sum(p.numel() for p in encoder.net.parameters())
+    torch_enc = (
+        PatchEncoder(resolution=resolution, grid=net.cfg.grid)
+        if "torch" not in encoders
+        else encoders["torch"]
+    )
+    n_enc = sum(p.numel() for p in torch_enc.net.parameters())  # type: ignore[union-attr]
     print(f"\nparameters: judge {n_net:,} (trained), frozen encoder {n_enc:,}; threads={args.threads}")
-    print(f"encoder, one frame: {enc_ms:.1f} ms")
     print(
-        f"{'frames':>6}{'cache ms':>10}{'full ms':>10}{'ratio':>8}{'cache+enc ms':>14}{'full+re-encode ms':>19}"
+        f"{'frames':>6}{'cache ms':>10}{'full ms':>10}{'ratio':>8}  (tokens from the {args.engine[0]} encoder)"
     )
     for r in rows:
-        print(
-            f"{r['frames']:>6}{r['cache_ms']:>10.2f}{r['full_ms']:>10.2f}{r['speedup']:>8.1f}"
-            f"{r['cache_plus_encoder_ms']:>14.1f}{r['full_reencode_ms']:>19.1f}"
-        )
+        print(f"{r['frames']:>6}{r['cache_ms']:>10.2f}{r['full_ms']:>10.2f}{r['speedup']:>8.1f}")
+    for name, e in engines.items():
+        print(f"{name} encoder, one frame: {e['encoder_ms_per_frame']:.1f} ms")
+        for r in e["rows"]:
+            print(
+                f"  {r['frames']:>3} frames: cache+encode {r['cache_plus_encoder_ms']:.1f} ms, "
+                f"full+re-encode {r['full_reencode_ms']:.1f} ms"
+            )
     result = {
         "command": "python benchmarks/process_latency.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -149,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "parameters_judge": n_net,
         "parameters_frozen_encoder": n_enc,
-        "encoder_ms_per_frame": enc_ms,
+        "tokens_from": args.engine[0],
         "rows": rows,
+        "engines": engines,
     }
     atomic_write_text(RESULTS / "process_latency.json", json.dumps(result, indent=2))
     return 0

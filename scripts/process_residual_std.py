@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "process"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from artjudge.data.process.synthetic import generate_dataset
     from artjudge.io.files import atomic_write_json, sha256_file
     from artjudge.models.process.encoder import PatchEncoder
     from artjudge.models.process.judge import default_weights_path, load_net, residual_std_path
+    from artjudge.models.process.signals_readout import SignalsReadout, readout_path
     from artjudge.taxonomy import PROCESS
     from artjudge.train.process import (
         ProcessTrainConfig,
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         predict,
         synthetic_bundle,
     )
+    from artjudge.train.signals import readout_predictions
 
     t0 = time.time()
     wpath = default_weights_path() if args.weights == "default" else Path(args.weights)
@@ -70,12 +73,26 @@ def main(argv: list[str] | None = None) -> int:
     if net.grounder.ready:
         add_alignment([test], encoder, net.grounder, fit=False)
     pred = predict(net, test)  # (N, 8) on 1-10
+    judge = "network alone (no signals readout beside these weights)"
+    readout_sha = None
+    readout_file = readout_path(wpath)
+    readout = SignalsReadout.load(readout_file, sha256_file(wpath))
+    if readout is not None:
+        # The shipped judge blends the network with the signals readout, so its error is
+        # measured on that blend; the processes are rendered again from their seed (the
+        # token cache holds no pixels), exactly as benchmarks/process_accuracy.py does.
+        procs = generate_dataset(args.n_test, TEST_SEED, test_targets, n_frames=tc.n_frames, size=tc.size)
+        pred = readout_predictions(readout, pred, procs)[1]
+        judge = "network blended with its signals readout (the shipped judge)"
+        readout_sha = sha256_file(readout_file)
     resid = pred - test.labels
     rms = np.sqrt(np.nanmean(resid**2, axis=0))
     keys = PROCESS.keys()
     out = {
         "weights": wpath.name,
         "weights_sha256": sha256_file(wpath),
+        "judge": judge,
+        "signals_readout_sha256": readout_sha,
         "scale": "0-100",
         "definition": "root-mean-square of (prediction - label) x 10 per attribute, on held-out synthetic "
         "processes (benchmarks/process_accuracy.py's test set)",

@@ -83,6 +83,36 @@ def test_dask_run_matches_local_run(tmp_path: Path, ckpt: Path, client: Any) -> 
     assert dask_df["error"].notna().tolist() == [False] * 7 + [True]
 
 
+def test_dask_passes_prompt_and_reference_columns_through(tmp_path: Path, ckpt: Path, client: Any) -> None:
+    """Manifest references reach the workers: per-row consistency and a missing reference's row as locally."""
+    import pandas as pd
+
+    imgs = make_images(tmp_path / "imgs", 3)
+    pd.DataFrame(
+        {
+            "path": [p.name for p in imgs],
+            "reference": [imgs[0].name, "nope.png", None],
+        }
+    ).to_csv(tmp_path / "imgs" / "m.csv", index=False)
+    factory = functools.partial(artjudge.load, str(ckpt))
+    manifest = [str(tmp_path / "imgs" / "m.csv")]
+    dask_run = {"model": "t", "engine": "dask", "client": client, "part_size": 2, "progress": False}
+    d = run_batch(manifest, str(tmp_path / "d.parquet"), factory, **dask_run)
+    scorer = factory()
+    run_batch(manifest, str(tmp_path / "l.parquet"), lambda: scorer, model="t", part_size=3, progress=False)
+    dask_df = pq.read_table(tmp_path / "d.parquet").to_pandas()
+    local_df = pq.read_table(tmp_path / "l.parquet").to_pandas()
+    assert (d.rows, d.failed) == (3, 1)
+    assert dask_df["consistency_source"].tolist()[0] == "reference"
+    assert dask_df["consistency_score"].notna().tolist() == [True, False, False]
+    assert dask_df["consistency_score"][0] == pytest.approx(local_df["consistency_score"][0], abs=1e-3)
+    assert (
+        dask_df["error"][1]
+        == local_df["error"][1]
+        == f"reference {tmp_path / 'imgs' / 'nope.png'}: file not found"
+    )
+
+
 def test_killed_worker_loses_no_partition_and_its_partition_is_redone(
     tmp_path: Path, ckpt: Path, client: Any
 ) -> None:

@@ -111,6 +111,46 @@ def test_red_prompt_fits_a_red_image_better_than_a_blue_prompt(scorer) -> None: 
     assert conf["a red colored car"]["red on car"] > conf["a blue colored car"]["blue on car"]
 
 
+def test_soft_colour_names_favour_the_painted_colour_without_ties() -> None:
+    from artjudge.features.colour import soft_colour_fractions
+
+    for name, rgb in (("red", (210, 25, 25)), ("blue", (30, 70, 210)), ("green", (40, 150, 50))):
+        img = np.zeros((64, 64, 3), np.uint8)
+        img[:] = (235, 235, 235)
+        img[16:48, 16:48] = rgb
+        shares = soft_colour_fractions(img)
+        assert abs(float(shares.sum()) - 1.0) < 1e-4
+        chromatic = [c for c in COLOURS if c not in ("white", "gray", "black")]
+        assert max(chromatic, key=lambda c: shares[COLOURS.index(c)]) == name
+        assert len(set(np.round(shares, 6).tolist())) == len(COLOURS)  # soft: no two colours tie
+
+
+def test_signed_ridge_keeps_each_coefficient_on_its_side() -> None:
+    from artjudge.train.consistency import ridge_fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = x[:, 0] - 0.5 * x[:, 1] + 0.1 * rng.normal(size=400)
+    free, _ = ridge_fit(x, y)
+    assert free[1] < -0.3  # unconstrained, the second input takes its negative weight
+    signed, _ = ridge_fit(x, y, np.array([1.0, 1.0, -1.0]))
+    assert signed[0] > 0.5 and signed[1] == 0.0 and signed[2] <= 0.0
+
+
+@needs_extra("text")
+def test_swapped_colour_word_scores_lower(scorer) -> None:  # type: ignore[no-untyped-def]
+    """The colour-swap stress test in miniature: the same image, the prompt's colour swapped."""
+    for right, wrong, rgb in (("red", "blue", (210, 20, 20)), ("green", "purple", (40, 150, 50))):
+        arr = np.zeros((128, 128, 3), np.uint8)
+        arr[:] = (235, 235, 235)
+        arr[32:96, 32:96] = rgb
+        img = Image.fromarray(arr)
+        good = scorer.assess(img, prompt=f"a {right} colored car").consistency
+        bad = scorer.assess(img, prompt=f"a {wrong} colored car").consistency
+        assert good is not None and bad is not None
+        assert good.score > bad.score, (right, good.score, bad.score)
+
+
 def test_no_prompt_no_entry(scorer) -> None:  # type: ignore[no-untyped-def]
     assert scorer.assess(_synthetic(2)).consistency is None
 

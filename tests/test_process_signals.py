@@ -100,3 +100,38 @@ def test_shipped_judge_blank_never_deep_erasing_never_stable() -> None:
         assert making.attributes[k].score > erasing.attributes[k].score
         steps = [t[k] for t in making.timeline]
         assert steps[-1] > steps[0]  # depth rises as the painting accumulates
+
+
+def test_trend_and_shortfall_tell_a_process_from_its_reverse() -> None:
+    names = summary_names()
+    frames = _accumulating(5)
+    fwd = process_signals(frames)[1][-1]
+    rev = process_signals(frames[::-1])[1][-1]
+    trend, short = names.index("accumulation_trend"), names.index("detail_shortfall")
+    assert fwd[trend] > 0.5 and rev[trend] < -0.3
+    assert fwd[short] == pytest.approx(0.0, abs=1e-9) and rev[short] > 0.05
+    assert fwd[names.index("value_last")] > 0.1  # pigment laid down
+
+
+def test_order_faults_label_what_an_order_shows() -> None:
+    from artjudge.data.process.synthetic import labels_from_faults
+    from artjudge.taxonomy import PROCESS
+    from artjudge.train.signals import order_faults
+
+    assert order_faults([0, 1, 2, 3], {}) == {}
+    rev = order_faults([3, 2, 1, 0], {"flat_colour": 0.2})
+    assert rev["regression"] == 1.0 and rev["no_detail"] == 1.0 and rev["flat_colour"] == 1.0
+    swap = order_faults([0, 2, 1, 3], {})  # ends on the last frame: only the swap counts
+    assert swap == {"regression": pytest.approx(1 / 6)}
+    lab = labels_from_faults(rev)
+    assert lab[PROCESS.keys().index("process_stability")] == pytest.approx(2.0)
+
+
+def test_order_summaries_equal_judging_each_order() -> None:
+    from artjudge.features.process_signals import order_summaries
+
+    frames = _accumulating(4, size=96, seed=3)
+    orders = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 0, 3, 2], [2, 3, 0, 1]]
+    fast = order_summaries(frames, orders)
+    for o, row in zip(orders, fast, strict=True):
+        assert np.allclose(row, process_signals([frames[i] for i in o])[1][-1], atol=1e-12)

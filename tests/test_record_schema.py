@@ -143,7 +143,8 @@ def test_process_record_is_0_100_with_measured_std(process_record: ProcessAssess
 
 
 def test_residual_std_is_the_benchmarks_error_of_the_shipped_weights() -> None:
-    """The std is measured: its square / 100 is benchmarks/process_accuracy.py's MSE (1-10), per attribute."""
+    """The std is measured: its square / 100 is benchmarks/process_accuracy.py's MSE (1-10) of the
+    shipped judge (the network blended with its signals readout), per attribute."""
     from artjudge.io.files import sha256_file
     from artjudge.models.process.judge import default_weights_path, residual_std_path
 
@@ -152,7 +153,10 @@ def test_residual_std_is_the_benchmarks_error_of_the_shipped_weights() -> None:
     assert stored["weights_sha256"] == sha256_file(weights), (
         "the shipped process weights changed: run python scripts/process_residual_std.py"
     )
-    bench = json.loads((REPO / "benchmarks" / "results" / "process_accuracy.json").read_text())["model"]
+    assert stored["judge"].endswith("(the shipped judge)")
+    bench = json.loads((REPO / "benchmarks" / "results" / "process_accuracy.json").read_text())[
+        "combined_shipped"
+    ]
     for k in PROCESS_KEYS:
         assert stored["residual_std"][k] == pytest.approx(10 * math.sqrt(bench[k]["mse"]), abs=2e-3), k
 

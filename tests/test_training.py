@@ -82,6 +82,23 @@ def test_nan_loss_stops_cleanly() -> None:
         fit_head(tr, trt, tr, trt, _config(epochs=1))
 
 
+def test_select_epoch_last_keeps_the_final_epoch_whatever_val_says() -> None:
+    """A fixed epoch count (training on train+val, chosen by CV) must not fall back to val selection."""
+    torch.set_num_threads(1)
+    tr, trt = _synthetic(200, 5)
+    va, vat = _synthetic(80, 6)
+    upside_down = Targets({k: -v for k, v in vat.scores.items()}, vat.stds)  # rewards the least-fit epoch
+    best = fit_head(tr, trt, va, upside_down, _config(epochs=3))
+    last = fit_head(tr, trt, va, upside_down, _config(epochs=3, select_epoch="last"))
+    val_curve = [h["val_srcc"] for h in best.history]
+    assert best.best_epoch == int(np.argmax(val_curve))
+    assert last.best_epoch == 2
+    assert last.best_val_srcc == last.history[-1]["val_srcc"]
+    assert [h["loss"] for h in last.history] == [h["loss"] for h in best.history]  # same training
+    with pytest.raises(ValueError, match="select_epoch 'first'"):
+        fit_head(tr, trt, va, vat, _config(epochs=1, select_epoch="first"))
+
+
 def test_train_head_on_a_manifest_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     from artjudge.data import read_dataset
     from artjudge.train.head import train_head

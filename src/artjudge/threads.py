@@ -6,13 +6,21 @@ threads inside NumPy calls, and the prefetch thread decodes JPEGs beside the net
 alone they oversubscribe the CPU and the kernel spends the time switching (system time above
 user time in ``/usr/bin/time -v``). The rule, documented in docs/performance.md:
 
-* the network gets ``cores // workers`` intra-op threads (at least 1), one inter-op thread,
-  and ONNX Runtime does not spin-wait (its threads sleep while decoding runs);
+* the network gets ``cores // workers`` threads (``compute``, at least 1), one inter-op
+  thread, and ONNX Runtime does not spin-wait (its threads sleep while decoding runs);
+* a stream of batches (``assess_many``, ``iter_assess``, ``batch``) on ONNX Runtime runs as
+  ``lanes = compute`` pipeline lanes: each lane decodes, prepares, encodes (a session with
+  ONE intra-op thread) and scores whole batches, the lanes working on different batches at
+  once. Two single-threaded lanes keep both cores busy without the barrier stalls of one
+  two-thread session sharing the cores with a decode thread (a descheduled pool thread
+  holds up every parallel operator); a single call (one image, one service request) uses
+  the ``compute``-thread session, for latency;
 * BLAS gets 1 thread: NumPy work outside the network is small per image and already runs
   beside the network in the prefetch thread;
-* decoding uses one prefetch thread per process (next batch while this one encodes), and
-  per-image preparation (resize, hand-crafted measures) uses ``compute`` threads while
-  the network is idle.
+* with one lane (torch, one thread, or ``ARTJUDGE_THREAD_POLICY=off``) decoding uses one
+  prefetch thread per process (next batch while this one encodes), and per-image
+  preparation (resize, hand-crafted measures) uses ``compute`` threads while the network
+  is idle.
 
 This module is at the bottom of the layers: it imports neither torch nor onnxruntime, and
 touches torch only when torch is already imported (so a torch-free install stays torch-free).
@@ -23,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: Environment variable overriding the intra-op thread count for the network (an integer >= 1).
 THREADS_ENV = "ARTJUDGE_THREADS"
@@ -39,9 +47,10 @@ def policy_enabled() -> bool:
 class ThreadPolicy:
     """How many threads each pool gets in one process."""
 
-    compute: int  # intra-op threads of the network (torch or ONNX Runtime)
+    compute: int  # intra-op threads of the network (torch or ONNX Runtime) for single calls
     blas: int  # OpenBLAS / MKL threads inside NumPy and SciPy
-    prefetch: int  # decode threads running ahead of the network
+    prefetch: int  # decode threads running ahead of the network (one-lane streams)
+    lanes: int = 1  # pipeline lanes for streams of batches on ONNX Runtime, one network thread each
 
 
 def cpu_count() -> int:
@@ -69,7 +78,7 @@ def policy_for(workers: int = 1, threads: int | None = None) -> ThreadPolicy:
     if threads is not None and threads < 1:
         raise ValueError(f"threads={threads}: must be at least 1")
     compute = threads if threads is not None else max(1, cpu_count() // max(1, workers))
-    return ThreadPolicy(compute=compute, blas=1, prefetch=1)
+    return ThreadPolicy(compute=compute, blas=1, prefetch=1, lanes=compute if policy_enabled() else 1)
 
 
 _BLAS_LIMITER: object | None = None
@@ -99,6 +108,11 @@ def apply_policy(policy: ThreadPolicy) -> ThreadPolicy:
         for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, str(policy.blas))
     return policy
+
+
+def lane_policy(policy: ThreadPolicy) -> ThreadPolicy:
+    """The policy of one pipeline lane: a single network thread, no lanes of its own."""
+    return replace(policy, compute=1, lanes=1)
 
 
 def ort_session_options(policy: ThreadPolicy) -> object:

@@ -53,6 +53,7 @@ def run_batch(
     scorer_factory: ScorerFactory,
     *,
     model: str = "default",
+    consistency_model: str = "offline",
     engine: str = "local",
     part_size: int = 1024,
     batch_size: int = 16,
@@ -72,7 +73,8 @@ def run_batch(
     ``model`` names the scorer in the run's settings (a rerun with another model is
     refused rather than mixed); ``scorer_factory`` builds it, once per process.
     ``progress`` shows done/total, rate and ETA on stderr: a bar on a terminal, plain lines
-    in a log (see :mod:`artjudge.batch.progress`).
+    in a log (see :mod:`artjudge.batch.progress`). ``consistency_model`` names what checks rows
+    with a prompt or reference (recorded like ``model``; the factory must build it).
     """
     if engine not in ENGINES:
         raise BatchError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -86,6 +88,8 @@ def run_batch(
     t0 = time.perf_counter()
     store = PartStore(output)
     settings = {"inputs": inputs, "root": root, "part_size": part_size, "model": model, "critique": critique}
+    if consistency_model != "offline":  # recorded only when set, so runs from before the option still resume
+        settings["consistency_model"] = consistency_model
     prog = store.check_settings(settings, restart=restart)
     done = set(store.done_parts())
     if prog.complete and not done:

@@ -5,6 +5,9 @@ A scorer here is a :class:`artjudge.models.base.Scorer` (whatever ``artjudge.loa
 ``iter_assess`` as paths, so its loader thread decodes the next batch while the network runs;
 remote (fsspec) paths are fetched and decoded by a small thread pool ahead of it.
 Rows that already carry an error (a manifest row without a path) never reach the scorer.
+A row with a prompt or reference goes to the scorer as a
+:class:`~artjudge.models.base.ConsistencyInput`, so its record gets ``consistency``; a
+reference that cannot be read fails that row only, with the reason.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from artjudge.batch.sources import InputRow, is_remote
 from artjudge.batch.table import assessment_row, failure_reason, failure_row
 from artjudge.errors import ArtjudgeError, InputError
-from artjudge.models.base import Scorer
+from artjudge.models.base import ConsistencyInput, Scorer, iter_assess_items
 from artjudge.record import Failure
 
 #: Kept as a name for the batch modules: the scorer protocol itself.
@@ -43,6 +46,30 @@ def _fetch(location: str, label: str) -> Any:
     except OSError as err:
         raise InputError(label, f"cannot read ({err})") from None
     return load_image(data, name=label)
+
+
+def _fetch_row(row: InputRow) -> Any:
+    """A remote row's image (decoded) with its prompt and reference (a remote reference decoded too)."""
+    assert row.location is not None
+    image = _fetch(row.location, row.input) if is_remote(row.location) else row.location
+    reference: Any = row.reference
+    if reference is not None and is_remote(reference):
+        try:
+            reference = _fetch(reference, reference)
+        except InputError as err:
+            raise InputError(row.input, f"reference {err}") from None
+    return _item(row, image, reference)
+
+
+def _item(row: InputRow, image: Any, reference: Any) -> Any:
+    """What the scorer gets for a row: the image alone, or paired with its prompt / reference."""
+    if row.prompt is None and reference is None:
+        return image
+    return ConsistencyInput(image, row.prompt, reference)
+
+
+def _needs_fetch(row: InputRow) -> bool:
+    return bool(row.location and is_remote(row.location)) or bool(row.reference and is_remote(row.reference))
 
 
 def score_rows(
@@ -81,10 +108,10 @@ def score_rows(
                 with lock:
                     pending.append((row, row.error or "no path"))
                 continue
-            if is_remote(row.location):
+            if _needs_fetch(row):
                 if pool is None:
                     pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="artjudge-fetch")
-                ahead.append((row, pool.submit(_fetch, row.location, row.input)))
+                ahead.append((row, pool.submit(_fetch_row, row)))
                 if len(ahead) >= REMOTE_PREFETCH:
                     yield from drain_one()
                 continue
@@ -92,7 +119,7 @@ def score_rows(
                 yield from drain_one()
             with lock:
                 pending.append((row, None))
-            yield row.location
+            yield _item(row, row.location, row.reference)
         while ahead:
             yield from drain_one()
 
@@ -105,7 +132,7 @@ def score_rows(
             yield failure_row(row, reason or "unknown error", model)
 
     try:
-        for rec in scorer.iter_assess(feed(), batch_size=batch_size, critique=critique, skip_errors=True):
+        for rec in iter_assess_items(scorer, feed(), batch_size=batch_size, critique=critique):
             yield from flush_failures()
             with lock:
                 row, _ = pending.popleft()

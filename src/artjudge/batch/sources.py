@@ -5,6 +5,8 @@ read in chunks through pyarrow / pandas readers opened with fsspec (local, ``s3:
 ``gs://``, ``memory://``), and folders are walked lazily by :func:`artjudge.io.iter_inputs`.
 Each row carries its position in the stream; positions are what make a run resumable
 (partition ``k`` is always rows ``k*P .. k*P+P-1``) and what the exactly-once check counts.
+A row may carry the prompt or reference image its consistency is checked against: a
+manifest's ``prompt`` / ``reference`` columns, or a folder image's ``IMAGE.txt`` sidecar.
 """
 
 from __future__ import annotations
@@ -34,23 +36,33 @@ CHUNK_ROWS = 8192
 PARQUET_BUFFER = 1 << 16
 
 
+#: Optional manifest columns read besides ``path``: copied to the output, or checked for consistency.
+OPTIONAL_COLUMNS = ("image_id", "prompt", "reference")
+
+
 @dataclass(frozen=True)
 class InputRow:
-    """One input: its stream position, the path as given, where to read it, or why it cannot be."""
+    """One input: its stream position, the path as given, where to read it, or why it cannot be.
+
+    ``prompt`` / ``reference`` (the reference image's resolved location) are what the row's
+    consistency is checked against; None for neither, and the row then gets no consistency.
+    """
 
     row: int
     input: str
     location: str | None
     image_id: str | None = None
     error: str | None = None
+    prompt: str | None = None
+    reference: str | None = None
 
-    def to_tuple(self) -> tuple[int, str, str | None, str | None, str | None]:
+    def to_tuple(self) -> tuple[int, str, str | None, str | None, str | None, str | None, str | None]:
         """A compact, picklable form for shipping partitions to Dask workers."""
-        return (self.row, self.input, self.location, self.image_id, self.error)
+        return (self.row, self.input, self.location, self.image_id, self.error, self.prompt, self.reference)
 
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> InputRow:
-        return cls(int(t[0]), t[1], t[2], t[3], t[4])
+        return cls(int(t[0]), t[1], t[2], t[3], t[4], *(t[5:7] if len(t) >= 7 else (None, None)))
 
 
 def manifest_format(path: str) -> str | None:
@@ -90,20 +102,40 @@ def iter_rows(
     """Stream every input row, numbered from 0, in a stable order.
 
     One argument with a manifest extension is read as a manifest (a ``path`` column, and
-    ``image_id`` when present; relative paths resolve against ``root``, default the
-    manifest's folder). Anything else is files, folders and globs, expanded lazily; a
-    folder or glob with no images becomes one failure row naming it.
+    ``image_id``, ``prompt``, ``reference`` when present; relative image and reference paths
+    resolve against ``root``, default the manifest's folder). Anything else is files,
+    folders and globs, expanded lazily, each local image with the prompt of its ``IMAGE.txt``
+    sidecar when there is one; a folder or glob with no images becomes one failure row
+    naming it, and so does an unusable sidecar.
     """
     if len(inputs) == 1 and manifest_format(inputs[0]) is not None:
         yield from _iter_manifest(inputs[0], root=root)
         return
     from artjudge.io import iter_inputs
+    from artjudge.io.sidecars import read_prompt_sidecar
 
     for n, (path, err) in enumerate(iter_inputs(inputs, recursive=recursive, sort=True)):
         if err is not None:
             yield InputRow(n, path, None, None, err.reason)
-        else:
-            yield InputRow(n, path, os.path.abspath(path) if not is_remote(path) else path)
+            continue
+        if is_remote(path):
+            yield InputRow(n, path, path)
+            continue
+        location = os.path.abspath(path)
+        try:
+            prompt = read_prompt_sidecar(location)
+        except InputError as bad:
+            yield InputRow(n, path, location, None, str(bad))
+            continue
+        yield InputRow(n, path, location, prompt=prompt)
+
+
+def _text(value: Any) -> str | None:
+    """A manifest cell as text: None for null, NaN and blank cells."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return None if not text or text.lower() == "nan" else text
 
 
 def _iter_manifest(manifest: str, *, root: str | None) -> Iterator[InputRow]:
@@ -112,20 +144,27 @@ def _iter_manifest(manifest: str, *, root: str | None) -> Iterator[InputRow]:
     for chunk in _manifest_chunks(manifest):
         paths = chunk["path"]
         ids = chunk.get("image_id")
+        prompts = chunk.get("prompt")
+        refs = chunk.get("reference")
         del chunk  # one chunk alive at a time: drop it before the reader builds the next
         for i, raw in enumerate(paths):
             image_id = None if ids is None or ids[i] is None else str(ids[i])
+            prompt = None if prompts is None else _text(prompts[i])
+            ref = None if refs is None else _text(refs[i])
+            reference = None if ref is None else _join(base, ref)
             text = "" if raw is None else str(raw).strip()
             if not text or text.lower() == "nan":
-                yield InputRow(n, "", None, image_id, f"manifest row {n}: the path is empty")
+                yield InputRow(
+                    n, "", None, image_id, f"manifest row {n}: the path is empty", prompt, reference
+                )
             else:
-                yield InputRow(n, text, _join(base, text), image_id)
+                yield InputRow(n, text, _join(base, text), image_id, None, prompt, reference)
             n += 1
-        del paths, ids
+        del paths, ids, prompts, refs
 
 
 def _manifest_chunks(manifest: str) -> Iterator[dict[str, list[Any]]]:
-    """Column chunks (``path`` and, when present, ``image_id``) as plain lists."""
+    """Column chunks (``path`` and, when present, the :data:`OPTIONAL_COLUMNS`) as plain lists."""
     import fsspec
 
     fmt = manifest_format(manifest)
@@ -148,7 +187,7 @@ def _check_columns(manifest: str, names: Sequence[str]) -> list[str]:
         raise InputError(
             manifest, f"manifest has no 'path' column (columns: {', '.join(map(str, names)) or 'none'})"
         )
-    return ["path", "image_id"] if "image_id" in names else ["path"]
+    return ["path", *(c for c in OPTIONAL_COLUMNS if c in names)]
 
 
 def _parquet_chunks(manifest: str, fh: Any) -> Iterator[dict[str, list[Any]]]:
@@ -175,7 +214,7 @@ def _csv_chunks(manifest: str, fh: Any, delimiter: str) -> Iterator[dict[str, li
             read_options=pcsv.ReadOptions(block_size=1 << 20),
             parse_options=pcsv.ParseOptions(delimiter=delimiter),
             convert_options=pcsv.ConvertOptions(
-                column_types={"path": pa.string(), "image_id": pa.string()},
+                column_types={c: pa.string() for c in ("path", *OPTIONAL_COLUMNS)},
                 strings_can_be_null=True,
             ),
         )
@@ -232,15 +271,19 @@ def partition_fingerprint(rows: Sequence[InputRow]) -> str:
     Why: a partition is "rows k*P..k*P+P-1" of the input stream, so a file added, removed or
     replaced between a killed run and its rerun shifts or changes rows under a finished part.
     The part stores this digest; a resume recomputes it and rescoring any part that differs
-    keeps every input exactly once. Remote files are identified by path only.
+    keeps every input exactly once. Remote files are identified by path only. A row's prompt
+    and reference (with the reference file's size and mtime) count too, so a changed prompt
+    rescores its part; rows with neither hash as they did before prompts existed, so parts
+    written by an older version still resume.
     """
     import hashlib
 
     h = hashlib.sha256()
     for r in rows:
-        h.update(
-            f"{r.row}\t{r.input}\t{r.location}\t{r.image_id}\t{r.error}\t{_stat_key(r.location)}\n".encode()
-        )
+        line = f"{r.row}\t{r.input}\t{r.location}\t{r.image_id}\t{r.error}\t{_stat_key(r.location)}"
+        if r.prompt is not None or r.reference is not None:
+            line += f"\t{r.prompt!r}\t{r.reference}\t{_stat_key(r.reference)}"
+        h.update((line + "\n").encode())
     return h.hexdigest()
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from artjudge.batch.sources import is_remote
-from artjudge.batch.table import SCHEMA
+from artjudge.batch.table import SCHEMA, conform
 from artjudge.errors import ArtjudgeError
 from artjudge.io.files import atomic_path, atomic_write_bytes
 
@@ -178,7 +178,7 @@ class PartStore:
             with pq.ParquetWriter(sink, SCHEMA, compression="zstd") as writer:
                 for i in range(n_parts):
                     with self.fs.open(self.part_path(i), "rb") as fh:
-                        table = pq.read_table(fh, schema=SCHEMA)
+                        table = conform(pq.read_table(fh))  # parts from older versions lack new columns
                     writer.write_table(table.replace_schema_metadata(SCHEMA.metadata))
                     rows += table.num_rows
 

@@ -7,8 +7,9 @@ appears exactly once either way. Maps with free keys (attributes, timings, criti
 evidence) are JSON strings: their keys differ between models and a fixed schema must not.
 
 Every field of the record is kept (the distribution in float64, its ``bins``, the evidence
-and its limitations), so :func:`assessment_from_row` gives back the same
-``Assessment.to_dict()`` that was written: the table is the record, not a summary of it.
+and its limitations, the consistency entry), so :func:`assessment_from_row` gives back the
+same ``Assessment.to_dict()`` that was written: the table is the record, not a summary of it.
+The ``consistency_*`` columns are null on rows that had no prompt or reference.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import pyarrow as pa
@@ -24,7 +26,7 @@ import pyarrow.parquet as pq
 
 from artjudge.batch.sources import InputRow, is_remote
 from artjudge.io.files import atomic_path
-from artjudge.record import SCHEMA_VERSION, Assessment, Failure
+from artjudge.record import SCHEMA_VERSION, Assessment, Consistency, Failure
 
 SCHEMA = pa.schema(
     [
@@ -44,6 +46,16 @@ SCHEMA = pa.schema(
         pa.field("evidence_limitations", pa.list_(pa.string())),
         pa.field("notes", pa.list_(pa.string())),
         pa.field("timings", pa.string()),
+        pa.field("consistency_score", pa.float64()),
+        pa.field("consistency_std", pa.float64()),
+        pa.field("consistency_source", pa.string()),
+        pa.field("consistency_model", pa.string()),
+        pa.field("consistency_prompt", pa.string()),
+        pa.field("consistency_reference", pa.string()),
+        pa.field("consistency_checked", pa.int64()),
+        pa.field("consistency_unchecked", pa.int64()),
+        pa.field("consistency_elements", pa.string()),
+        pa.field("consistency_components", pa.string()),
         pa.field("error", pa.string()),
         pa.field("schema_version", pa.string()),
     ],
@@ -51,8 +63,46 @@ SCHEMA = pa.schema(
 )
 
 
+#: The consistency columns, null on rows without a prompt or reference (and in tables written before them).
+CONSISTENCY_COLUMNS = tuple(f.name for f in SCHEMA if f.name.startswith("consistency_"))
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def consistency_columns(c: Consistency | None) -> dict[str, Any]:
+    """The record's consistency entry as flat columns (all null when there is none)."""
+    if c is None:
+        return dict.fromkeys(CONSISTENCY_COLUMNS)
+    elements = [asdict(e) for e in c.elements]
+    return {
+        "consistency_score": c.score,
+        "consistency_std": c.std,
+        "consistency_source": c.source,
+        "consistency_model": c.model,
+        "consistency_prompt": c.prompt,
+        "consistency_reference": c.reference,
+        "consistency_checked": sum(1 for e in c.elements if e.checked),
+        "consistency_unchecked": sum(1 for e in c.elements if not e.checked),
+        "consistency_elements": _json(elements),
+        "consistency_components": _json(c.components),
+    }
+
+
+def _consistency_from_row(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    if row.get("consistency_score") is None:
+        return None
+    return {
+        "score": row["consistency_score"],
+        "std": row["consistency_std"],
+        "source": row["consistency_source"],
+        "model": row["consistency_model"],
+        "prompt": row.get("consistency_prompt") or "",
+        "reference": row.get("consistency_reference") or "",
+        "elements": json.loads(row.get("consistency_elements") or "[]"),
+        "components": json.loads(row.get("consistency_components") or "{}"),
+    }
 
 
 def assessment_row(row: InputRow, rec: Assessment) -> dict[str, Any]:
@@ -75,6 +125,7 @@ def assessment_row(row: InputRow, rec: Assessment) -> dict[str, Any]:
         "evidence_limitations": list(rec.evidence_limitations),
         "notes": list(rec.notes),
         "timings": _json(d["timings"]),
+        **consistency_columns(rec.consistency),
         "error": None,
         "schema_version": rec.schema_version,
     }
@@ -98,6 +149,7 @@ def failure_row(row: InputRow, reason: str, model: tuple[str | None, str | None]
         "evidence_limitations": [],
         "notes": [],
         "timings": None,
+        **consistency_columns(None),
         "error": reason,
         "schema_version": SCHEMA_VERSION,
     }
@@ -106,8 +158,8 @@ def failure_row(row: InputRow, reason: str, model: tuple[str | None, str | None]
 def assessment_from_row(row: Mapping[str, Any]) -> Assessment:
     """The record a scored row was written from (``error`` must be null).
 
-    Reads rows of this schema and of the 1.0 table (no ``bins`` / ``evidence`` columns:
-    those come back as the defaults, as a 1.0 record has them).
+    Reads rows of this schema and of older tables (no ``bins`` / ``evidence`` / ``consistency_*``
+    columns: those come back as the defaults, as such a record has them).
     """
     if row.get("error") is not None:
         raise ValueError(
@@ -131,6 +183,7 @@ def assessment_from_row(row: Mapping[str, Any]) -> Assessment:
             "evidence_limitations": list(row.get("evidence_limitations") or []),
             "notes": list(row.get("notes") or []),
             "timings": json.loads(row.get("timings") or "{}"),
+            "consistency": _consistency_from_row(row),
             "schema_version": row.get("schema_version") or SCHEMA_VERSION,
         }
     )
@@ -146,6 +199,21 @@ def failure_reason(rec: Failure, row: InputRow) -> str:
 
 def to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=SCHEMA)
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """``table`` with :data:`SCHEMA`'s columns in order, missing ones null.
+
+    Why: a part written before the consistency columns existed (its inputs had no prompts,
+    so its fingerprint still matches on resume) must merge with parts written now.
+    """
+    cols = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
+        for f in SCHEMA
+    ]
+    return pa.Table.from_arrays(cols, schema=SCHEMA)
 
 
 def write_atomic(table: pa.Table, path: str, *, metadata: dict[str, str] | None = None) -> None:

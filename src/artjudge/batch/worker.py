@@ -101,7 +101,7 @@ def part_metadata(index: int, failed: int, fingerprint: str) -> dict[str, str]:
     }
 
 
-ROWS_SCHEMA_FIELDS = ("row", "input", "location", "image_id", "error")
+ROWS_SCHEMA_FIELDS = ("row", "input", "location", "image_id", "error", "prompt", "reference")
 
 
 def write_rows_file(rows: Sequence[InputRow], path: str) -> None:

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from artjudge.models.base import Scorer
     from artjudge.record import Assessment, Failure
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "assess",
-        help="score images (files, folders, globs) with the embedded model or a VLM",
+        help="score images (files, folders, globs, a manifest) with the embedded model or a VLM",
         description="Score images. Unreadable inputs are reported and skipped; the exit code is 1 "
-        "when nothing could be assessed.",
+        "when nothing could be assessed. A manifest's prompt/reference columns, or an IMAGE.txt "
+        "prompt sidecar beside a file, add consistency per image (docs/consistency.md).",
     )
-    p.add_argument("paths", nargs="+", help="image files, folders (recursive) or glob patterns")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        help="image files, folders (recursive), glob patterns, or one manifest (.csv/.tsv/.jsonl/.parquet "
+        "with a 'path' column and optional 'prompt' / 'reference' columns)",
+    )
     p.add_argument(
         "--model",
         default="default",
@@ -51,9 +57,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, help="network threads (default: all cores; docs/performance.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument(
-        "--prompt", help="the text the images were made from: adds a consistency entry (docs/consistency.md)"
+        "--prompt",
+        help="the text the images were made from: adds a consistency entry (docs/consistency.md); "
+        "overrides per-image prompts",
     )
-    p.add_argument("--reference", help="an image the inputs should match: adds a consistency entry")
+    p.add_argument(
+        "--reference",
+        help="an image the inputs should match: adds a consistency entry; overrides per-image ones",
+    )
     p.add_argument(
         "--consistency-model",
         default="offline",
@@ -82,7 +93,7 @@ def run_assess(args: argparse.Namespace) -> int:
     from artjudge.api import load
     from artjudge.cli.assess_output import RecordWriter, done_inputs, print_records
     from artjudge.errors import ArtjudgeError
-    from artjudge.io import iter_inputs
+    from artjudge.models.base import ConsistencyInput, iter_assess_items
     from artjudge.record import Failure
 
     err = Console(stderr=True)
@@ -103,23 +114,29 @@ def run_assess(args: argparse.Namespace) -> int:
         kwargs["max_pixels"] = args.max_pixels
         kwargs["engine"] = args.engine
         kwargs["threads"] = args.threads
-    wants_consistency = bool(getattr(args, "prompt", None) or getattr(args, "reference", None))
-    if wants_consistency:
+    prompt, reference = getattr(args, "prompt", None), getattr(args, "reference", None)
+    wants_consistency = bool(prompt or reference)
+    consistency_model = getattr(args, "consistency_model", "offline")
+    if wants_consistency or consistency_model != "offline":
         if args.model.startswith(("vlm:", "student:")):
             raise ArtjudgeError(
-                f"--prompt/--reference: consistency needs the embedded scorer, not {args.model}"
+                f"--prompt/--reference/--consistency-model: consistency needs the embedded scorer, not {args.model}"
             )
-        kwargs["consistency"] = args.consistency_model
+        kwargs["consistency"] = consistency_model
+    if reference and not os.path.isfile(reference):
+        raise ArtjudgeError(f"--reference {reference}: no such file")
     scorer = load(args.model, **kwargs)
 
     done = done_inputs(args.output, fmt) if (args.resume and args.output is not None) else set()
     failures: list[Failure] = []
-    candidates: list[str] = []
-    for path, problem in iter_inputs(args.paths):
+    candidates: list[Any] = []
+    for path, item, problem in _inputs(args.paths):
         if problem is not None:
-            failures.append(Failure(input=path, error=str(problem)))
+            failures.append(Failure(input=path, error=problem))
         elif path not in done:
-            candidates.append(path)
+            if wants_consistency:  # the options apply to every input, over its own prompt/reference
+                item = ConsistencyInput(path, prompt, reference)
+            candidates.append(item)
     if done:
         err.print(f"resuming: {len(done)} inputs already in {args.output}, {len(candidates)} to go")
 
@@ -136,14 +153,7 @@ def run_assess(args: argparse.Namespace) -> int:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(candidates), unit="img", desc="assess", file=sys.stderr)
-        for rec in _iter_records(
-            scorer,
-            candidates,
-            args.batch_size,
-            args.critique,
-            getattr(args, "prompt", None),
-            getattr(args, "reference", None),
-        ):
+        for rec in iter_assess_items(scorer, candidates, batch_size=args.batch_size, critique=args.critique):
             if isinstance(rec, Failure):
                 failures.append(rec)
                 msg = f"skipped {rec.error}"
@@ -179,39 +189,42 @@ def run_assess(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iter_records(
-    scorer: Scorer,
-    paths: list[str],
-    batch_size: int,
-    critique: bool,
-    prompt: str | None = None,
-    reference: str | None = None,
-) -> Iterator[Assessment | Failure]:
-    """Records in input order, streamed (every scorer has ``iter_assess``)."""
-    if reference:
-        return _with_reference(scorer, paths, reference, critique)
-    if prompt:
-        return scorer.iter_assess(
-            paths,
-            batch_size=batch_size,
-            critique=critique,
-            skip_errors=True,  # type: ignore[call-arg]
-            prompts=[prompt] * len(paths),
-        )
-    return scorer.iter_assess(paths, batch_size=batch_size, critique=critique, skip_errors=True)
+def _inputs(paths: list[str]) -> Iterator[tuple[str, Any, str | None]]:
+    """``(input, item for the scorer, problem)`` per input, in order.
 
+    One manifest argument is read as batch reads it (its ``prompt`` / ``reference`` columns
+    pair each image with what its consistency is checked against; the ``input`` is the
+    resolved path, which ``--resume`` matches). Files, folders and globs take the prompt of
+    an ``IMAGE.txt`` sidecar beside each image (docs/consistency.md).
+    """
+    from artjudge.models.base import ConsistencyInput
 
-def _with_reference(
-    scorer: Scorer, paths: list[str], reference: str, critique: bool
-) -> Iterator[Assessment | Failure]:
-    from artjudge.errors import ArtjudgeError
-    from artjudge.record import Failure
+    if len(paths) == 1:
+        from artjudge.batch.sources import iter_rows, manifest_format
 
-    for path in paths:
+        if manifest_format(paths[0]) is not None:
+            for row in iter_rows(paths):
+                if row.error is not None or row.location is None:
+                    yield row.input, None, f"{row.input}: {row.error}" if row.input else row.error
+                elif row.prompt is None and row.reference is None:
+                    yield row.location, row.location, None
+                else:
+                    yield row.location, ConsistencyInput(row.location, row.prompt, row.reference), None
+            return
+    from artjudge.errors import InputError
+    from artjudge.io import iter_inputs
+    from artjudge.io.sidecars import read_prompt_sidecar
+
+    for path, problem in iter_inputs(paths):
+        if problem is not None:
+            yield path, None, str(problem)
+            continue
         try:
-            yield scorer.assess(path, critique=critique, reference=reference)  # type: ignore[call-arg]
-        except ArtjudgeError as err:
-            yield Failure(input=path, error=str(err))
+            prompt = read_prompt_sidecar(path)
+        except InputError as bad:
+            yield path, None, f"{path}: {bad}"
+            continue
+        yield path, (path if prompt is None else ConsistencyInput(path, prompt)), None
 
 
 def _score_caption(model_id: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "inputs",
         nargs="+",
         metavar="MANIFEST|DIR|GLOB",
-        help="a manifest (.csv/.tsv/.jsonl/.parquet with a 'path' column) or files, folders, globs",
+        help="a manifest (.csv/.tsv/.jsonl/.parquet with a 'path' column; optional 'image_id', 'prompt', "
+        "'reference' columns) or files, folders, globs (an IMAGE.txt beside an image is its prompt)",
     )
     p.add_argument("--output", "-o", required=True, help="output Parquet file (local path or fsspec URL)")
     p.add_argument("--model", default="default", help="scorer: 'default', a checkpoint folder, or vlm:PATH")
@@ -60,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--critique", action="store_true", help="add the written critique to each row (slower)")
     p.add_argument(
+        "--consistency-model",
+        default="offline",
+        help="checks rows with a prompt or reference: 'offline' (shipped) or clip:PATH (a local CLIP/SigLIP "
+        "folder); docs/consistency.md",
+    )
+    p.add_argument(
         "--restart", action="store_true", help="discard an earlier, unfinished run's parts and start over"
     )
     p.add_argument(
@@ -82,22 +90,31 @@ def run(args: argparse.Namespace) -> int:
     import artjudge
     from artjudge.batch import run_batch
     from artjudge.batch.store import PartStore
+    from artjudge.errors import ArtjudgeError
     from artjudge.io.files import refuse_overwrite
 
     # A rerun of the same command resumes (its parts folder records the run); any other existing
     # file at --output, and above all an input such as the manifest itself, is not replaced unasked.
     own_run = PartStore.has_run(args.output)
     refuse_overwrite(args.output, args.inputs, force=args.force, option="--output", replace_existing=own_run)
+    load_kwargs: dict[str, Any] = {}
+    if args.inference_engine and not args.model.startswith("vlm:"):
+        load_kwargs["engine"] = args.inference_engine
+    if (
+        args.consistency_model != "offline"
+    ):  # the embedded scorer's default; other scorers take no such option
+        if args.model.startswith(("vlm:", "student:")):
+            raise ArtjudgeError(
+                f"--consistency-model: consistency needs the embedded scorer, not {args.model}"
+            )
+        load_kwargs["consistency"] = args.consistency_model
 
     summary = run_batch(
         args.inputs,
         args.output,
-        (
-            partial(artjudge.load, args.model, engine=args.inference_engine)
-            if args.inference_engine and not args.model.startswith("vlm:")
-            else partial(artjudge.load, args.model)
-        ),
+        partial(artjudge.load, args.model, **load_kwargs),
         model=args.model,
+        consistency_model=args.consistency_model,
         engine=args.engine,
         part_size=args.part_size,
         batch_size=args.batch_size,

@@ -28,6 +28,12 @@ def register(subparsers: Any) -> None:
     ctx.add_argument("--prompt", help="the text prompt the painting should honour")
     p.add_argument("--model", default="default", help="weights: 'default' or a checkpoint path")
     p.add_argument(
+        "--engine",
+        choices=("onnx", "torch"),
+        default=None,
+        help="frame encoder: onnx (default; the judge's transformer needs torch either way) or torch",
+    )
+    p.add_argument(
         "--timeline", help="write the timeline plot here (PNG; default: ./<source name>_timeline.png)"
     )
     p.add_argument("--no-timeline", action="store_true", help="do not write the timeline plot")
@@ -234,7 +240,7 @@ def run_process(args: argparse.Namespace) -> int:
         option="--timeline",
         replace_existing=not args.timeline,
     )
-    judge = load_process_judge(args.model)
+    judge = load_process_judge(args.model, engine=args.engine)
     if args.follow:
         return _follow(judge, args)
     kcfg = KeyframeConfig(

@@ -150,6 +150,45 @@ def colour_fractions(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return salient.astype(np.float32), whole.astype(np.float32)
 
 
+# sRGB prototypes of the basic colour terms (COLOURS order): the soft naming below measures
+# how close each pixel is to each prototype in CIELAB, so a near-miss hue still counts partly
+# and two colours never tie the way hard HSV bins do (a swapped colour word must score lower).
+PROTOTYPES_RGB: tuple[tuple[int, int, int], ...] = (
+    (220, 30, 30),
+    (240, 140, 20),
+    (240, 220, 40),
+    (40, 160, 60),
+    (40, 80, 220),
+    (130, 50, 170),
+    (240, 130, 180),
+    (120, 75, 40),
+    (15, 15, 15),
+    (240, 240, 240),
+    (128, 128, 128),
+)
+SOFT_SIGMA = 20.0  # CIELAB units: about half the distance between neighbouring prototypes
+
+
+def soft_colour_names(rgb: np.ndarray, sigma: float = SOFT_SIGMA) -> np.ndarray:
+    """(..., 3) uint8 -> (..., len(COLOURS)) soft colour names: softmax of -dE^2 / (2 sigma^2) to the prototypes."""
+    protos = _lab(np.array(PROTOTYPES_RGB, np.uint8)[None])[0]
+    lab = _lab(rgb)
+    d2 = ((lab[..., None, :] - protos) ** 2).sum(axis=-1)
+    logits = -d2 / (2.0 * sigma**2)
+    logits -= logits.max(axis=-1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def soft_colour_fractions(rgb: np.ndarray) -> np.ndarray:
+    """Saliency-weighted share of each colour name (soft naming), sums to 1; a flat image weighs all pixels."""
+    names = soft_colour_names(rgb)
+    sal = saliency(rgb)
+    total = float(sal.sum())
+    weights = sal / total if total > 1e-6 else np.full(sal.shape, 1.0 / sal.size, np.float32)
+    return (names * weights[..., None]).sum(axis=(0, 1)).astype(np.float32)
+
+
 def edge_map(rgb: np.ndarray, size: int = 16) -> np.ndarray:
     """(size, size) gradient magnitude of the lightness, block-averaged: where the structure is."""
     light = _lab(rgb)[..., 0]

@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+
+from artjudge.features import filters  # SciPy's ndimage filters in NumPy: scoring needs no SciPy
+from artjudge.features.kmeans import kmeans
 
 ANALYSIS_SIDE = 256
 DETAIL_SIDE = 512
@@ -260,9 +262,6 @@ def contrast_michelson(lum: np.ndarray) -> float:
 
 def palette(rgb: np.ndarray, k: int = 5, seed: int = 0) -> tuple[float, list[dict[str, Any]]]:
     """Dominant colours by k-means in L*a*b* and their spread (share-weighted mean pairwise ΔE76)."""
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
     flat = rgb.reshape(-1, 3)
     rng = np.random.default_rng(seed)
     if len(flat) > 2048:
@@ -270,11 +269,10 @@ def palette(rgb: np.ndarray, k: int = 5, seed: int = 0) -> tuple[float, list[dic
     lab = rgb_to_lab(flat.astype(np.float64))
     distinct = len(np.unique(np.round(lab, 1), axis=0))
     n = max(1, min(k, distinct))
-    with threadpool_limits(1):  # OpenMP threads only add contention on a 2048-point fit
-        km = KMeans(n_clusters=n, n_init=1, random_state=seed).fit(lab)
-    shares = np.bincount(km.labels_, minlength=n) / len(lab)
+    km = kmeans(lab, n, seed=seed)  # scikit-learn's KMeans(n_init=1) step by step, in NumPy
+    shares = np.bincount(km.labels, minlength=n) / len(lab)
     order = np.argsort(-shares)
-    centres = km.cluster_centers_[order]
+    centres = km.centers[order]
     shares = shares[order]
     colours = []
     for c, sh in zip(centres, shares, strict=True):
@@ -370,7 +368,7 @@ def warmth(hsv: np.ndarray) -> float:
 
 def sharpness(lum: np.ndarray) -> float:
     """Variance of the Laplacian of luminance on a 0-255 scale (higher = crisper edges)."""
-    return float(ndimage.laplace(lum.astype(np.float64) * 255.0).var())
+    return float(filters.laplace(lum.astype(np.float64) * 255.0).var())
 
 
 def noise_sigma(lum: np.ndarray) -> float:
@@ -381,8 +379,8 @@ def noise_sigma(lum: np.ndarray) -> float:
 
 
 def gradient_magnitude(lum: np.ndarray) -> np.ndarray:
-    gx = ndimage.sobel(lum, axis=1, mode="reflect") / 8.0
-    gy = ndimage.sobel(lum, axis=0, mode="reflect") / 8.0
+    gx = filters.sobel(lum, axis=1, mode="reflect") / 8.0
+    gy = filters.sobel(lum, axis=0, mode="reflect") / 8.0
     return np.hypot(gx, gy)
 
 
@@ -394,8 +392,8 @@ def edge_density(grad: np.ndarray, threshold: float = 0.04) -> float:
 def texture(lum: np.ndarray) -> float:
     """Mean local standard deviation of luminance in 5x5 windows (x100): fine-grained variation."""
     x = lum.astype(np.float64)
-    m = ndimage.uniform_filter(x, 5)
-    m2 = ndimage.uniform_filter(x * x, 5)
+    m = filters.uniform_filter(x, 5)
+    m2 = filters.uniform_filter(x * x, 5)
     return float(np.sqrt(np.clip(m2 - m * m, 0, None)).mean() * 100.0)
 
 
@@ -408,9 +406,9 @@ def spectral_residual_saliency(lum: np.ndarray, side: int = 64) -> np.ndarray:
     f = np.fft.fft2(x)
     log_amp = np.log(np.abs(f) + 1e-8)
     phase = np.angle(f)
-    residual = log_amp - ndimage.uniform_filter(log_amp, 3, mode="nearest")
+    residual = log_amp - filters.uniform_filter(log_amp, 3, mode="nearest")
     sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * phase))) ** 2
-    sal = ndimage.gaussian_filter(sal, sigma=side / 24.0)
+    sal = filters.gaussian_filter(sal, sigma=side / 24.0)
     lo, hi = sal.min(), sal.max()
     return (sal - lo) / (hi - lo) if hi - lo > 1e-12 else np.zeros_like(sal)
 
@@ -421,7 +419,7 @@ def frequency_tuned_saliency(rgb: np.ndarray, side: int = 64) -> np.ndarray:
         (side, side), Image.Resampling.BILINEAR
     )
     lab = rgb_to_lab(np.asarray(img, dtype=np.float64) / 255.0)
-    blurred = ndimage.gaussian_filter(lab, (1.0, 1.0, 0.0))
+    blurred = filters.gaussian_filter(lab, (1.0, 1.0, 0.0))
     sal = np.linalg.norm(blurred - lab.reshape(-1, 3).mean(axis=0), axis=-1)
     lo, hi = sal.min(), sal.max()
     return (sal - lo) / (hi - lo) if hi - lo > 1e-9 else np.zeros_like(sal)
@@ -492,7 +490,7 @@ def balance(sal: np.ndarray) -> dict[str, float]:
 
 def mirror_symmetry(lum: np.ndarray) -> dict[str, float]:
     """1 - mean |L - mirror(L)| / (2 * mean |L - mean L|), clipped to [0, 1]; 1 = mirror image."""
-    x = ndimage.gaussian_filter(lum.astype(np.float64), 1.0)
+    x = filters.gaussian_filter(lum.astype(np.float64), 1.0)
     spread = 2.0 * np.abs(x - x.mean()).mean()
     if spread < 1e-9:
         return {"left_right": 1.0, "top_bottom": 1.0}
@@ -504,8 +502,8 @@ def mirror_symmetry(lum: np.ndarray) -> dict[str, float]:
 def negative_space(lum: np.ndarray, sal: np.ndarray) -> float:
     """Fraction of the image that is both flat (local std < 2%) and of low saliency (< 0.2)."""
     x = lum.astype(np.float64)
-    m = ndimage.uniform_filter(x, 7)
-    local_std = np.sqrt(np.clip(ndimage.uniform_filter(x * x, 7) - m * m, 0, None))
+    m = filters.uniform_filter(x, 7)
+    local_std = np.sqrt(np.clip(filters.uniform_filter(x * x, 7) - m * m, 0, None))
     h, w = lum.shape
     sal_up = (
         np.asarray(

@@ -7,8 +7,9 @@ work), so on a 2-core machine the pipeline stays close to the bare network's spe
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -49,6 +50,23 @@ def prefetched(items: Iterable[T], load: Callable[[T], R]) -> Iterator[R]:
             nxt = next(it, _END)
             pending = loader.submit(load, nxt) if nxt is not _END else None
             yield result
+
+
+def in_lanes(items: Iterable[T], work: Callable[[T], R], lanes: int) -> Iterator[R]:
+    """``work(item)`` for each item, ``lanes`` items at a time on their own threads; results in order.
+
+    The pipeline lanes of the thread policy (``artjudge.threads``): each lane does all the
+    work of one batch (decode, prepare, network, head) while the other lanes do theirs, so
+    the cores stay busy with no hand-off between a decode thread and a network pool.
+    """
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="artjudge-lane") as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= lanes:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 class Encoder(Protocol):
@@ -118,10 +136,19 @@ class FeatureExtractor:
         tensor = preprocess_array([image], self.resolution)[0]
         return tensor, handcrafted_vector(image)
 
+    def lane_encoder(self) -> Encoder | None:
+        """The engine's single-threaded encoder for pipeline lanes, or None (torch: one lane only)."""
+        make = getattr(self.encoder, "lane_encoder", None)
+        return make() if make is not None else None
+
     def encode(
-        self, images: Sequence[Image.Image], hashes: Sequence[str | None] | None = None
+        self, images: Sequence[Image.Image], hashes: Sequence[str | None] | None = None, *, lane: bool = False
     ) -> FeatureBatch:
-        """Features for ``images``; rows whose hash is cached skip the network entirely."""
+        """Features for ``images``; rows whose hash is cached skip the network entirely.
+
+        ``lane=True`` (a pipeline lane's call): everything runs on the calling thread, the
+        network on the single-threaded lane encoder, the other lanes using the other cores.
+        """
         n = len(images)
         hashes = list(hashes) if hashes is not None else [None] * n
         cached: dict[int, dict[str, np.ndarray]] = {}
@@ -134,13 +161,21 @@ class FeatureExtractor:
         todo = [i for i in range(n) if i not in cached]
         fresh: dict[int, dict[str, np.ndarray]] = {}
         if todo:
-            prepared = list(self._pool.map(self._prepare, [images[i] for i in todo]))
-            x = np.stack([p[0] for p in prepared])
-            pooled_raw, trunk_raw = self.encoder.encode_array(x, keep_trunk=self.keep_trunk)
+            encoder = self.encoder
+            lane_encoder = self.lane_encoder() if lane else None
+            if lane_encoder is not None:
+                encoder = lane_encoder
+                x = preprocess_array([images[i] for i in todo], self.resolution)
+                hand = [handcrafted_vector(images[i]) for i in todo]
+            else:
+                prepared = list(self._pool.map(self._prepare, [images[i] for i in todo]))
+                x = np.stack([p[0] for p in prepared])
+                hand = [p[1] for p in prepared]
+            pooled_raw, trunk_raw = encoder.encode_array(x, keep_trunk=self.keep_trunk)
             pooled = pooled_raw.astype(np.float32)
             trunk = trunk_raw.astype(np.float16) if trunk_raw is not None else None
             for row, i in enumerate(todo):
-                fresh[i] = {"pooled": pooled[row], "handcrafted": prepared[row][1]}
+                fresh[i] = {"pooled": pooled[row], "handcrafted": hand[row]}
                 if trunk is not None:
                     fresh[i]["trunk"] = trunk[row]
                 h = hashes[i]

@@ -9,11 +9,12 @@ already been checked against their SHA-256 (``artjudge.models.weights.read_verif
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 
-from artjudge.threads import ThreadPolicy, ort_session_options, policy_for
+from artjudge.threads import ThreadPolicy, lane_policy, ort_session_options, policy_for
 
 
 class OnnxEncoder:
@@ -28,6 +29,10 @@ class OnnxEncoder:
         self.session: Any = ort.InferenceSession(
             model_bytes, sess_options=ort_session_options(self.policy), providers=["CPUExecutionProvider"]
         )
+        # Kept for the lane encoder, built on first use by a stream (13 MB; the graph is verified once).
+        self._model_bytes = model_bytes if self.policy.compute > 1 else None
+        self._lane: OnnxEncoder | None = self if self.policy.compute == 1 else None
+        self._lane_lock = threading.Lock()
         self._input = self.session.get_inputs()[0].name
         names = {o.name for o in self.session.get_outputs()}
         missing = {"pooled", "trunk"} - names
@@ -46,6 +51,19 @@ class OnnxEncoder:
             pooled, trunk = self.session.run(["pooled", "trunk"], feeds)
             return pooled, trunk
         return self.session.run(["pooled"], feeds)[0], None
+
+    def lane_encoder(self) -> OnnxEncoder:
+        """The same graph in a session with one intra-op thread, shared by the pipeline lanes.
+
+        ONNX Runtime runs concurrent ``run`` calls on one session safely; with one intra-op
+        thread each runs on its caller's thread, so N lanes use N cores without a shared pool.
+        """
+        with self._lane_lock:
+            if self._lane is None:
+                assert self._model_bytes is not None
+                self._lane = OnnxEncoder(self._model_bytes, policy=lane_policy(self.policy))
+                self._model_bytes = None
+            return self._lane
 
     def bare(self, x: np.ndarray) -> np.ndarray:
         """The graph's pooled output only: what the speed benchmark calls the ONNX ceiling."""

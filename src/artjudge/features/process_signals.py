@@ -15,6 +15,8 @@ per frame (:data:`FRAME_SIGNALS`, each 0-1, higher = more paint / more developed
     ``value_range``    spread of values, 95th minus 5th percentile of luminance
     ``edge_density``   fraction of pixels with a strong luminance gradient
     ``detail``         high-frequency energy: mean |luminance - its 3x3 box blur|, scaled
+    ``value``          pigment laid down: mean darkening of the luminance below the paper's,
+                       relative to the paper (transparent washes and ink accumulate it)
 
 between consecutive frames (:data:`STEP_SIGNALS`)
     ``removed``        paint removed: coverage and detail lost (0 when the step only adds)
@@ -22,8 +24,8 @@ between consecutive frames (:data:`STEP_SIGNALS`)
     ``palette_drift``  total-variation distance of 4x4x4 colour histograms, 0-1
 
 :func:`summarise` turns the signals of frames 1..t into a fixed-length vector (level at the
-last frame, net gain since the first, direction of change, amount removed, step shifts and
-drifts): the input of the signals readout the process judge blends with its network
+last frame, net gain since the first, direction of change, amount removed, trend against
+time, shortfall from the best frame, step shifts and drifts): the input of the signals readout the process judge blends with its network
 (:mod:`artjudge.models.process.signals_readout`). :class:`SignalTracker` computes the same
 thing incrementally, so ``update()`` frame by frame equals ``judge()``.
 """
@@ -44,10 +46,13 @@ FRAME_SIGNALS: tuple[str, ...] = (
     "value_range",
     "edge_density",
     "detail",
+    "value",
 )
 STEP_SIGNALS: tuple[str, ...] = ("removed", "layout_shift", "palette_drift")
 PAINT_THRESHOLD = 0.12  # max channel difference from the paper (0-1) that counts as paint
 EDGE_THRESHOLD = 0.08  # luminance gradient magnitude (0-1 per pixel) that counts as an edge
+SIGNAL_PARTS: tuple[str, ...] = ("last", "gain", "direction", "removed", "trend", "shortfall")
+TREND_SCALE = 0.02  # a change of a frame signal this size counts as about 3/4 of a clear rise
 
 
 def _array(img: Image.Image | np.ndarray) -> np.ndarray:
@@ -97,6 +102,8 @@ def _frame_values(a: np.ndarray, paper: np.ndarray) -> np.ndarray:
     gy, gx = np.gradient(lum)
     grad = np.hypot(gx, gy)
     coverage = float(painted.mean())
+    paper_lum = max(0.05, float(_luminance(paper)))
+    value = float(np.clip((paper_lum - lum) / paper_lum, 0.0, 1.0).mean())
     return np.array(
         [
             coverage,
@@ -105,6 +112,7 @@ def _frame_values(a: np.ndarray, paper: np.ndarray) -> np.ndarray:
             float(hi - lo),
             float((grad > EDGE_THRESHOLD).mean()),
             float(min(1.0, np.abs(lum - _box3(lum)).mean() / 0.05)),
+            value,
         ],
         dtype=np.float64,
     )
@@ -133,6 +141,21 @@ class ProcessSignals:
         return {"frames": list(self.frames), "steps": list(self.steps)}
 
 
+def _step(
+    prev: np.ndarray,
+    v: np.ndarray,
+    prev_lay: np.ndarray,
+    lay: np.ndarray,
+    prev_pal: np.ndarray,
+    pal: np.ndarray,
+) -> np.ndarray:
+    """STEP_SIGNALS between two consecutive frames (their values, layouts and palettes)."""
+    removed = max(0.0, prev[0] - v[0]) + max(0.0, prev[5] - v[5]) + max(0.0, prev[4] - v[4])
+    shift = float(np.abs(lay - prev_lay).mean())
+    drift = float(0.5 * np.abs(pal - prev_pal).sum())
+    return np.array([removed, shift, drift])
+
+
 class SignalTracker:
     """Signals frame by frame: ``add(frame)`` costs one frame's analysis, never a recompute."""
 
@@ -151,12 +174,8 @@ class SignalTracker:
         v = _frame_values(a, self.paper)
         lay, pal = _layout(a), _palette(a)
         if self.values:
-            prev = self.values[-1]
-            removed = max(0.0, prev[0] - v[0]) + max(0.0, prev[5] - v[5]) + max(0.0, prev[4] - v[4])
             assert self._prev_layout is not None and self._prev_palette is not None
-            shift = float(np.abs(lay - self._prev_layout).mean())
-            drift = float(0.5 * np.abs(pal - self._prev_palette).sum())
-            step = np.array([removed, shift, drift])
+            step = _step(self.values[-1], v, self._prev_layout, lay, self._prev_palette, pal)
         else:
             step = np.zeros(len(STEP_SIGNALS))
         self.values.append(v)
@@ -178,7 +197,7 @@ class SignalTracker:
 
 def summary_names() -> list[str]:
     """Names of :func:`summarise`'s outputs, in order."""
-    names = [f"{k}_{part}" for k in FRAME_SIGNALS for part in ("last", "gain", "direction", "removed")]
+    names = [f"{k}_{part}" for k in FRAME_SIGNALS for part in SIGNAL_PARTS]
     return names + [
         "removed_total",
         "layout_shift_mean",
@@ -186,27 +205,49 @@ def summary_names() -> list[str]:
         "palette_drift_mean",
         "palette_drift_max",
         "accumulation_order",
+        "accumulation_trend",
     ]
 
 
 def summarise(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """(T, F) frame signals and (T, S) step signals -> the summary vector after frame T.
 
-    Per frame signal: its level at the last frame, its net gain since the first, the
-    direction of its changes ((rises - falls) / (rises + falls), 0 with one frame), and the
-    amount it fell. Then the total paint removed, mean and max layout shift and palette
-    drift, and ``accumulation_order``: the mean direction over coverage, saturation,
-    colourfulness and detail (+1: every step adds paint; -1: every step takes it away).
+    Per frame signal (:data:`SIGNAL_PARTS`): its level at the last frame, its net gain
+    since the first, the direction of its changes ((rises - falls) / (rises + falls), 0
+    with one frame), the amount it fell, its ``trend`` (a soft Kendall tau against time:
+    the mean over frame pairs i < j of tanh((v_j - v_i) / TREND_SCALE); +1 when every
+    later frame has more of it than every earlier one, whatever the photo noise between
+    neighbours) and its ``shortfall`` (how far the last frame is below the best frame: a
+    process that ends before its fullest state). Then the total paint removed, mean and
+    max layout shift and palette drift, ``accumulation_order`` (the mean direction over
+    coverage, saturation, colourfulness and detail: +1 every step adds paint, -1 every
+    step takes it away) and ``accumulation_trend`` (the mean trend over coverage,
+    saturation, colourfulness, detail and value).
     """
     diffs = np.diff(values, axis=0) if len(values) > 1 else np.zeros((0, values.shape[1]))
     rises = np.clip(diffs, 0, None).sum(axis=0)
     falls = np.clip(-diffs, 0, None).sum(axis=0)
     direction = (rises - falls) / (rises + falls + 1e-3)
-    parts = np.stack([values[-1], values[-1] - values[0], direction, falls], axis=1).ravel()
+    t = len(values)
+    if t > 1:
+        i, j = np.triu_indices(t, 1)
+        trend = np.tanh((values[j] - values[i]) / TREND_SCALE).mean(axis=0)
+    else:
+        trend = np.zeros(values.shape[1])
+    shortfall = values.max(axis=0) - values[-1]
+    parts = np.stack([values[-1], values[-1] - values[0], direction, falls, trend, shortfall], axis=1).ravel()
     st = steps[1:] if len(steps) > 1 else np.zeros((1, steps.shape[1]))
     order = float(direction[[0, 1, 2, 5]].mean())
     extra = np.array(
-        [st[:, 0].sum(), st[:, 1].mean(), st[:, 1].max(), st[:, 2].mean(), st[:, 2].max(), order]
+        [
+            st[:, 0].sum(),
+            st[:, 1].mean(),
+            st[:, 1].max(),
+            st[:, 2].mean(),
+            st[:, 2].max(),
+            order,
+            float(trend[[0, 1, 2, 5, 6]].mean()),
+        ]
     )
     return np.concatenate([parts, extra])
 
@@ -218,13 +259,46 @@ def process_signals(frames: Sequence[Image.Image | np.ndarray]) -> tuple[Process
     return tr.signals(), summaries
 
 
+def order_summaries(
+    frames: Sequence[Image.Image | np.ndarray], orders: Sequence[Sequence[int]]
+) -> np.ndarray:
+    """(len(orders), n_summary): the final summary of ``frames`` shown in each order.
+
+    Equal to ``process_signals([frames[i] for i in o])[1][-1]`` for every order ``o``, but
+    each frame is analysed once per distinct first frame (the paper comes from the first
+    frame) instead of once per order: judging all 24 orders of 4 photos costs 16 frame
+    analyses, not 96.
+    """
+    arrs = [_array(f) for f in frames]
+    lays, pals = [_layout(a) for a in arrs], [_palette(a) for a in arrs]
+    papers: dict[int, np.ndarray] = {}
+    vals: dict[tuple[int, int], np.ndarray] = {}
+    rows = []
+    for o in orders:
+        first = int(o[0])
+        if first not in papers:
+            papers[first] = paper_colour(arrs[first])
+        for i in o:
+            if (first, int(i)) not in vals:
+                vals[first, int(i)] = _frame_values(arrs[int(i)], papers[first])
+        v = np.stack([vals[first, int(i)] for i in o])
+        steps = [np.zeros(len(STEP_SIGNALS))] + [
+            _step(v[t - 1], v[t], lays[o[t - 1]], lays[o[t]], pals[o[t - 1]], pals[o[t]])
+            for t in range(1, len(o))
+        ]
+        rows.append(summarise(v, np.stack(steps)))
+    return np.stack(rows)
+
+
 __all__ = [
     "ANALYSIS_SIZE",
     "FRAME_SIGNALS",
+    "SIGNAL_PARTS",
     "STEP_SIGNALS",
     "ProcessSignals",
     "SignalTracker",
     "paper_colour",
+    "order_summaries",
     "process_signals",
     "summarise",
     "summary_names",

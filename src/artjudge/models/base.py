@@ -11,7 +11,9 @@ hands the scorer a :class:`RecordCritic` to call when ``assess(..., critique=Tru
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
 if TYPE_CHECKING:
@@ -102,6 +104,67 @@ class Scorer(Protocol):
     def __call__(self, images: Sequence[Any]) -> list[float]: ...
 
 
+@dataclass(frozen=True)
+class ConsistencyInput:
+    """An image with the prompt or reference image it should agree with: one manifest row.
+
+    Why a pair rather than a ``prompts=`` list beside the images: batch and folder inputs are
+    streams, and a prompt travelling with its image stays aligned however the stream is cut
+    into batches, prefetched or filtered. ``reference`` wins when both are given, as with
+    ``assess(prompt=..., reference=...)``.
+    """
+
+    image: Any
+    prompt: str | None = None
+    reference: Any = None
+
+    @property
+    def wants_consistency(self) -> bool:
+        return bool(self.prompt) or self.reference is not None
+
+
+@runtime_checkable
+class ConsistencyScorer(Scorer, Protocol):
+    """A scorer whose records can carry ``consistency``: its ``iter_assess`` takes :class:`ConsistencyInput` items."""
+
+    def consistency_model(self) -> Any: ...
+
+
+def no_consistency_note(model_id: str) -> str:
+    """The note on a record whose row gave a prompt or reference to a scorer that cannot check it."""
+    return f"prompt/reference not checked: model {model_id!r} has no consistency component (use the embedded scorer)"
+
+
+def iter_assess_items(
+    scorer: Scorer, items: Iterable[Any], *, batch_size: int = 16, critique: bool = False
+) -> Iterator[Assessment | Failure]:
+    """``scorer.iter_assess`` over images and :class:`ConsistencyInput` rows, for any scorer.
+
+    A scorer with consistency gets the rows as they are; any other scores the images alone
+    and notes, on each record whose row had a prompt or reference, that it was not checked
+    (the quality score is kept, nothing is silently given a consistency number).
+    """
+    if isinstance(scorer, ConsistencyScorer):
+        yield from scorer.iter_assess(items, batch_size=batch_size, critique=critique, skip_errors=True)
+        return
+    flags: deque[bool] = deque()
+
+    def images() -> Iterator[Any]:
+        for item in items:
+            paired = isinstance(item, ConsistencyInput)
+            flags.append(paired and item.wants_consistency)
+            yield item.image if paired else item
+
+    from artjudge.record import Failure
+
+    note: str | None = None
+    for rec in scorer.iter_assess(images(), batch_size=batch_size, critique=critique, skip_errors=True):
+        if flags.popleft() and not isinstance(rec, Failure):
+            note = note or no_consistency_note(str(scorer.info()["id"]))
+            rec.notes.append(note)
+        yield rec
+
+
 @runtime_checkable
 class PairJudge(Protocol):
     """``judge(a, b) -> (p_a_better, confidence)``, both in [0, 1]: the distillation judge."""
@@ -119,7 +182,19 @@ def no_critic_error(model_id: str) -> Exception:
     )
 
 
-__all__ = ["SCORE_RANGE", "PairJudge", "RecordCritic", "Scorer", "ScorerInfo", "make_info", "no_critic_error"]
+__all__ = [
+    "SCORE_RANGE",
+    "ConsistencyInput",
+    "ConsistencyScorer",
+    "PairJudge",
+    "RecordCritic",
+    "Scorer",
+    "ScorerInfo",
+    "iter_assess_items",
+    "make_info",
+    "no_consistency_note",
+    "no_critic_error",
+]
 
 
 def collect_records(

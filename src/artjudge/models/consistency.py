@@ -7,8 +7,9 @@ against evidence the installed models can measure, and reports what it could not
   through the MiniLM text encoder (cosine of the word with each of the 1,000 concept
   names). A word whose best concept is below ``object_threshold`` (chosen on AGIQA-3K
   train) is an unknown object: reported ``checked=False``, never scored.
-- **colours**: the share of that colour in the salient region (``features.colour``);
-  "warm/cold color" checks the palette.
+- **colours**: the share of that colour in the salient region (soft CIELAB colour naming,
+  ``features.colour.soft_colour_fractions``) against its typical share in training images;
+  "warm/cold color" checks the palette the same way.
 - **styles**: a logistic regression on the frozen Lite0 features, trained on AGIQA-3K's
   ``style`` column (train split only); styles it was not trained on are unchecked.
 - **counts** and camera/lighting attributes are not measured: unchecked.
@@ -16,9 +17,14 @@ against evidence the installed models can measure, and reports what it could not
 The score (0-100) is a small ridge fitted on AGIQA-3K train ``mos_align`` over the image's
 quality score (the shipped default's overall) and prompt evidence: whole-prompt concept
 grounding (as in ``models.process.grounding``), the same grounding ranked against a bank of
-training prompts (does the image fit *this* prompt better than prompts in general), and the
-colour checks. Which inputs enter was chosen by 5-fold cross-validation grouped by prompt
-over train+val (``train.consistency``); figures in docs/consistency.md.
+training prompts (does the image fit *this* prompt better than prompts in general), the
+colour check, and the prompt's length and camera/lighting attributes (long prompts are met
+less often). Each input's coefficient has a fixed sign (``SIGNS``: evidence can only raise the
+score, prompt difficulty only lower it), so a swapped colour or object cannot score higher
+through a fitted negative weight. The quality input is fitted on *out-of-fold* quality for
+the training images (the shipped quality score has seen them, so there it is near-perfect
+and a fit would lean on it). Which inputs enter was chosen by 5-fold cross-validation grouped
+by prompt over train+val (``train.consistency``); figures in docs/consistency.md.
 
 Reference consistency compares two images by content (cosine of centred deep features),
 layout (correlation of low-resolution saliency and edge maps) and palette (Lab histogram
@@ -35,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from artjudge.features.colour import COLOURS, colour_fractions, lab_histogram, layout_map
+from artjudge.features.colour import COLOURS, lab_histogram, layout_map, soft_colour_fractions
 from artjudge.features.prompt_elements import PromptElement, parse_prompt
 from artjudge.models.weights import PACKAGE_WEIGHTS, load_weights_file
 from artjudge.record import Consistency, ConsistencyElement
@@ -47,7 +53,7 @@ COLD = ("blue", "green", "purple")
 TOP_K = 20
 N_GROUNDING = 8
 N_CONTRAST = 4
-N_COLOUR = 2
+N_COLOUR = 1
 FEATURE_NAMES = (
     ["quality"]
     + [
@@ -55,8 +61,13 @@ FEATURE_NAMES = (
         for k in ("top1", "top5max", "top5mean", "top20mean", "expected", "best", "mean", "logp_best")
     ]
     + ["contrast_expected_z", "contrast_expected_rank", "contrast_top5_z", "contrast_top5_rank"]
-    + ["colour_bound", "colour_palette"]
+    + ["colour_match"]
+    + ["prompt_words", "prompt_attributes"]
 )
+# The sign each input's coefficient may take in a sign-constrained fit: evidence raises the
+# score, prompt difficulty lowers it.
+SIGNS = {name: (-1.0 if name.startswith("prompt_") else 1.0) for name in FEATURE_NAMES}
+COLOUR_FLOOR = 0.02  # added to both shares in the colour log-ratio: a colour absent from both is 0, not -inf
 
 
 @dataclass
@@ -144,19 +155,32 @@ def contrast_features(probs: np.ndarray, own: np.ndarray, bank: np.ndarray) -> n
     return np.array(out, dtype=np.float64)
 
 
-def colour_features(elements: list[PromptElement], salient: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """(N_COLOUR,) bound-colour and palette evidence, each relative to the training prior; 0 if absent."""
+def colour_columns(el: PromptElement) -> list[int]:
+    """The COLOURS indices a colour element asks for (one bound colour, or a warm/cold palette)."""
     idx = {c: i for i, c in enumerate(COLOURS)}
-    bound, palette = [], []
-    for el in elements:
-        if el.kind != "colour":
-            continue
-        if el.target:
-            bound.append(salient[idx[el.value]] - prior[idx[el.value]])
-        else:
-            cols = [idx[c] for c in (WARM if el.value == "warm" else COLD)]
-            palette.append(salient[cols].sum() - prior[cols].sum())
-    return np.array([np.mean(bound) if bound else 0.0, np.mean(palette) if palette else 0.0])
+    if el.target or el.value not in ("warm", "cold"):
+        return [idx[el.value]]
+    return [idx[c] for c in (WARM if el.value == "warm" else COLD)]
+
+
+def colour_features(elements: list[PromptElement], salient: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """(N_COLOUR,) mean log-ratio of each asked colour's salient share to its training prior; 0 if none.
+
+    A log-ratio, not a difference: "red" at 30% of the salient region where 5% is typical
+    is strong evidence, and the same 25 points on a colour typical at 40% is weak.
+    """
+    ratios = [
+        np.log(salient[cols].sum() + COLOUR_FLOOR) - np.log(prior[cols].sum() + COLOUR_FLOOR)
+        for cols in (colour_columns(el) for el in elements if el.kind == "colour")
+    ]
+    return np.array([float(np.mean(ratios)) if ratios else 0.0])
+
+
+def prompt_features(prompt: str, elements: list[PromptElement]) -> np.ndarray:
+    """(2,) words and camera/lighting attributes in the prompt: long, detailed prompts are met less often."""
+    return np.array(
+        [float(len(prompt.split())), float(sum(e.kind == "attribute" for e in elements))], dtype=np.float64
+    )
 
 
 class OfflineConsistency:
@@ -206,13 +230,13 @@ class OfflineConsistency:
         elements = parse_prompt(prompt) if elements is None else elements
         emb = self._embed([prompt])[0] if prompt_emb is None else prompt_emb
         rel = self.concepts @ emb
-        salient, _ = colour_fractions(signals.thumb)
         return np.concatenate(
             [
                 [signals.quality],
                 grounding_features(signals.probs, rel),
                 contrast_features(signals.probs, rel, self.bank),
-                colour_features(elements, salient, self.colour_prior),
+                colour_features(elements, soft_colour_fractions(signals.thumb), self.colour_prior),
+                prompt_features(prompt, elements),
             ]
         )
 
@@ -233,8 +257,7 @@ class OfflineConsistency:
         out: list[ConsistencyElement] = []
         objects = [e.value for e in elements if e.kind == "object"]
         obj_emb = dict(zip(objects, self._embed(objects), strict=True)) if objects else {}
-        salient, _ = colour_fractions(signals.thumb)
-        cidx = {c: i for i, c in enumerate(COLOURS)}
+        salient = soft_colour_fractions(signals.thumb)
         styles: dict[str, float] | None = None
         for el in elements:
             name = el.label()
@@ -268,12 +291,11 @@ class OfflineConsistency:
                     )
                 )
             elif el.kind == "colour":
+                cols = colour_columns(el)
+                share, prior = float(salient[cols].sum()), float(self.colour_prior[cols].sum())
                 if el.target:
-                    share, prior = float(salient[cidx[el.value]]), float(self.colour_prior[cidx[el.value]])
                     where = "the salient region (no object segmentation offline)"
                 else:
-                    cols = [cidx[c] for c in (WARM if el.value == "warm" else COLD)]
-                    share, prior = float(salient[cols].sum()), float(self.colour_prior[cols].sum())
                     where = f"the salient region ({el.value} hues)"
                 conf = share / (share + prior) if share + prior > 0 else 0.0
                 out.append(

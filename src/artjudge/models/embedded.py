@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -26,9 +29,16 @@ from artjudge import scoring
 from artjudge.errors import ArtjudgeError, InputError, ModelNotAvailable
 from artjudge.features.cache import FeatureCache
 from artjudge.features.evidence import DETAIL_SIDE
-from artjudge.features.extract import Encoder, FeatureBatch, FeatureExtractor, cache_key, prefetched
+from artjudge.features.extract import Encoder, FeatureBatch, FeatureExtractor, cache_key, in_lanes, prefetched
 from artjudge.io import LoadedImage, load_image
-from artjudge.models.base import RecordCritic, ScorerInfo, collect_records, make_info, no_critic_error
+from artjudge.models.base import (
+    ConsistencyInput,
+    RecordCritic,
+    ScorerInfo,
+    collect_records,
+    make_info,
+    no_critic_error,
+)
 from artjudge.models.head_config import HeadConfig
 from artjudge.models.weights import (
     ENCODER_ONNX,
@@ -90,6 +100,28 @@ class TorchHead:
 
 
 ImageInput = str | Path | bytes | Image.Image | LoadedImage
+
+#: References kept decoded, and their signals, per ``iter_assess`` call: manifest rows often share
+#: a few references; the bound keeps memory flat when every row names its own.
+REFERENCE_CACHE = 8
+
+_MISSING = object()
+
+
+@dataclass
+class _Decoded:
+    """One row after the loader thread: the image, its prompt, its decoded reference (or None)."""
+
+    image: LoadedImage
+    prompt: str | None
+    reference: LoadedImage | None
+
+
+def _label(item: Any) -> str:
+    """How a failed input is named: the path as given, a decoded image's source, or <upload>."""
+    if isinstance(item, LoadedImage):
+        return item.source
+    return str(item) if not isinstance(item, bytes) else "<upload>"
 
 
 class EmbeddedScorer:
@@ -154,6 +186,9 @@ class EmbeddedScorer:
         )
         # Attribute heads are reported only for targets a human label trained.
         self.attribute_targets = [t for t in self.config.targets if t != "overall"]
+        #: Pipeline lanes for streams of batches (``artjudge.threads``): ONNX Runtime end to end only.
+        self.lanes = self.policy.lanes if self.engine == "onnx" and hasattr(encoder, "lane_encoder") else 1
+        self._consistency_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading inputs
     def _load(self, image: ImageInput) -> LoadedImage:
@@ -204,24 +239,38 @@ class EmbeddedScorer:
         decode_s: float = 0.0,
         prompts: Sequence[str | None] | None = None,
         reference: ImageInput | None = None,
+        references: Sequence[LoadedImage | None] | None = None,
+        ref_cache: dict[str, Any] | None = None,
+        lane: bool = False,
     ) -> list[Assessment]:
+        """Records for decoded images; ``reference`` (one for all) or ``references`` (one per row) add consistency.
+
+        ``lane``: called from a pipeline lane (the network runs single-threaded on this thread).
+        """
         t0 = time.perf_counter()
-        feats = self.extractor.encode([li.image for li in loaded], [li.sha256 for li in loaded])
+        feats = self.extractor.encode([li.image for li in loaded], [li.sha256 for li in loaded], lane=lane)
         feat_s = (time.perf_counter() - t0) / max(1, len(loaded))
         records = self._records(loaded, feats, {"decode_s": decode_s, "features_s": feat_s})
-        if reference is not None or (prompts is not None and any(prompts)):
-            self._add_consistency(loaded, feats, records, prompts, reference)
+        if reference is not None:
+            references = [self._load(reference)] * len(loaded)
+        if (references is not None and any(r is not None for r in references)) or (
+            prompts is not None and any(prompts)
+        ):
+            self._add_consistency(
+                loaded, feats, records, prompts, references, {} if ref_cache is None else ref_cache
+            )
         if critique:
             for li, rec in zip(loaded, records, strict=True):
                 self._add_critique(li, rec)
         return records
 
     def consistency_model(self) -> Any:
-        """The consistency component (``offline`` or ``clip:PATH``), loaded on first use."""
-        if self._consistency is None:
-            from artjudge.models.consistency import load_consistency
+        """The consistency component (``offline`` or ``clip:PATH``), loaded on first use (once, under a lock)."""
+        with self._consistency_lock:
+            if self._consistency is None:
+                from artjudge.models.consistency import load_consistency
 
-            self._consistency = load_consistency(self.consistency_spec)
+                self._consistency = load_consistency(self.consistency_spec)
         return self._consistency
 
     def _signals(self, loaded: LoadedImage, pooled: np.ndarray, quality: float) -> Any:
@@ -244,26 +293,44 @@ class EmbeddedScorer:
         feats: FeatureBatch,
         records: list[Assessment],
         prompts: Sequence[str | None] | None,
-        reference: ImageInput | None,
+        references: Sequence[LoadedImage | None] | None,
+        ref_cache: dict[str, Any],
     ) -> None:
-        """Fill ``record.consistency``: against the reference when given, else against each prompt."""
+        """Fill ``record.consistency`` per row: against its reference when it has one, else its prompt.
+
+        Rows with neither get no entry (not a number). ``ref_cache`` maps a reference's SHA-256 to
+        its signals, so a reference shared by many rows is encoded once.
+        """
         t0 = time.perf_counter()
         model = self.consistency_model()
-        ref_signals = None
-        if reference is not None:
-            ref = self._load(reference)
+        checked: list[Assessment] = []
+        for i, (li, rec) in enumerate(zip(loaded, records, strict=True)):
+            ref = references[i] if references is not None else None
+            prompt = prompts[i] if prompts is not None else None
+            if ref is None and not prompt:
+                continue
+            sig = self._signals(li, feats.pooled[i], rec.overall.score)
+            if ref is not None:
+                rec.consistency = model.assess_reference(
+                    sig, self._reference_signals(ref, ref_cache), ref.source
+                )
+            else:
+                rec.consistency = model.assess_prompt(sig, prompt)
+            checked.append(rec)
+        for rec in checked:
+            rec.timings["consistency_s"] = (time.perf_counter() - t0) / max(1, len(checked))
+
+    def _reference_signals(self, ref: LoadedImage, cache: dict[str, Any]) -> Any:
+        """The reference's consistency signals (its features and quality score), cached by SHA-256."""
+        hit = cache.get(ref.sha256)
+        if hit is None:
             ref_feats = self.extractor.encode([ref.image], [ref.sha256])
             ref_quality = self._records([ref], ref_feats, {})[0].overall.score
-            ref_signals = (self._signals(ref, ref_feats.pooled[0], ref_quality), ref.source)
-        for i, (li, rec) in enumerate(zip(loaded, records, strict=True)):
-            sig = self._signals(li, feats.pooled[i], rec.overall.score)
-            prompt = prompts[i] if prompts is not None else None
-            if ref_signals is not None:
-                rec.consistency = model.assess_reference(sig, ref_signals[0], ref_signals[1])
-            elif prompt:
-                rec.consistency = model.assess_prompt(sig, prompt)
-        for rec in records:
-            rec.timings["consistency_s"] = (time.perf_counter() - t0) / max(1, len(records))
+            hit = self._signals(ref, ref_feats.pooled[0], ref_quality)
+            if len(cache) >= REFERENCE_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[ref.sha256] = hit
+        return hit
 
     def _add_critique(self, loaded: LoadedImage, record: Assessment) -> None:
         if self.critic is None:
@@ -309,28 +376,69 @@ class EmbeddedScorer:
     ) -> Iterator[Assessment | Failure]:
         """Stream records in input order; decoding of the next batch overlaps the network.
 
-        ``prompts`` (row-aligned with ``images``; None or "" for none) adds ``consistency``.
-        """
+        On ONNX Runtime the batches run in ``self.lanes`` pipeline lanes (``artjudge.threads``);
+        with critique, or on torch, in one lane with a decode thread ahead of it.
 
-        def load_batch(batch: list[ImageInput]) -> tuple[list[LoadedImage | Failure], float]:
-            t0 = time.perf_counter()
-            res: list[LoadedImage | Failure] = []
-            for item in batch:
+        ``prompts`` (row-aligned with ``images``; None or "" for none) adds ``consistency``.
+        An item may also be a :class:`~artjudge.models.base.ConsistencyInput` (an image with its
+        own prompt or reference: a manifest row). A reference that cannot be read fails its
+        row (a Failure naming the reference) like a bad image does.
+        """
+        # Decoded references, touched by the loader thread (or lanes, under ref_lock); their
+        # signals by the scoring thread (or one lane at a time, under serial_lock).
+        ref_loaded: OrderedDict[str, LoadedImage | ArtjudgeError] = OrderedDict()
+        ref_signals: dict[str, Any] = {}
+        ref_lock, serial_lock = threading.Lock(), threading.Lock()
+
+        def load_reference(ref: ImageInput) -> LoadedImage | ArtjudgeError:
+            key = str(ref) if isinstance(ref, (str, Path)) else None
+            with ref_lock:
+                if key is not None and key in ref_loaded:
+                    return ref_loaded[key]
                 try:
-                    res.append(self._load(item))
+                    hit: LoadedImage | ArtjudgeError = self._load(ref)
+                except ArtjudgeError as err:
+                    hit = err
+                if key is not None:
+                    if len(ref_loaded) >= REFERENCE_CACHE:
+                        ref_loaded.popitem(last=False)
+                    ref_loaded[key] = hit
+                return hit
+
+        def load_batch(batch: list[ConsistencyInput]) -> tuple[list[_Decoded | Failure], float]:
+            t0 = time.perf_counter()
+            res: list[_Decoded | Failure] = []
+            for item in batch:
+                label = _label(item.image)
+                try:
+                    image = self._load(item.image)
                 except ArtjudgeError as err:
                     if not skip_errors:
                         raise
-                    res.append(
-                        Failure(
-                            input=str(item) if not isinstance(item, bytes) else "<upload>", error=str(err)
-                        )
-                    )
+                    res.append(Failure(input=label, error=str(err)))
+                    continue
+                ref = None if item.reference is None else load_reference(item.reference)
+                if isinstance(ref, ArtjudgeError):
+                    if not skip_errors:
+                        raise InputError(label, f"reference {ref}")
+                    res.append(Failure(input=label, error=f"{label}: reference {ref}"))
+                    continue
+                res.append(_Decoded(image, item.prompt or None, ref))
             return res, (time.perf_counter() - t0) / max(1, len(batch))
 
-        def batches() -> Iterator[list[ImageInput]]:
-            buf: list[ImageInput] = []
+        def rows() -> Iterator[ConsistencyInput]:
+            given = iter(prompts) if prompts is not None else None
             for item in images:
+                prompt: Any = None
+                if given is not None:
+                    prompt = next(given, _MISSING)
+                    if prompt is _MISSING:
+                        raise ValueError("iter_assess: fewer prompts than images")
+                yield item if isinstance(item, ConsistencyInput) else ConsistencyInput(item, prompt or None)
+
+        def batches() -> Iterator[list[ConsistencyInput]]:
+            buf: list[ConsistencyInput] = []
+            for item in rows():
                 buf.append(item)
                 if len(buf) == batch_size:
                     yield buf
@@ -338,23 +446,37 @@ class EmbeddedScorer:
             if buf:
                 yield buf
 
-        pos = 0
-        for loaded, decode_s in prefetched(batches(), load_batch):
-            good = [x for x in loaded if isinstance(x, LoadedImage)]
-            good_prompts = None
-            if prompts is not None:
-                window = prompts[pos : pos + len(loaded)]
-                good_prompts = [
-                    pr for x, pr in zip(loaded, window, strict=True) if isinstance(x, LoadedImage)
-                ]
-            pos += len(loaded)
-            records = iter(
-                self._score_loaded(good, critique=critique, decode_s=decode_s, prompts=good_prompts)
-                if good
-                else []
+        def score(loaded: list[_Decoded | Failure], decode_s: float, lane: bool = False) -> list[Assessment]:
+            good = [x for x in loaded if isinstance(x, _Decoded)]
+            if not good:
+                return []
+            return self._score_loaded(
+                [g.image for g in good],
+                critique=critique,
+                decode_s=decode_s,
+                prompts=[g.prompt for g in good],
+                references=[g.reference for g in good],
+                ref_cache=ref_signals,
+                lane=lane,
             )
+
+        def lane_work(batch: list[ConsistencyInput]) -> tuple[list[_Decoded | Failure], list[Assessment]]:
+            loaded, decode_s = load_batch(batch)
+            if any(isinstance(x, _Decoded) and (x.prompt or x.reference) for x in loaded):
+                with serial_lock:  # consistency keeps its one-thread-at-a-time caches
+                    return loaded, score(loaded, decode_s, lane=True)
+            return loaded, score(loaded, decode_s, lane=True)
+
+        lanes = 1 if critique else self.lanes
+        stream: Iterator[tuple[list[_Decoded | Failure], list[Assessment]]] = (
+            in_lanes(batches(), lane_work, lanes)
+            if lanes > 1
+            else ((loaded, score(loaded, decode_s)) for loaded, decode_s in prefetched(batches(), load_batch))
+        )
+        for loaded, scored in stream:
+            records = iter(scored)
             for x in loaded:
-                yield next(records) if isinstance(x, LoadedImage) else x
+                yield next(records) if isinstance(x, _Decoded) else x
 
     def assess_many(
         self,

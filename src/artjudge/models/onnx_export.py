@@ -17,6 +17,8 @@ from artjudge.models.weights import (
     _SCALE,
     ENCODER_ONNX,
     HEAD_ONNX,
+    PROCESS_CLASSIFIER_ONNX,
+    PROCESS_TOKENS_ONNX,
     load_checkpoint,
     load_weights_file,
     write_verified,
@@ -84,6 +86,49 @@ def export_encoder(path: Path = ENCODER_ONNX) -> str:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_verified(path, data)
+
+
+def export_process_encoder(
+    tokens_path: Path = PROCESS_TOKENS_ONNX, classifier_path: Path = PROCESS_CLASSIFIER_ONNX
+) -> tuple[str, str]:
+    """The process judge's frame encoder (128 px, 4 x 4 grid) and its Lite0 classifier; their SHA-256."""
+    import torch
+
+    from artjudge.models.process.encoder import PatchEncoder
+    from artjudge.models.process.onnx_encoder import ONNX_GRID, ONNX_RESOLUTION
+
+    enc = PatchEncoder(resolution=ONNX_RESOLUTION, grid=ONNX_GRID)
+
+    class _Tokens(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = enc.net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return enc.tokens_of(x, fixed_size=True)
+
+    class _Classifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = enc.net
+
+        def forward(self, cells: torch.Tensor) -> torch.Tensor:
+            return enc.logits_of_cells(cells)
+
+    torch.manual_seed(0)
+    frames = torch.zeros(1, 3, ONNX_RESOLUTION, ONNX_RESOLUTION)
+    tokens = _to_bytes(
+        _Tokens(), (frames,), ["frames"], ["tokens"], {"frames": {0: "batch"}, "tokens": {0: "batch"}}
+    )
+    classifier = _to_bytes(
+        _Classifier(),
+        (torch.zeros(2, ONNX_GRID * ONNX_GRID, 320),),
+        ["cells"],
+        ["logits"],
+        {"cells": {0: "batch", 1: "cells"}, "logits": {0: "batch"}},
+    )
+    tokens_path.parent.mkdir(parents=True, exist_ok=True)
+    return write_verified(tokens_path, tokens), write_verified(classifier_path, classifier)
 
 
 def _keep_int8(head: Any, compact: dict[str, Any]) -> None:

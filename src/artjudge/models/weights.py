@@ -39,6 +39,10 @@ DEFAULT_MODEL = "default"
 ENCODER_ONNX = PACKAGE_WEIGHTS / "onnx" / "encoder-lite0-ms1.onnx"
 #: A head checkpoint's ONNX graph, beside its head.pt (the shipped default has one).
 HEAD_ONNX = "head.onnx"
+#: The process judge's frame encoder (128 px frames -> 4 x 4 patch tokens) and the Lite0
+#: classifier it reads concept logits with, as ONNX graphs (scripts/export_onnx.py).
+PROCESS_TOKENS_ONNX = PACKAGE_WEIGHTS / "onnx" / "process-lite0-r128-g4.onnx"
+PROCESS_CLASSIFIER_ONNX = PACKAGE_WEIGHTS / "onnx" / "process-lite0-classifier.onnx"
 
 
 def resolve_checkpoint(model: str) -> Path:

@@ -42,6 +42,7 @@ def fit_latent(
     """
     comp = encode(judgments)
     groups = components(comp)
+    del comp  # the model encodes its own copy; two at once doubled the per-row arrays (issue 18)
     if len(groups) > 1 and components_mode != "separate":
         raise DisconnectedGraphError("judgments", groups)
     frames = []

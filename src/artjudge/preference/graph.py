@@ -80,8 +80,13 @@ def encode(df: pd.DataFrame, items: Sequence[str] | None = None, use_confidence:
     """Turn a validated judgments table into index arrays, in a canonical item order.
 
     Items are sorted so that the same judgments give the same encoding whatever the row
-    order; ``items`` (if given) fixes the universe and refuses unknown ids.
+    order; ``items`` (if given) fixes the universe and refuses unknown ids. A table from
+    :func:`artjudge.preference.formats.validate_judgments` (categorical columns) is encoded
+    from its codes: no per-row strings, the same arrays.
     """
+    fast = _encode_categorical(df, items, use_confidence)
+    if fast is not None:
+        return fast
     ids_a = df["item_a"].to_numpy(dtype=str)
     ids_b = df["item_b"].to_numpy(dtype=str)
     if items is None:
@@ -102,6 +107,67 @@ def encode(df: pd.DataFrame, items: Sequence[str] | None = None, use_confidence:
         raise InputError("judgments", "self-comparison (an item against itself)")
     winner = df["winner"].to_numpy(dtype=str)
     outcome = np.where(winner == "a", 1.0, np.where(winner == "b", 0.0, 0.5))
+    if use_confidence and "confidence" in df.columns:
+        weight = df["confidence"].to_numpy(dtype=float)
+    else:
+        weight = np.ones(len(df))
+    return Comparisons(universe, a, b, outcome, weight)
+
+
+def _shared_sorted_codes(df: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray] | None:
+    """item_a / item_b codes when both are categoricals over the same sorted text categories."""
+    col_a, col_b = df["item_a"], df["item_b"]
+    if not (isinstance(col_a.dtype, pd.CategoricalDtype) and isinstance(col_b.dtype, pd.CategoricalDtype)):
+        return None
+    cats = col_a.cat.categories
+    if not (
+        cats.equals(col_b.cat.categories) and cats.inferred_type == "string" and cats.is_monotonic_increasing
+    ):
+        return None
+    ca, cb = col_a.cat.codes.to_numpy(), col_b.cat.codes.to_numpy()
+    if len(ca) and (ca.min() < 0 or cb.min() < 0):
+        return None  # a missing id: let the general path decide
+    return cats, ca, cb
+
+
+def _encode_categorical(
+    df: pd.DataFrame, items: Sequence[str] | None, use_confidence: bool
+) -> Comparisons | None:
+    """:func:`encode` for categorical columns; ``None`` when the table is not in that form.
+
+    The sorted categories restricted to the ids present are exactly the sorted unique ids,
+    so universe and indices match the string path; only ``len(categories)``-sized lookups
+    are built, never a string per row.
+    """
+    shared = _shared_sorted_codes(df)
+    winner = df["winner"]
+    if shared is None or not isinstance(winner.dtype, pd.CategoricalDtype):
+        return None
+    cats, ca, cb = shared
+    wcodes = winner.cat.codes.to_numpy()
+    if len(wcodes) and wcodes.min() < 0:
+        return None
+    lookup = np.full(len(cats), -1, dtype=np.int64)
+    if items is None:
+        present = np.flatnonzero(np.bincount(ca, minlength=len(cats)) + np.bincount(cb, minlength=len(cats)))
+        universe = [str(cats[k]) for k in present]
+        lookup[present] = np.arange(len(present))
+    else:
+        universe = list(items)
+        index = {item: k for k, item in enumerate(universe)}
+        for col, codes in (("item_a", ca), ("item_b", cb)):
+            unknown = [k for k in np.unique(codes) if str(cats[k]) not in index]
+            if unknown:
+                first = cats[codes[np.isin(codes, unknown)][0]]  # the first such row, as the string path says
+                raise InputError("judgments", f"unknown item id {str(first)!r} in {col}")
+        for k, name in enumerate(cats):
+            lookup[k] = index.get(str(name), -1)
+    a, b = lookup[ca], lookup[cb]
+    if np.any(a == b):
+        raise InputError("judgments", "self-comparison (an item against itself)")
+    wcats = np.asarray(winner.cat.categories.astype(str), dtype=object)
+    per_winner = np.where(wcats == "a", 1.0, np.where(wcats == "b", 0.0, 0.5))
+    outcome = per_winner[wcodes] if len(wcats) else np.zeros(0)
     if use_confidence and "confidence" in df.columns:
         weight = df["confidence"].to_numpy(dtype=float)
     else:

@@ -124,13 +124,39 @@ def _threshold_terms(
 
 
 def _davidson_terms(d: np.ndarray, y: np.ndarray, theta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Davidson (1970): P(tie) proportional to nu*sqrt(pi_i pi_j); theta = log nu."""
-    log_z = np.logaddexp(np.logaddexp(d / 2, -d / 2), theta)
-    sinh_over_z = 0.5 * (np.exp(d / 2 - log_z) - np.exp(-d / 2 - log_z))
-    tie = (y != 1.0) & (y != 0.0)
-    ll = np.where(y == 1.0, d / 2, np.where(y == 0.0, -d / 2, theta)) - log_z
-    dd = np.where(y == 1.0, 0.5, np.where(y == 0.0, -0.5, 0.0)) - sinh_over_z
-    dtheta = tie.astype(float) - np.exp(theta - log_z)
+    """Davidson (1970): P(tie) proportional to nu*sqrt(pi_i pi_j); theta = log nu.
+
+    Written with buffers filled in place: one array per judgment costs 4 MiB at half a
+    million judgments, and the plain expressions held eight of them at once (issue 18).
+    Every value is the same IEEE operation as ``log_z = logaddexp(logaddexp(d/2, -d/2),
+    theta)``, ``ll = where(win, d/2, where(loss, -d/2, theta)) - log_z``, ``dd = where(win,
+    0.5, where(loss, -0.5, 0)) - 0.5 * (exp(d/2 - log_z) - exp(-d/2 - log_z))`` and
+    ``dtheta = tie - exp(theta - log_z)``, so the fit is bit-for-bit unchanged.
+    """
+    win, loss = y == 1.0, y == 0.0
+    half = d / 2
+    neg_half = -half  # -(d/2) == (-d)/2 exactly
+    log_z = np.logaddexp(half, neg_half)
+    np.logaddexp(log_z, theta, out=log_z)
+    ll = np.full(d.shape, theta)
+    np.copyto(ll, neg_half, where=loss)
+    np.copyto(ll, half, where=win)
+    ll -= log_z
+    np.subtract(half, log_z, out=half)
+    np.exp(half, out=half)
+    np.subtract(neg_half, log_z, out=neg_half)
+    np.exp(neg_half, out=neg_half)
+    half -= neg_half
+    del neg_half
+    half *= 0.5  # sinh(d/2) / z
+    dd = np.zeros(d.shape)
+    np.copyto(dd, 0.5, where=win)
+    np.copyto(dd, -0.5, where=loss)
+    dd -= half
+    del half
+    dtheta = np.subtract(theta, log_z, out=log_z)
+    np.exp(dtheta, out=dtheta)
+    np.subtract(~(win | loss), dtheta, out=dtheta)  # tie: y neither 1 nor 0
     return ll, dd, dtheta
 
 
@@ -315,21 +341,25 @@ class Elo:
         self.use_confidence = use_confidence
         self.seed = seed
 
-    def _run(self, comp: Comparisons, orders: np.ndarray) -> np.ndarray:
-        """Play each row of ``orders`` (indices into the judgments) as one Elo season; vectorised over rows."""
-        reps, steps = orders.shape
+    def _run(self, comp: Comparisons, by_step: np.ndarray) -> np.ndarray:
+        """Play each column of ``by_step`` (steps x seasons, indices into the judgments) as one
+        Elo season; vectorised over seasons.
+
+        Each step gathers its judgments itself: gathering all of them up front held four
+        more seasons x judgments arrays of 8 bytes (1.2 GiB at half a million judgments).
+        """
+        steps, reps = by_step.shape
         n = comp.n_items
         rating = np.full((reps, n), self.base)
         games = np.zeros((reps, n))
         rows = np.arange(reps)
-        A, B = comp.a[orders], comp.b[orders]
-        Y, W = comp.outcome[orders], comp.weight[orders]
         span = self.k0 - self.k_min
         for t in range(steps):
-            ia, ib = A[:, t], B[:, t]
+            o = by_step[t]
+            ia, ib = comp.a[o], comp.b[o]
             ra, rb = rating[rows, ia], rating[rows, ib]
             expected = 1.0 / (1.0 + 10.0 ** ((rb - ra) / 400.0))
-            delta = (Y[:, t] - expected) * W[:, t]
+            delta = (comp.outcome[o] - expected) * comp.weight[o]
             ka = self.k_min + span / (1.0 + games[rows, ia] / self.k_halflife)
             kb = self.k_min + span / (1.0 + games[rows, ib] / self.k_halflife)
             rating[rows, ia] = ra + ka * delta
@@ -344,17 +374,19 @@ class Elo:
         require_connected(comp)
         m = len(comp.a)
         rng = np.random.default_rng(self.seed)
-        shuffles = np.stack([rng.permutation(m) for _ in range(max(1, self.n_shuffles))])
-        boots = (
-            np.stack([rng.permutation(rng.integers(0, m, m)) for _ in range(self.n_bootstrap)])
-            if self.n_bootstrap
-            else None
-        )
-        orders = shuffles if boots is None else np.vstack([shuffles, boots])
-        ratings = self._run(comp, orders)
-        score = ratings[: len(shuffles)].mean(axis=0)
-        if boots is not None and self.n_bootstrap > 1:
-            boot = ratings[len(shuffles) :]
+        n_shuffles = max(1, self.n_shuffles)
+        # One column per season (shuffles, then bootstrap replicates), drawn in the same order
+        # from the same generator as ever; int32 when it fits, steps x seasons for the loop.
+        by_step = np.empty((m, n_shuffles + self.n_bootstrap), np.int32 if m < 2**31 else np.int64)
+        for k in range(n_shuffles):
+            by_step[:, k] = rng.permutation(m)
+        for k in range(self.n_bootstrap):
+            by_step[:, n_shuffles + k] = rng.permutation(rng.integers(0, m, m))
+        ratings = self._run(comp, by_step)
+        del by_step
+        score = ratings[:n_shuffles].mean(axis=0)
+        if self.n_bootstrap > 1:
+            boot = ratings[n_shuffles:]
             se = boot.std(axis=0, ddof=1)
             lower, upper = np.percentile(boot, [2.5, 97.5], axis=0)
         else:

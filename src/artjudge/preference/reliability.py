@@ -237,11 +237,12 @@ def reliability_report(
         if rep.compared_triads:
             rep.intransitive_rate = rep.intransitive_triads / rep.compared_triads
         counts = judgments["annotator"].value_counts()
+        counts = counts[counts > 0]  # a categorical column also counts the annotators of other subsets
         for ann, c in counts.items():
             person(str(ann)).n_judgments = int(c)
         for ann, rate in _judgment_agreement_loo(judgments, max_refits).items():
             person(str(ann)).judgment_agreement_loo = rate
-        for ann, sub in judgments.groupby("annotator"):
+        for ann, sub in judgments.groupby("annotator", observed=True):
             cyc, tri = intransitive_triads(sub)
             if tri:
                 person(str(ann)).intransitive_rate = cyc / tri

@@ -33,8 +33,15 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+ANALYSIS_MISSING = "needs the [analysis] extra (pandas, SciPy): pip install 'artjudge[analysis]'"
+
+
 def _frames(pairs: list[list[Any]], ratings: list[list[Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    import pandas as pd
+    """The rows as the CSV export's tables; raises Unavailable on a base install (no pandas)."""
+    try:
+        import pandas as pd
+    except ModuleNotFoundError:
+        raise Unavailable(f"campaign analysis {ANALYSIS_MISSING}") from None
 
     j = pd.DataFrame(pairs, columns=PAIR_HEADER)
     j["confidence"] = j["confidence"].replace("", 1.0).astype(float) if not j.empty else j["confidence"]
@@ -46,7 +53,10 @@ def _frames(pairs: list[list[Any]], ratings: list[list[Any]]) -> tuple[pd.DataFr
 
 def reliability(pairs: list[list[Any]], ratings: list[list[Any]], dimensions: list[str]) -> dict[str, Any]:
     """Per dimension: the preference package's reliability report on what has come in so far."""
-    j, r = _frames(pairs, ratings)
+    try:
+        j, r = _frames(pairs, ratings)
+    except Unavailable:  # a base install: the campaign page still works, without this report
+        return {dim: {"notes": [f"reliability {ANALYSIS_MISSING}"]} for dim in dimensions}
     out: dict[str, Any] = {}
     for dim in dimensions:
         jd = j[j["dimension"] == dim]

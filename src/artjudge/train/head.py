@@ -46,6 +46,9 @@ class HeadTrainConfig:
     rank_scale: float = 5.0
     seed: int = 0
     patience: int = 100
+    # "best_val": keep the epoch with the best val SRCC (the shipped recipe); "last": keep the
+    # final epoch, for a fixed epoch count chosen by cross-validation (benchmarks/accuracy_cv.py).
+    select_epoch: str = "best_val"
     # Small-data path (artjudge.train.small): under this many labelled train+val works, model
     # selection is k-fold cross-validation and the head family is chosen per target (0: never).
     small_data_max: int = 500
@@ -129,6 +132,8 @@ def fit_head(
     With ``state_dir`` the full training state is saved after every epoch (atomically), and
     ``resume=True`` continues from it. Rows whose target is NaN do not count in that target's loss.
     """
+    if config.select_epoch not in ("best_val", "last"):
+        raise ValueError(f"select_epoch {config.select_epoch!r}: choose 'best_val' or 'last'")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     head = ScoringHead(config.head)
@@ -234,7 +239,7 @@ def fit_head(
         history.append(record)
         if progress is not None:
             progress(epoch, record)
-        if val_srcc > best_srcc or best_state is None:
+        if val_srcc > best_srcc or best_state is None or config.select_epoch == "last":
             best_srcc, best_epoch, since_best = val_srcc, epoch, 0
             best_state = copy.deepcopy(head.state_dict())
         else:

@@ -26,10 +26,10 @@ from torch import nn
 
 from artjudge.features.encoder import load_backbone
 from artjudge.io.files import atomic_path
+from artjudge.models.process.onnx_encoder import TOKEN_DIM, frame_batch
 
 MID_BLOCK = 10  # 112 channels at stride 16
 LAST_BLOCK = 15  # 320 channels at stride 32
-TOKEN_DIM = 112 + 320 + 3
 LAST_SLICE = slice(112, 112 + 320)
 
 
@@ -54,37 +54,49 @@ class PatchEncoder:
     def token_dim(self) -> int:
         return TOKEN_DIM
 
+    engine = "torch"
+
     def _prep(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        arr = np.stack(
-            [
-                np.asarray(
-                    im.convert("RGB").resize((self.resolution, self.resolution), Image.Resampling.BILINEAR),
-                    dtype=np.float32,
-                )
-                for im in images
-            ]
-        )
-        return torch.from_numpy(arr).permute(0, 3, 1, 2) / 255.0
+        return torch.from_numpy(frame_batch(images, self.resolution))
+
+    def tokens_of(self, x: torch.Tensor, fixed_size: bool = False) -> torch.Tensor:
+        """(B, 3, r, r) frames in [0, 1] -> (B, G*G, TOKEN_DIM) tokens; also the exported ONNX graph.
+
+        ``fixed_size`` pools with a fixed window instead (the ONNX export: its sizes are known
+        and divisible, where the two poolings are the same average).
+        """
+        g = self.grid
+
+        def pool(t: torch.Tensor) -> torch.Tensor:
+            if not fixed_size:
+                return F.adaptive_avg_pool2d(t, g)
+            k = int(t.shape[-1]) // g
+            return F.avg_pool2d(t, k) if k > 1 else t
+
+        rgb = pool(x)
+        h = self.net._swish(self.net._bn0(self.net._conv_stem((x - 0.5) / 0.5)))
+        mid = h
+        for i, block in enumerate(self.net._blocks):
+            h = block(h)
+            if i == MID_BLOCK:
+                mid = h
+        tokens = torch.cat([pool(mid), pool(h), rgb], dim=1)
+        return tokens.flatten(2).transpose(1, 2)  # (B, C, g, g) -> (B, g*g, C)
+
+    def logits_of_cells(self, cells: torch.Tensor) -> torch.Tensor:
+        """(B, P, 320) last-block cells -> (B, 1000) ImageNet logits; also the exported ONNX graph."""
+        x = cells.transpose(1, 2).unsqueeze(-1)  # (B, 320, P, 1)
+        h = self.net._swish(self.net._bn1(self.net._conv_head(x))).mean(dim=(2, 3))
+        return self.net._fc(h)
 
     @torch.no_grad()
     def encode(self, images: Sequence[Image.Image]) -> np.ndarray:
         out: list[np.ndarray] = []
-        g = self.grid
         for start in range(0, len(images), self.batch_size):
             x = self._prep(images[start : start + self.batch_size])
-            rgb = F.adaptive_avg_pool2d(x, g)
-            h = self.net._swish(self.net._bn0(self.net._conv_stem((x - 0.5) / 0.5)))
-            mid = h
-            for i, block in enumerate(self.net._blocks):
-                h = block(h)
-                if i == MID_BLOCK:
-                    mid = h
-            tokens = torch.cat(
-                [F.adaptive_avg_pool2d(mid, g), F.adaptive_avg_pool2d(h, g), rgb], dim=1
-            )  # (B, C, g, g)
-            out.append(tokens.flatten(2).transpose(1, 2).numpy().astype(np.float32))
+            out.append(self.tokens_of(x).numpy().astype(np.float32))
         if not out:
-            return np.zeros((0, g * g, TOKEN_DIM), dtype=np.float32)
+            return np.zeros((0, self.grid * self.grid, TOKEN_DIM), dtype=np.float32)
         return np.concatenate(out)
 
     @torch.no_grad()
@@ -100,11 +112,10 @@ class PatchEncoder:
         t = torch.as_tensor(np.asarray(tokens, dtype=np.float32))
         lead, (p, _) = t.shape[:-2], t.shape[-2:]
         flat = t.reshape(-1, p, t.shape[-1])[..., LAST_SLICE]
-        out = []
-        for start in range(0, len(flat), batch_size):
-            x = flat[start : start + batch_size].transpose(1, 2).unsqueeze(-1)  # (B, 320, P, 1)
-            h = self.net._swish(self.net._bn1(self.net._conv_head(x))).mean(dim=(2, 3))
-            out.append(self.net._fc(h))
+        out = [
+            self.logits_of_cells(flat[start : start + batch_size])
+            for start in range(0, len(flat), batch_size)
+        ]
         logits = torch.cat(out) if out else torch.zeros(0, 1000)
         return logits.reshape(*lead, -1).numpy()
 

@@ -7,14 +7,18 @@ features an attribute may read, and with which sign, is fixed here, not learned,
 guarantees hold by construction whatever the fit:
 
 - depth attributes start at 1 (the bottom of the scale) and only *add* for paint that is
-  there (levels), was added (gains, direction of change) and was not taken away; a blank
-  canvas has none of these, so it is never deep;
-- stability attributes read the direction of accumulation positively and paint removed,
-  layout shift and palette drift negatively; erasing (every step removes paint) is never
-  stable.
+  there (levels), was added (gains, direction of change, trend against time) and was not
+  taken away (paint removed, shortfall of the last frame from the fullest one); a blank
+  canvas has none of these, so it is never deep, and a process that ends on its sketch
+  is not deep either;
+- stability attributes read the direction and trend of accumulation positively and paint
+  removed, shortfall, layout shift and palette drift negatively; erasing (every step
+  removes paint) is never stable.
 
 The weights are fitted (non-negative least squares with a ridge term) on the synthetic
-processes the network was trained on; the share ``blend[k]`` of the network in attribute
+processes the network was trained on, plus realistic-media processes
+(:mod:`artjudge.data.process.media`) whole and as photographed stages in other orders
+(:mod:`artjudge.train.signals`); the share ``blend[k]`` of the network in attribute
 ``k`` is chosen on validation processes (never the benchmark's test sets) by
 ``scripts/fit_process_signals.py``. Consistency (does the painting honour the reference or
 prompt?) is not something the canvas signals measure: it stays the network's alone.
@@ -37,7 +41,7 @@ from artjudge.io.files import atomic_write_json
 DEPTH_LEVELS = {
     "detail_depth": ("edge_density", "detail"),
     "color_depth": ("saturation", "colourfulness", "value_range"),
-    "composition_depth": ("coverage", "value_range", "edge_density"),
+    "composition_depth": ("coverage", "value_range", "edge_density", "value"),
 }
 STABILITY = ("style_stability", "color_stability", "composition_stability", "process_stability")
 ATTRIBUTES = (*STABILITY, *DEPTH_LEVELS)
@@ -56,11 +60,13 @@ def allowed_features(attribute: str) -> dict[str, float]:
     if attribute in DEPTH_LEVELS:
         for sig in DEPTH_LEVELS[attribute]:
             out |= {f"{sig}_last": 1.0, f"{sig}_gain": 1.0, f"{sig}_direction": 1.0, f"{sig}_removed": -1.0}
-        out |= {"accumulation_order": 1.0, "removed_total": -1.0}
+            out |= {f"{sig}_trend": 1.0, f"{sig}_shortfall": -1.0}
+        out |= {"accumulation_order": 1.0, "accumulation_trend": 1.0, "removed_total": -1.0}
     elif attribute in STABILITY:
         for sig in FRAME_SIGNALS:
             out |= {f"{sig}_direction": 1.0, f"{sig}_removed": -1.0}
-        out |= {"accumulation_order": 1.0} | dict.fromkeys(NEGATIVE, -1.0)
+            out |= {f"{sig}_trend": 1.0, f"{sig}_shortfall": -1.0}
+        out |= {"accumulation_order": 1.0, "accumulation_trend": 1.0} | dict.fromkeys(NEGATIVE, -1.0)
     else:
         raise ValueError(f"attribute {attribute!r}: the signals readout has no rule for it")
     return out
