@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers_extras import require_extra
+from helpers_extras import needs_extra, require_extra
 
 pytestmark = pytest.mark.browser
 
@@ -165,6 +165,7 @@ def _campaign(server: str) -> tuple[int, str]:
     return cid, inv["link"]
 
 
+@needs_extra("text")
 def test_assess_with_a_prompt_shows_consistency_escaped(server: str, browser: object, tmp_path: Path) -> None:
     """A prompt typed next to the upload gives the consistency panel; markup in it stays text."""
     from playwright.sync_api import expect
