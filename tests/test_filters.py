@@ -22,10 +22,6 @@ def test_filters_match_scipy(dtype: type) -> None:
         (filters.uniform_filter(x, 5), ndimage.uniform_filter(x, 5)),
         (filters.uniform_filter(x, 3, mode="nearest"), ndimage.uniform_filter(x, 3, mode="nearest")),
         (filters.gaussian_filter(x, 64 / 24), ndimage.gaussian_filter(x, 64 / 24)),
-        (
-            filters.convolve3_separable(x, (1.0, -2.0, 1.0)),
-            ndimage.convolve(x, np.outer([1, -2, 1], [1, -2, 1]).astype(dtype), mode="reflect"),
-        ),
     ]
     for ours, theirs in pairs:
         assert ours.dtype == theirs.dtype

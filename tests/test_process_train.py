@@ -73,10 +73,9 @@ def _toy_orders(n: int, seed: int, t: int = 5, p: int = 4, f: int = 6) -> OrderP
     return OrderPairs("toy", base, shuffled, attribute=6)
 
 
-def test_pairs_teach_the_judge_the_true_order() -> None:
-    from artjudge.models.process.model import PPJudgeNet
-
-    cfg = ProcessConfig(
+def _tiny_config() -> ProcessConfig:
+    """A judge small enough to train in a test: 6-dim tokens on a 2x2 grid, one layer."""
+    return ProcessConfig(
         token_dim=6,
         grid=2,
         d_model=32,
@@ -87,6 +86,12 @@ def test_pairs_teach_the_judge_the_true_order() -> None:
         routed_depths=(1, 2),
         top_k=1,
     )
+
+
+def test_pairs_teach_the_judge_the_true_order() -> None:
+    from artjudge.models.process.model import PPJudgeNet
+
+    cfg = _tiny_config()
     torch.manual_seed(0)
     net = PPJudgeNet(cfg)
     train, test = _toy_orders(160, 0), _toy_orders(60, 1)
@@ -117,17 +122,7 @@ def test_ridge_blend_folds_exactly_into_the_weights() -> None:
     from artjudge.models.process.grounding import N_ALIGN
     from artjudge.models.process.model import PPJudgeNet, scores_to_logits
 
-    cfg = ProcessConfig(
-        token_dim=6,
-        grid=2,
-        d_model=32,
-        n_heads=2,
-        n_layers=1,
-        expert_hidden=16,
-        head_hidden=16,
-        routed_depths=(1, 2),
-        top_k=1,
-    )
+    cfg = _tiny_config()
     torch.manual_seed(0)
     net = PPJudgeNet(cfg).eval()
     with torch.no_grad():  # a trained-looking wide path, so the mix is not of zeros

@@ -19,6 +19,7 @@ from PIL import Image
 import artjudge
 from artjudge.errors import InputError
 from artjudge.features.extract import in_lanes
+from artjudge.features.filters import second_difference
 from artjudge.features.handcrafted import (
     HANDCRAFTED_NAMES,
     _entropy,
@@ -26,7 +27,6 @@ from artjudge.features.handcrafted import (
     colourfulness,
     handcrafted_vector,
     luminance,
-    second_difference,
 )
 from artjudge.features.pixels import MEAN, STD, preprocess_array
 from artjudge.record import Assessment, Failure

@@ -1,6 +1,7 @@
 """The few separable image filters the scoring path and the evidence use, in NumPy alone.
 
-They replace ``scipy.ndimage`` (convolve, laplace, sobel, uniform_filter, gaussian_filter)
+They replace ``scipy.ndimage`` (laplace, sobel, uniform_filter, gaussian_filter, and the
+second difference the hand-crafted measures share between the Laplacian and the noise estimate)
 so that scoring, critique included, needs no SciPy: the base install is onnxruntime, NumPy
 and Pillow. Each filter keeps SciPy's conventions (correlation, boundary modes, the
 Gaussian's ``truncate=4`` radius, output in the input's floating dtype after every 1-D
@@ -41,9 +42,21 @@ def correlate1d(
     return acc.astype(out_dtype, copy=False)
 
 
-def convolve3_separable(x: np.ndarray, row: Sequence[float], mode: str = "reflect") -> np.ndarray:
-    """Convolution with the 3 x 3 kernel ``outer(row, row)`` for a symmetric ``row`` (e.g. Immerkaer's)."""
-    return correlate1d(correlate1d(x, row, 0, mode), row, 1, mode)
+def second_difference(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x[i-1] - 2 x[i] + x[i+1]`` along ``axis`` of a 2-D array, edges mirrored (SciPy's "reflect").
+
+    Summed as ``scipy.ndimage.correlate1d`` sums a symmetric kernel, ``(x[i-1] + x[i+1]) - 2 x[i]``,
+    so the result is SciPy's to the last bit; three slices instead of a padded copy per tap.
+    """
+    a = x if axis == 0 else x.T
+    out = np.empty_like(a, dtype=np.float64)
+    if a.shape[0] == 1:
+        out[...] = 0.0
+    else:
+        out[1:-1] = (a[:-2] + a[2:]) - 2.0 * a[1:-1]
+        out[0] = (a[0] + a[1]) - 2.0 * a[0]
+        out[-1] = (a[-2] + a[-1]) - 2.0 * a[-1]
+    return out if axis == 0 else out.T
 
 
 def laplace(x: np.ndarray, mode: str = "reflect") -> np.ndarray:

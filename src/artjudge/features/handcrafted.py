@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from artjudge.features.filters import second_difference
+
 HANDCRAFTED_NAMES: tuple[str, ...] = (
     "colourfulness",
     "saturation_mean",
@@ -60,23 +62,6 @@ def colourfulness(rgb: np.ndarray) -> float:
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
     return rgb @ _LUMA
-
-
-def second_difference(x: np.ndarray, axis: int) -> np.ndarray:
-    """``x[i-1] - 2 x[i] + x[i+1]`` along ``axis`` of a 2-D array, edges mirrored (SciPy's "reflect").
-
-    Summed as ``scipy.ndimage.correlate1d`` sums a symmetric kernel, ``(x[i-1] + x[i+1]) - 2 x[i]``,
-    so the result is SciPy's to the last bit; three slices instead of a padded copy per tap.
-    """
-    a = x if axis == 0 else x.T
-    out = np.empty_like(a, dtype=np.float64)
-    if a.shape[0] == 1:
-        out[...] = 0.0
-    else:
-        out[1:-1] = (a[:-2] + a[2:]) - 2.0 * a[1:-1]
-        out[0] = (a[0] + a[1]) - 2.0 * a[0]
-        out[-1] = (a[-2] + a[-1]) - 2.0 * a[-1]
-    return out if axis == 0 else out.T
 
 
 def _immerkaer(d2_rows: np.ndarray) -> float:
