@@ -44,6 +44,9 @@ class ScoreDistribution:
 
     ``distribution`` holds probabilities over ``bins`` (101 bins 0..100 for Token-As-Score
     heads; 5 levels for Level-As-Score); it is empty when a model only gives mean and std.
+    ``std``/``distribution`` are the *opinion* spread (what raters would say); ``interval`` is
+    the model's *error* interval for the score, calibrated on held-out data
+    (:mod:`artjudge.scoring.intervals`).
     """
 
     score: float = field(metadata=_doc("0-100, higher is better", minimum=0, maximum=100))
@@ -58,6 +61,17 @@ class ScoreDistribution:
     )
     bins: str = field(
         default="0..100", metadata=_doc("what the distribution is over: '0..100' (101 bins) or 'levels:5'")
+    )
+    interval: list[float] | None = field(
+        default=None,
+        metadata=_doc(
+            "[lo, hi] on 0-100: where the true mean opinion probably lies given the model's error "
+            "measured on data it did not fit (not the raters' spread, which is std); null when the "
+            "model has no calibrated interval"
+        ),
+    )
+    interval_level: float | None = field(
+        default=None, metadata=_doc("the interval's nominal coverage, e.g. 0.9; null without an interval")
     )
 
 
