@@ -28,6 +28,16 @@ def save_results(name: str, payload: dict[str, Any]) -> Path:
     return atomic_write_json(RESULTS / f"{name}.json", dict(payload, machine=machine()), ensure_ascii=True)
 
 
+def save_trial_results(name: str, payload: dict[str, Any]) -> Path:
+    """Like :func:`save_results`, into the temp folder: for runs that must not replace tracked figures."""
+    import tempfile
+
+    from artjudge.io.files import atomic_write_json
+
+    folder = Path(tempfile.gettempdir()) / "artjudge-benchmarks"
+    return atomic_write_json(folder / f"{name}.json", dict(payload, machine=machine()), ensure_ascii=True)
+
+
 def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -1,7 +1,7 @@
 """Batch throughput on 1 and 2 Dask workers against single-process ``assess_many``, and the driver's memory.
 
     python benchmarks/batch_scale.py [--images 128] [--model default|untrained|CKPT] [--rows 10000 100000]
-                                     [--engine onnx torch]
+                                     [--runtime onnx torch]
 
 Part 1 (throughput, same run, same images): ``Scorer.assess_many`` in this process (the
 baseline), ``run_batch`` with the local engine, and ``run_batch`` on a local Dask cluster
@@ -10,7 +10,7 @@ rounds (median reported) so that other load on the machine hits every configurat
 Dask figures are steady state (workers started and holding the model, as on a long run);
 the one-off cluster start with model loads is reported separately (``startup s``).
 Images: the first N AGIQA-3K images from ../shared/data (else 512x512 JPEGs made here).
-Part 1 runs once per inference engine (``--engine``, default both: ONNX Runtime, the
+Part 1 runs once per runtime (``--runtime``, default both: ONNX Runtime, the
 default, and PyTorch); each row names its engine and compares with that engine's baseline.
 
 Part 2 (driver memory): manifests of 10k and 100k rows run through the Dask engine
@@ -123,7 +123,7 @@ def throughput(args: argparse.Namespace, tmp: Path, engine: str) -> tuple[list[d
     paths, what = _images(args.images, tmp)
     cores = os.cpu_count() or 1
     torch.set_num_threads(cores)
-    factory = functools.partial(artjudge.load, args.model, engine=engine)
+    factory = functools.partial(artjudge.load, args.model, runtime=engine)
     scorer = factory()
     scorer.assess_many(paths[: args.batch_size], batch_size=args.batch_size)  # warm-up
     clusters: dict[int, tuple[Any, Any, float]] = {}
@@ -138,11 +138,11 @@ def throughput(args: argparse.Namespace, tmp: Path, engine: str) -> tuple[list[d
                 str(tmp / f"warm{w}-{engine}.parquet"),
                 factory,
                 model=args.model,
-                engine="dask",
+                executor="dask",
                 client=client,
                 part_size=args.batch_size,
                 batch_size=args.batch_size,
-                torch_threads=max(1, cores // w),
+                threads=max(1, cores // w),
                 progress=False,
             )
             clusters[w] = (cluster, client, time.perf_counter() - t0)
@@ -168,11 +168,11 @@ def throughput(args: argparse.Namespace, tmp: Path, engine: str) -> tuple[list[d
                     str(tmp / f"dask{w}-{r}-{engine}.parquet"),
                     factory,
                     model=args.model,
-                    engine="dask",
+                    executor="dask",
                     client=clusters[w][1],
                     part_size=args.part_size,
                     batch_size=args.batch_size,
-                    torch_threads=max(1, cores // w),
+                    threads=max(1, cores // w),
                     progress=False,
                 ).rows
 
@@ -235,7 +235,7 @@ def driver_memory(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
             str(tmp / "warm-out.parquet"),
             factory,
             model=args.model,
-            engine="dask",
+            executor="dask",
             client=client,
             part_size=1,
             progress=False,
@@ -266,7 +266,7 @@ def driver_memory(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                         str(target),
                         fac,
                         model=args.model,
-                        engine=engine,
+                        executor=engine,
                         part_size=args.part_size_rows,
                         progress=False,
                         **kw,
@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions (median reported)")
     ap.add_argument(
-        "--engine",
+        "--runtime",
+        dest="engine",
         nargs="+",
         choices=("onnx", "torch"),
         default=["onnx", "torch"],

@@ -43,7 +43,7 @@ def test_paths(limit: int | None) -> list[str]:
 def scores(paths: list[str], engine: str, lean: bool) -> tuple[np.ndarray, float]:
     from artjudge.models.embedded import load_embedded
 
-    scorer = load_embedded("default", engine=engine, lean_decode=lean)
+    scorer = load_embedded("default", runtime=engine, lean_decode=lean)
     t0 = time.perf_counter()
     recs = scorer.assess_many(paths, batch_size=16)
     dt = time.perf_counter() - t0

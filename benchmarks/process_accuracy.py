@@ -32,6 +32,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 SHARED = Path(os.environ.get("ARTJUDGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+PREDICTION = "every attribute but consistency judged without the reference (as the judge does)"
+
+
 def attribute_table(pred: np.ndarray, target: np.ndarray) -> dict[str, dict[str, float]]:
     from artjudge.eval import metrics
     from artjudge.taxonomy import PROCESS
@@ -401,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         "model_wins_mean_srcc": bool(wins),
         "real_order": order,
         "seconds": round(time.time() - t0, 1),
+        # what the network's predictions are: as the judge makes them (issue 25.4); the
+        # residual std test compares with scripts/process_residual_std.py only when this matches
+        "prediction": PREDICTION,
         "signals_only": signals_tab,
         "combined_shipped": combined_tab,
         "timelapse": timelapse,

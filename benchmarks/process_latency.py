@@ -1,6 +1,6 @@
 """Latency of a new frame: key-value cache (``update``) against a full recompute.
 
-    python benchmarks/process_latency.py [--repeats 20] [--engine onnx torch]
+    python benchmarks/process_latency.py [--repeats 20] [--runtime onnx torch]
 
 For processes of 10 and 50 frames, the time to get scores after the last frame: with the
 cache (one ``step`` over the new frame's tokens) and by recomputing the whole sequence
@@ -9,7 +9,7 @@ canvas signals, the recompute every frame's), both on precomputed frame tokens a
 against a reference image, in the same run; plus the frozen encoder's time for one frame
 (patch tokens, class logits and alignment features), which both paths pay once per new
 frame (a full recompute that re-encoded every frame would pay it T times). The encoder runs
-on each ``--engine`` (default both: ONNX Runtime, the default engine, and PyTorch); the
+on each ``--runtime`` (default both: ONNX Runtime, the default engine, and PyTorch); the
 judge's transformer and the signals are the same torch/NumPy code on either, so the cache and
 recompute rows are measured once, on the first engine's tokens, and each engine adds its
 encoder time. Writes benchmarks/results/process_latency.json.
@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--weights", default="default")
     ap.add_argument(
-        "--engine",
+        "--runtime",
+        dest="engine",
         nargs="+",
         choices=("onnx", "torch"),
         default=["onnx", "torch"],

@@ -5,9 +5,9 @@
 One run, two image sets: 512x512 JPEGs and large JPEGs (3000 px long side, AGIQA-3K test
 images upscaled; synthetic paintings when the data is absent). Per set, in the same run:
 
-* torch: ``assess_many`` cold (no feature cache) with ``engine="torch"``, full decode
+* torch: ``assess_many`` cold (no feature cache) with ``runtime="torch"``, full decode
   (the pipeline as it was before ONNX Runtime);
-* onnx: ``assess_many`` cold with the default (``engine="onnx"``, lean decoding);
+* onnx: ``assess_many`` cold with the default (``runtime="onnx"``, lean decoding);
 * bare ONNX encoder: the ONNX graph alone on already decoded, resized batches (the ceiling),
   in both thread layouts the pipeline could use: one session with ``compute`` intra-op
   threads, and ``lanes`` threads each running batches on the single-threaded lane session
@@ -17,8 +17,10 @@ images upscaled; synthetic paintings when the data is absent). Per set, in the s
 
 Runs alternate and the median of the repeats is reported, so a busy neighbour slows all
 alike. Bars: onnx >= 3x torch and >= 70% of the bare ONNX encoder (the faster layout). ``uptime``'s load is
-recorded next to the figures: they mean little on a shared machine. Writes
-benchmarks/results/speed_assess.json.
+recorded next to the figures: they mean little on a shared machine. With ``--write`` the
+figures replace the tracked benchmarks/results/speed_assess.json; without it they go to a
+file under the system's temporary folder (a trial run on a busy machine must not overwrite
+the recorded figures).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, machine, print_table, save_results  # noqa: E402
+from _common import SHARED_DATA, machine, print_table, save_results, save_trial_results  # noqa: E402
 
 
 def _sources(n: int) -> list[Path]:
@@ -141,7 +143,12 @@ def bench_set(paths: list[str], batch_size: int, repeats: int, scorers: dict[str
         "bare_onnx_lanes": [],
         "bare_torch": [],
     }
+    if "candidate" in scorers:  # a model folder that would replace the default (same run, same images)
+        scorers["candidate"].assess_many(paths[: batch_size * lanes], batch_size=batch_size)
+        runs["candidate"] = []
     for _ in range(repeats):
+        if "candidate" in scorers:
+            runs["candidate"].append(timed("candidate", lambda: pipeline(scorers["candidate"])))
         runs["bare_onnx_session"].append(timed("bare_onnx_session", bare_onnx))
         runs["bare_onnx_lanes"].append(timed("bare_onnx_lanes", bare_onnx_lanes))
         runs["onnx"].append(timed("onnx", lambda: pipeline(onnx)))
@@ -164,6 +171,7 @@ def bench_set(paths: list[str], batch_size: int, repeats: int, scorers: dict[str
         "median": med,
         "onnx_vs_torch": med["onnx"] / med["torch"],
         "onnx_vs_bare_onnx": med["onnx"] / med["bare_onnx"],
+        **({"candidate_vs_torch": med["candidate"] / med["torch"]} if "candidate" in med else {}),
     }
 
 
@@ -174,6 +182,14 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, help="network threads (default: the thread policy's, all cores)")
+    ap.add_argument(
+        "--candidate", type=Path, help="also time this model folder (onnx engine), e.g. a new default"
+    )
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help="replace the tracked benchmarks/results/speed_assess.json (default: a file in the temp folder)",
+    )
     args = ap.parse_args()
 
     import artjudge
@@ -186,9 +202,13 @@ def main() -> int:
         large = make_jpegs(Path(tmp) / "large", args.n_large, side=3000, prefix="large")
         # the torch path as it was before this change: PyTorch eager, every pixel decoded
         scorers = {
-            "onnx": artjudge.load(engine="onnx", cache=False, threads=args.threads),
-            "torch": artjudge.load(engine="torch", cache=False, threads=args.threads, lean_decode=False),
+            "onnx": artjudge.load(runtime="onnx", cache=False, threads=args.threads),
+            "torch": artjudge.load(runtime="torch", cache=False, threads=args.threads, lean_decode=False),
         }
+        if args.candidate is not None:
+            scorers["candidate"] = artjudge.load(
+                str(args.candidate), runtime="onnx", cache=False, threads=args.threads
+            )
         threads = scorers["onnx"].policy.compute
         scorers_lanes = scorers["onnx"].lanes
         for name, paths in (("512px", small), ("3000px", large)):
@@ -210,6 +230,18 @@ def main() -> int:
                 f"{r['onnx_vs_bare_onnx']:.0%}",
                 f"{r['onnx_vs_torch']:.2f}x",
             ],
+            *(
+                [
+                    [
+                        f"{name}: candidate (onnx)",
+                        f"{m['candidate']:.2f}",
+                        f"{m['candidate'] / m['bare_onnx']:.0%}",
+                        f"{r['candidate_vs_torch']:.2f}x",
+                    ]
+                ]
+                if "candidate" in m
+                else []
+            ),
             [f"{name}: bare ONNX encoder (ceiling: faster layout)", f"{m['bare_onnx']:.2f}", "100%", ""],
             [
                 f"{name}:   one session, {threads} intra-op threads",
@@ -248,7 +280,7 @@ def main() -> int:
     print(
         f"bars (onnx >= 3x torch and >= 70% of the bare ONNX encoder, both sets): {'met' if ok else 'NOT met'}"
     )
-    path = save_results(
+    path = (save_results if args.write else save_trial_results)(
         "speed_assess",
         {
             "machine": machine(),

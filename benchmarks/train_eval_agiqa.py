@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = Path(args.checkpoint)
 
     t0 = time.perf_counter()
-    result = training.train_head(m, config, ckpt)
+    result = training.train_head(m, config, ckpt).card
     train_s = time.perf_counter() - t0
 
     scorer = artjudge.load(str(ckpt))

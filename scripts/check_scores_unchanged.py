@@ -46,14 +46,14 @@ def _process_scores(result: Any) -> dict[str, float]:
     }
 
 
-def snapshot(engine: str | None = None) -> dict[str, Any]:
+def snapshot(runtime: str | None = None) -> dict[str, Any]:
     import artjudge
     from artjudge.data import read_dataset
     from artjudge.record import Assessment
 
     df = read_dataset("agiqa-3k", DATA / "agiqa-3k").frame
     paths = df.loc[df["split"] == "test", "path"].astype(str).tolist()
-    scorer = artjudge.load(engine=engine)
+    scorer = artjudge.load(runtime=runtime)
     recs = scorer.assess_many(paths, batch_size=16, progress=True)
     still = {Path(r.input).name: r.overall.score for r in recs if isinstance(r, Assessment)}
 
@@ -115,9 +115,9 @@ def main() -> int:
     group.add_argument("--compare", type=Path, help="compare the current code with this snapshot")
     ap.add_argument("--tol", type=float, default=1e-3)
     ap.add_argument("--still-only", action="store_true", help="judge the exit status on still images only")
-    ap.add_argument("--engine", choices=("onnx", "torch"), help="inference engine of the embedded default")
+    ap.add_argument("--runtime", choices=("onnx", "torch"), help="runtime of the embedded default's network")
     args = ap.parse_args()
-    snap = snapshot(args.engine)
+    snap = snapshot(args.runtime)
     if args.save:
         if args.save.exists():
             print(f"{args.save} exists; not overwriting", file=sys.stderr)

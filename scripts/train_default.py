@@ -65,7 +65,7 @@ def main() -> None:
         model_id="artjudge-embedded-agiqa",
         cache_dir=args.cache_dir,
         flip_augment=False,
-    )
+    ).card
     print(json.dumps(card["metrics"], indent=2))
     print(f"wrote {args.out} in {time.time() - t0:.0f} s")
 

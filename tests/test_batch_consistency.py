@@ -324,11 +324,13 @@ def test_cli_assess_folder_prompt_sidecar(
 
 
 def test_a_scorer_without_consistency_scores_the_rows_and_says_so(tmp_path: Path, scorer) -> None:  # type: ignore[no-untyped-def]
-    from artjudge.models.base import no_consistency_note
-    from test_batch_local import _ExplodingScorer  # a scorer of another kind: no consistency component
+    from artjudge.models.base import NO_CONSISTENCY, no_consistency_note
+    from test_batch_local import _ExplodingScorer
 
     out = tmp_path / "out.parquet"
-    other = _ExplodingScorer(scorer)
+    other = _ExplodingScorer(scorer)  # declared as a scorer of another kind: no consistency component
+    unsupported = {"prompt": NO_CONSISTENCY, "reference": NO_CONSISTENCY}
+    other.info = lambda: {**scorer.info(), "capabilities": ["critique"], "unsupported": unsupported}  # type: ignore[method-assign]
     s = run_batch([str(_reference_manifest(tmp_path))], str(out), lambda: other, progress=False)
     assert (s.rows, s.failed) == (4, 0)  # quality scores kept, the reference not read
     df = _read(out).set_index("image_id")

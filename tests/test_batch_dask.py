@@ -1,7 +1,7 @@
 """artjudge.batch on a real local Dask cluster (2 worker processes, 127.0.0.1 only), including a killed worker.
 
 One cluster serves the module: starting worker processes and loading the model in each is
-the slow part, and it is exactly what ``--engine dask`` pays once per run.
+the slow part, and it is exactly what ``--executor dask`` pays once per run.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_dask_run_matches_local_run(tmp_path: Path, ckpt: Path, client: Any) -> 
         str(tmp_path / "d.parquet"),
         factory,
         model="t",
-        engine="dask",
+        executor="dask",
         client=client,
         part_size=2,
         batch_size=2,
@@ -96,7 +96,7 @@ def test_dask_passes_prompt_and_reference_columns_through(tmp_path: Path, ckpt: 
     ).to_csv(tmp_path / "imgs" / "m.csv", index=False)
     factory = functools.partial(artjudge.load, str(ckpt))
     manifest = [str(tmp_path / "imgs" / "m.csv")]
-    dask_run = {"model": "t", "engine": "dask", "client": client, "part_size": 2, "progress": False}
+    dask_run = {"model": "t", "executor": "dask", "client": client, "part_size": 2, "progress": False}
     d = run_batch(manifest, str(tmp_path / "d.parquet"), factory, **dask_run)
     scorer = factory()
     run_batch(manifest, str(tmp_path / "l.parquet"), lambda: scorer, model="t", part_size=3, progress=False)
@@ -130,7 +130,7 @@ def test_killed_worker_loses_no_partition_and_its_partition_is_redone(
                 str(out),
                 factory,
                 model="t",
-                engine="dask",
+                executor="dask",
                 client=client,
                 part_size=2,
                 batch_size=2,

@@ -149,6 +149,20 @@ def test_local_run_writes_every_input_once_with_failures(tmp_path: Path, factory
     assert again.parts_written == 0 and again.rows == 7
 
 
+def test_old_keyword_names_still_work_and_warn(tmp_path: Path, factory) -> None:  # type: ignore[no-untyped-def]
+    """``engine=`` / ``torch_threads=`` are ``executor=`` / ``threads=`` for one release, with a warning."""
+    make_images(tmp_path / "imgs", 2)
+    imgs = [str(tmp_path / "imgs")]
+    with pytest.warns(DeprecationWarning, match=r"run_batch\(engine=\.\.\.\) is deprecated; use executor="):
+        old = run_batch(imgs, str(tmp_path / "a.parquet"), factory, model="t", engine="local", progress=False)
+    with pytest.warns(
+        DeprecationWarning, match=r"run_batch\(torch_threads=\.\.\.\) is deprecated; use threads="
+    ):
+        run_batch(imgs, str(tmp_path / "b.parquet"), factory, model="t", torch_threads=1, progress=False)
+    assert old.rows == 2
+    assert _read(tmp_path / "a.parquet")["score"].tolist() == _read(tmp_path / "b.parquet")["score"].tolist()
+
+
 def test_manifest_rows_missing_paths_and_files(tmp_path: Path, factory) -> None:  # type: ignore[no-untyped-def]
     make_images(tmp_path / "imgs", 3)
     manifest = tmp_path / "m.jsonl"
@@ -264,7 +278,7 @@ def test_cli_reports_and_fails_when_nothing_scores(tmp_path: Path, ckpt: Path) -
     )
     assert _read(out)["error"].notna().all()
     assert (
-        main(["batch", str(tmp_path / "a.jpg"), "-o", str(out), "--model", str(ckpt), "--engine", "dask"])
+        main(["batch", str(tmp_path / "a.jpg"), "-o", str(out), "--model", str(ckpt), "--executor", "dask"])
         == 2
     )
 

@@ -73,7 +73,7 @@ def free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium not found at /usr/bin/chromium (run scripts/install_browser.sh)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
     require_extra("serve")
     import uvicorn
 
@@ -128,6 +128,9 @@ def test_assess_an_image_and_see_the_critique(server: str, browser: object, tmp_
     expect(page.locator("#assess-status")).to_contain_text("Judged sunset.png", timeout=90_000)
     score = float(page.locator("#score").inner_text().split("±")[0])
     assert 0 <= score <= 100
+    # two spreads, named apart: the error interval and the raters' spread (issue 25.1)
+    expect(page.locator("#score-spread")).to_contain_text("(90% interval); raters would spread ±")
+    expect(page.locator("#band-help")).to_contain_text("error interval")
     expect(page.locator("#critique-panel")).to_be_visible()
     assert page.locator("#crit-attr .sentences li").count() > 0
     assert page.locator("#crit-attr .chip").count() > 0  # evidence behind the sentences
@@ -183,6 +186,7 @@ def test_assess_with_a_prompt_shows_consistency_escaped(server: str, browser: ob
     expect(page.locator("#consistency-panel")).to_be_visible()
     score = float(page.locator("#cons-score").inner_text().split("±")[0])
     assert 0 <= score <= 100
+    expect(page.locator("#cons-spread")).to_contain_text("(90% interval)")  # its error interval
     expect(page.locator("#cons-line")).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text
     assert page.locator("#consistency-panel img").count() == 0
     assert page.locator("#cons-table tr").count() >= 2  # header + the 'car' element at least

@@ -130,7 +130,7 @@ def embedded_scores(paths: dict[str, Path], engine: str | None = None) -> dict[s
     """
     import artjudge
 
-    scorer = artjudge.load("default", engine=engine)
+    scorer = artjudge.load("default", runtime=engine)
     out = {}
     for name, path in paths.items():
         rec = scorer.assess(str(path))
@@ -215,7 +215,7 @@ def test_embedded_default_synthetic_and_example(
     tmp_path: Path, embedded_reference: dict[str, Any], engine: str
 ) -> None:
     if engine == "torch":
-        pytest.importorskip("torch")
+        pytest.importorskip("torch", reason="needs the [torch] extra: pip install -e '.[torch]'")
     paths = _write_synthetic(tmp_path)
     paths["sunset.jpg"] = SUNSET
     got = embedded_scores(paths, engine)
@@ -230,7 +230,7 @@ def test_embedded_default_synthetic_and_example(
 @pytest.mark.parametrize("engine", ENGINES)
 def test_embedded_default_agiqa(embedded_reference: dict[str, Any], engine: str) -> None:
     if engine == "torch":
-        pytest.importorskip("torch")
+        pytest.importorskip("torch", reason="needs the [torch] extra: pip install -e '.[torch]'")
     folder = _agiqa_dir()
     paths = {name: folder / name for name in AGIQA_IMAGES}
     missing = [str(p) for p in paths.values() if not p.is_file()]

@@ -47,6 +47,9 @@ def test_csv_and_json_formats(tmp_path: Path) -> None:
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["input"] for r in rows] == [str(p) for p in paths]
     assert all(float(r["score"]) >= 0 for r in rows)
+    # the error interval travels in the CSV too, apart from the raters' std
+    assert all(float(r["interval_lo"]) <= float(r["score"]) <= float(r["interval_hi"]) for r in rows)
+    assert all(float(r["interval_level"]) == 0.9 for r in rows)
     out_json = tmp_path / "s.json"
     assert main(["assess", *map(str, paths), "--output", str(out_json), "-q", "--no-cache"]) == 0
     data = json.loads(out_json.read_text())

@@ -82,7 +82,7 @@ def test_process_refuses_to_write_over_the_video(tmp_path: Path, capsys: pytest.
 
 
 def test_batch_refuses_to_replace_its_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("pyarrow", reason="the batch extra is not installed")
+    pytest.importorskip("pyarrow", reason="needs the [batch] extra: pip install -e '.[batch]'")
     import pandas as pd
 
     manifest = tmp_path / "m.parquet"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from artjudge.critique import Critic, Critique, EmbeddedCritic, attach, compose
+from artjudge.critique import Critic, Critique, EmbeddedCritic, attach, compose, critique_record
 from artjudge.features.evidence import measure
 from artjudge.record import Assessment, ModelInfo, ScoreDistribution
 from artjudge.taxonomy import ARTIMUSE, LEVELS
@@ -133,7 +133,9 @@ def test_tiny_and_alpha_images() -> None:
 
 def test_compose_accepts_plain_dicts_and_attach_fills_the_record() -> None:
     img = _scene(6)
-    rec = attach(_assessment(64.0, sha="abc"), img)
+    rec = critique_record(img, _assessment(64.0, sha="abc"))
+    with pytest.warns(DeprecationWarning, match="use critique_record"):
+        assert attach(_assessment(64.0, sha="abc"), img).critique == rec.critique  # the old spelling
     assert rec.critique is not None and rec.evidence
     d = rec.to_dict()  # the record's typed critique and evidence, as plain dicts
     again = compose(d, rec.evidence_dict())

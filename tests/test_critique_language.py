@@ -243,3 +243,99 @@ def test_portrait_is_not_called_abstract_nor_its_subject_hard_to_find() -> None:
         assert style and all("weak" in t and "95th percentile" in t for t in style), style
         focus = [s.text for s in crit.sentences() if s.evidence_keys == ["subject_focus"]]
         assert focus and all("8th percentile" in t for t in focus), focus
+
+
+# ---------------------------------------------------------------- 7. issue 25's slips
+
+
+def test_a_location_off_the_thirds_points_is_not_also_near_them() -> None:
+    """'Its focus lies in the upper centre; by the thirds measure (0.52) it sits near the thirds points.'"""
+    ev = measure(_scene(4))
+    for centroid in ([0.5, 0.2], [0.5, 0.8], [0.2, 0.5], [0.8, 0.5]):  # between two thirds points
+        ev2 = _set(
+            ev,
+            "saliency_thirds",
+            value=0.52,
+            percentile=60.0,
+            qualifier="typical",
+            detail={"centroid": centroid},
+        )
+        ev2 = _set(
+            ev2, "saliency_centre", percentile=40.0, qualifier="typical", detail={"centroid": centroid}
+        )
+        for seed in range(6):
+            ev2.digest = f"t{seed}"
+            placement = next(
+                s
+                for s in compose(None, ev2).attributes["composition"]
+                if "saliency_thirds" in s.evidence_keys
+            )
+            assert "between them" in placement.text or "between the thirds points" in placement.text, (
+                placement.text
+            )
+            assert "Its focus lies" not in placement.text, placement.text
+    # on a thirds cell the plain wording stays
+    ev3 = _set(
+        ev,
+        "saliency_thirds",
+        value=0.6,
+        percentile=70.0,
+        qualifier="typical",
+        detail={"centroid": [0.3, 0.3]},
+    )
+    ev3 = _set(ev3, "saliency_centre", percentile=40.0, qualifier="typical", detail={"centroid": [0.3, 0.3]})
+    text = next(
+        s.text for s in compose(None, ev3).attributes["composition"] if "saliency_thirds" in s.evidence_keys
+    )
+    assert "upper left" in text and "between" not in text, text
+
+
+def test_indefinite_articles_agree_with_the_word_filled_in() -> None:
+    """'fit a analogous (V) scheme'; also 'a excellent result'."""
+    from artjudge.critique.phrasebook import articles_en
+
+    assert articles_en("fit a analogous (V) scheme") == "fit an analogous (V) scheme"
+    assert (
+        articles_en("a L-shaped (L) scheme and an good result") == "an L-shaped (L) scheme and a good result"
+    )
+    assert articles_en("A excellent result, a uniform field") == "An excellent result, a uniform field"
+    ev = measure(_scene(6))
+    ev = _set(ev, "hue_harmony", qualifier="low", detail={"template": "V", "rotation": 0.0, "fits": {}})
+    ev = _set(ev, "balance", qualifier="low")
+    seen = set()
+    for seed in range(8):
+        ev.digest = f"a{seed}"
+        crit = compose({"overall": {"score": 90.0, "std": 10.0}}, ev)
+        for text in _texts(crit):
+            assert not re.search(r"\b[Aa] (?=[aeiouAEIOU])(?!uni|one)", text), text
+            seen |= {w for w in ("an analogous", "an excellent") if w in text}
+    assert seen == {"an analogous", "an excellent"}, seen
+
+
+def test_originality_is_never_given_a_verdict() -> None:
+    """'whatever is original here is not in colour, light or layout' is a verdict the docs rule out."""
+    ev = measure(_scene(7))
+    for k in list(ev):
+        if ev[k].percentile is not None:
+            ev = _set(ev, k, percentile=50.0)
+    said = set()
+    for seed in range(12):
+        ev.digest = f"o{seed}"
+        text = compose(None, ev).attributes["originality"][0].text
+        said.add(text)
+        assert "whatever is original" not in text and "is not in" not in text, text
+        assert "not measured" in text or "beyond what they measure" in text, text
+    assert len(said) >= 2  # both wordings were checked
+
+
+def test_the_two_spreads_are_named_apart() -> None:
+    """'48/100 (± 17)' / 'give or take 17' called the raters' spread the score's uncertainty."""
+    ev = measure(_scene(8))
+    for seed in range(8):
+        ev.digest = f"s{seed}"
+        rec = {"overall": {"score": 64.0, "std": 17.0, "interval": [57.2, 71.4], "interval_level": 0.9}}
+        lead = compose(rec, ev).overall[0].text
+        assert "likely 57-71" in lead and "rater" in lead and "± 17" in lead, lead
+        assert "give or take" not in lead and "(spread" not in lead, lead
+        plain = compose({"overall": {"score": 64.0, "std": 17.0}}, ev).overall[0].text
+        assert "likely" not in plain and "rater" in plain, plain

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,12 @@ def rubric_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         == 0
     )
     paths = [imgs / r["file"] for r in rows]
+    # 12 graded works cannot establish skill; the critique's tests set it in the card themselves
+    _write_model(model, None, {"overall": True, **{a: True for a in ATTRS}})
     plain = artjudge.load(str(model))
-    np.save(model / "exemplars.npy", plain.embed([str(p) for p in paths]).astype(np.float32))
+    feats = plain.embed([str(p) for p in paths]).astype(np.float32)
+    np.save(model / "exemplars.npy", feats)
+    predicted = {a: [plain.assess(str(p)).attributes[a].score for p in paths] for a in ATTRS}
     evs = [measure(Image.open(p)) for p in paths]
     attributes = {}
     for a in ATTRS:
@@ -112,6 +117,9 @@ def rubric_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "evidence": k,
                 "spearman": round(float(spearmanr([e[k].value for e in evs], y).statistic), 4),
                 "n": len(y),
+                "q": 0.001,
+                "folds_held": 3,
+                "folds": 3,
             }
             for k in EXPLAIN_KEYS
         ]
@@ -126,21 +134,42 @@ def rubric_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     exemplars = [
         {
             "id": r["file"][:-4],
-            "path": f"../imgs/{r['file']}",
+            "path": f"imgs/{r['file']}",  # relative to the grades file's folder, as training stores it
             "scores": {a: (float(r[a]) - 1) * 25 for a in ATTRS},
+            "predicted": {a: round(predicted[a][i], 3) for a in ATTRS},
+            "evidence": {k: evs[i][k].value for k in EXPLAIN_KEYS},
         }
-        for r in rows
+        for i, r in enumerate(rows)
     ]
     rubric = {
-        "version": 1,
+        "version": 2,
         "attributes": attributes,
         "exemplars": exemplars,
         "exemplar_features": "exemplars.npy",
+        "similarity_floor": {"value": -1.0, "quantile": 0.0},  # every graded work may be an exemplar
+        "grades_root": {"absolute": str(root), "from_model": ".."},
     }
-    (model / "rubric.json").write_text(json.dumps(rubric), encoding="utf-8")
+    _write_model(model, rubric, {"overall": True, **{a: True for a in ATTRS}})
     probe = root / "probe.png"
     _work(0.08, 0.3, 99).save(probe)  # dull and dark: weak on both attributes
-    return {"root": root, "model": model, "rubric": rubric, "probe": probe}
+    return {"root": root, "model": model, "rubric": rubric, "probe": probe, "feats": feats}
+
+
+def _write_model(model: Path, rubric: dict[str, Any] | None, skilled: dict[str, bool]) -> None:
+    """rubric.json (when given) and the card's skill block (the shared card format), then the seal."""
+    from artjudge.models.weights import seal_folder
+
+    if rubric is not None:
+        (model / "rubric.json").write_text(json.dumps(rubric), encoding="utf-8")
+    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    card["skill"] = {
+        "rule": "set by the test",
+        "heads": {
+            a: {"cv_srcc": 0.62, "ci": [0.41, 0.79], "skilled": ok, "n": 14} for a, ok in skilled.items()
+        },
+    }
+    (model / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    seal_folder(model)
 
 
 def _grounded(crit: dict[str, Any], evidence: dict[str, Any]) -> None:
@@ -148,14 +177,14 @@ def _grounded(crit: dict[str, Any], evidence: dict[str, Any]) -> None:
     sents += [s for v in crit["levels"].values() for s in v] + list(crit["limitations"])
     assert sents
     for s in sents:
-        assert s["evidence_keys"], s["text"]
+        assert s["evidence_keys"] or "firmly enough to cite" in s["text"], s["text"]
         assert set(s["evidence_keys"]) <= set(evidence), s
         assert "{" not in s["text"]
 
 
 def test_rubric_critique_leads_with_the_users_rubric(rubric_model: dict[str, Any]) -> None:
     import artjudge
-    from artjudge.critique.rubric import RubricCritic, cosine_similarity, standing
+    from artjudge.critique.rubric import RubricCritic, cosine_similarity
 
     scorer = artjudge.load(str(rubric_model["model"]))
     assert isinstance(scorer.critic, RubricCritic)  # type: ignore[attr-defined]
@@ -167,20 +196,21 @@ def test_rubric_critique_leads_with_the_users_rubric(rubric_model: dict[str, Any
     exemplars = rubric_model["rubric"]["exemplars"]
     for a in ATTRS:
         lead = crit["attributes"][a][0]["text"]
-        score, std = rec.attributes[a].score, rec.attributes[a].std
-        pct = standing(score, [e["scores"][a] for e in exemplars])
-        assert f"{score:.0f}/100" in lead and f"± {std:.0f}" in lead, lead
-        assert f"{round(pct)}" in lead and "14" in lead, lead  # standing among the 14 graded works
+        score = rec.attributes[a].score
+        above = sum(e["predicted"][a] < score for e in exemplars)  # standing among predicted scores
+        standing = (
+            "above all 14" if above == 14 else ("below all 14" if above == 0 else f"above {above} of 14")
+        )
+        assert f"{score:.0f}/100" in lead and f"about {1 + 4 * score / 100:.1f} of 5" in lead, lead
+        assert standing in lead and "percentile" not in lead and "±" not in lead, lead
         text = " ".join(s["text"] for s in crit["attributes"][a])
         assert "ρ = 0.62 [0.41, 0.79]" in text
         top = rubric_model["rubric"]["attributes"][a]["explainers"][0]
-        assert f"ρ = {top['spearman']:+.2f}" in text  # the stored explainer, with its correlation
+        # the stored explainer, with its correlation and the folds it held in
+        assert f"Spearman {top['spearman']:+.2f} over 14 works, held in 3 of 3 folds" in text, text
     # the weakest attribute points at the most similar works graded high on it
-    weakest = min(
-        ATTRS, key=lambda a: standing(rec.attributes[a].score, [e["scores"][a] for e in exemplars]) or 0
-    )
-    feats = np.load(rubric_model["model"] / "exemplars.npy")
-    sims = cosine_similarity(scorer.embed([str(rubric_model["probe"])])[0], feats)
+    weakest = min(ATTRS, key=lambda a: sum(e["predicted"][a] < rec.attributes[a].score for e in exemplars))
+    sims = cosine_similarity(scorer.embed([str(rubric_model["probe"])])[0], rubric_model["feats"])
     scores = np.array([e["scores"][weakest] for e in exemplars])
     high = [
         i
@@ -191,7 +221,11 @@ def test_rubric_critique_leads_with_the_users_rubric(rubric_model: dict[str, Any
     para = crit["attributes"][weakest]
     named = next(s["text"] for s in para if "graded high" in s["text"])
     for i in expected:
-        assert exemplars[i]["id"] in named and f"similarity {sims[i]:.2f}" in named, named
+        grade = 1 + 4 * scores[i] / 100
+        shown = f"{grade:.0f} of 5" if abs(grade - round(grade)) < 0.05 else f"{grade:.1f} of 5"
+        assert exemplars[i]["id"] in named and f"graded {shown}, similarity {sims[i]:.2f}" in named, named
+        assert str(rubric_model["root"] / exemplars[i]["path"]) in named  # resolved, not as stored
+    assert "/100" not in named
     differs = [
         s["text"] for s in para if s["text"].startswith(("What measurably differs", "Against those works"))
     ]
@@ -243,3 +277,109 @@ def test_bad_rubric_files_are_one_line_errors(rubric_model: dict[str, Any], tmp_
         assert "\n" not in msg and str(folder) in msg, msg
     with pytest.raises(ArtjudgeError, match="no rubric file"):
         Rubric.load(tmp_path)
+
+
+def _compose(rubric_model: dict[str, Any], folder: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """The rubric critique of the probe for a hand-made record, with the model's real features."""
+    import artjudge
+    from artjudge.critique.rubric import Rubric, compose_rubric
+    from artjudge.features.evidence import measure
+
+    probe = rubric_model["probe"]
+    feats = artjudge.load(str(rubric_model["model"])).embed([str(probe)])[0]
+    crit = compose_rubric(record, measure(Image.open(probe)), Rubric.load(folder), feats)
+    return {"crit": crit, "texts": [s.text for s in crit.sentences()], "notes": crit.notes}
+
+
+def _record(colour: float, tone: float, overall: float | None = 48.0) -> dict[str, Any]:
+    rec: dict[str, Any] = {"attributes": {"colour": {"score": colour}, "tone": {"score": tone}}}
+    if overall is not None:
+        rec["overall"] = {"score": overall, "std": 17.0}
+    return rec
+
+
+def test_standings_come_from_predicted_scores_and_are_said_honestly(rubric_model: dict[str, Any]) -> None:
+    pred = [e["predicted"]["colour"] for e in rubric_model["rubric"]["exemplars"]]
+    top = _compose(rubric_model, rubric_model["model"], _record(max(pred) + 5, 50.0))
+    lead = top["crit"].attributes["colour"][0].text
+    assert "above all 14" in lead and "100th" not in lead and "percentile" not in lead, lead
+    low = _compose(rubric_model, rubric_model["model"], _record(min(pred) - 5, 50.0))
+    assert "below all 14" in low["crit"].attributes["colour"][0].text
+    # two different scores between the same integer grades no longer tie: counts follow the predictions
+    mid = sorted(pred)[6:8]
+    a = _compose(rubric_model, rubric_model["model"], _record(mid[0] - 1e-3, 50.0))
+    b = _compose(rubric_model, rubric_model["model"], _record(mid[1] + 1e-3, 50.0))
+    assert "above 6 of 14" in a["crit"].attributes["colour"][0].text
+    assert "above 8 of 14" in b["crit"].attributes["colour"][0].text
+    # below the middle in both attributes: never "stands highest in" a lower-half attribute
+    both_low = _compose(rubric_model, rubric_model["model"], _record(min(pred) - 5, -50.0))
+    summary = both_low["crit"].overall[-1].text
+    assert "lower half in every attribute" in summary and "highest" not in summary, summary
+
+
+def test_overall_is_not_reported_unscored_under_a_score(rubric_model: dict[str, Any], tmp_path: Path) -> None:
+    folder = tmp_path / "M"
+    shutil.copytree(rubric_model["model"], folder)
+    data = json.loads(json.dumps(rubric_model["rubric"]))
+    data["attributes"]["overall"] = dict(data["attributes"]["colour"])
+    _write_model(folder, data, {"overall": True, "colour": True, "tone": True})
+    got = _compose(rubric_model, folder, _record(40.0, 60.0, overall=48.0))
+    assert any("48/100" in t for t in got["texts"])
+    assert not any("Not scored by this record" in n and "overall" in n for n in got["notes"]), got["notes"]
+    unscored = _compose(rubric_model, folder, _record(40.0, 60.0, overall=None))
+    assert any(n == "Not scored by this record: overall." for n in unscored["notes"]), unscored["notes"]
+
+
+def test_unskilled_or_unknown_attributes_get_no_advice(rubric_model: dict[str, Any], tmp_path: Path) -> None:
+    folder = tmp_path / "M"
+    shutil.copytree(rubric_model["model"], folder)
+    _write_model(folder, rubric_model["rubric"], {"overall": True, "colour": False, "tone": True})
+    got = _compose(rubric_model, folder, _record(10.0, 10.0))
+    colour = [s.text for s in got["crit"].attributes["colour"]]
+    assert any("not a grade to rely on" in t for t in colour), colour
+    assert not any("pattern in your grades" in t or "graded high" in t for t in colour), colour
+    assert all("colour" not in s.text for s in got["crit"].overall[1:]), "summary must skip unskilled"
+    # a card without a skill block: unknown skill, no advice on any attribute
+    card = json.loads((folder / "card.json").read_text())
+    del card["skill"]
+    (folder / "card.json").write_text(json.dumps(card))
+    from artjudge.models.weights import seal_folder
+
+    seal_folder(folder)
+    unknown = _compose(rubric_model, folder, _record(10.0, 10.0))
+    for a in ATTRS:
+        texts = [s.text for s in unknown["crit"].attributes[a]]
+        assert any("does not record whether it learned" in t for t in texts), texts
+        assert not any("pattern in your grades" in t or "graded high" in t for t in texts), texts
+
+
+def test_exemplars_need_the_calibrated_similarity_and_missing_ones_are_reported(
+    rubric_model: dict[str, Any], tmp_path: Path
+) -> None:
+    from artjudge.train.rubric_data import similarity_floor
+
+    # the whole class folder moved elsewhere: paths resolve through the model folder
+    moved = tmp_path / "class"
+    shutil.copytree(rubric_model["root"] / "imgs", moved / "imgs")
+    shutil.copytree(rubric_model["model"], moved / "M")
+    data = json.loads(json.dumps(rubric_model["rubric"]))
+    data["grades_root"] = {"absolute": "/nonexistent/grades", "from_model": ".."}
+    _write_model(moved / "M", data, {"overall": True, **{a: True for a in ATTRS}})
+    got = _compose(rubric_model, moved / "M", _record(5.0, 5.0))
+    named = [t for t in got["texts"] if "graded high" in t]
+    assert named and str(moved / "imgs") in named[0] and "not found" not in named[0], named
+    # an exemplar image that is gone is named as missing, never silently dropped
+    for p in (moved / "imgs").iterdir():
+        p.unlink()
+    gone = _compose(rubric_model, moved / "M", _record(5.0, 5.0))
+    assert any("image not found at" in t for t in gone["texts"]), gone["texts"]
+    assert any(n.startswith("Exemplar images not found") for n in gone["notes"]), gone["notes"]
+    # with the floor calibrated on the graded works, every exemplar shown clears it
+    floor = similarity_floor(rubric_model["feats"])
+    data["similarity_floor"] = {"value": floor, "quantile": 0.95}
+    _write_model(moved / "M", data, {"overall": True, **{a: True for a in ATTRS}})
+    calibrated = _compose(rubric_model, moved / "M", _record(5.0, 5.0))
+    for t in calibrated["texts"]:
+        for sim in re.findall(r"similarity (-?\d\.\d\d)\)", t):
+            assert float(sim) >= floor - 0.005, t
+    assert any("graded high" in t or "similarity floor" in t for t in calibrated["texts"])

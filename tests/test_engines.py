@@ -19,7 +19,7 @@ from PIL import Image
 import artjudge
 from artjudge.errors import ModelNotAvailable
 from artjudge.io import load_image
-from artjudge.models.weights import ENCODER_ONNX, PACKAGE_WEIGHTS, read_verified
+from artjudge.models.weights import ENCODER_ONNX, PACKAGE_WEIGHTS, read_verified, seal_folder
 
 REPO = Path(__file__).resolve().parents[1]
 SUNSET = REPO / "examples" / "sunset.jpg"
@@ -46,7 +46,7 @@ def _images(folder: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def onnx_scorer():  # type: ignore[no-untyped-def]
-    return artjudge.load("default", engine="onnx")
+    return artjudge.load("default", runtime="onnx")
 
 
 def test_default_engine_is_onnx(onnx_scorer) -> None:  # type: ignore[no-untyped-def]
@@ -55,9 +55,9 @@ def test_default_engine_is_onnx(onnx_scorer) -> None:  # type: ignore[no-untyped
 
 
 def test_engines_agree(tmp_path: Path, onnx_scorer) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs the [torch] extra: pip install -e '.[torch]'")
     paths = [str(p) for p in _images(tmp_path)]
-    torch_scorer = artjudge.load("default", engine="torch")
+    torch_scorer = artjudge.load("default", runtime="torch")
     assert torch_scorer.engine == "torch"
     a = onnx_scorer.assess_many(paths)
     b = torch_scorer.assess_many(paths)
@@ -72,8 +72,13 @@ def test_engines_agree(tmp_path: Path, onnx_scorer) -> None:  # type: ignore[no-
 def test_unknown_engine_is_refused() -> None:
     from artjudge.errors import InputError
 
-    with pytest.raises(InputError, match="not an inference engine"):
-        artjudge.load("default", engine="tensorrt")
+    with pytest.raises(InputError, match="not a runtime"):
+        artjudge.load("default", runtime="tensorrt")
+    with (
+        pytest.warns(DeprecationWarning, match="use runtime="),
+        pytest.raises(InputError, match="not a runtime"),
+    ):
+        artjudge.load("default", engine="tensorrt")  # the old name, kept for one release
 
 
 def _copy_default(folder: Path) -> Path:
@@ -88,7 +93,7 @@ def test_tampered_head_graph_is_refused(tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     graph.write_bytes(bytes(data))
     with pytest.raises(ModelNotAvailable, match="SHA-256 mismatch"):
-        artjudge.load(str(ckpt), engine="onnx")
+        artjudge.load(str(ckpt), runtime="onnx")
 
 
 def test_tampered_or_unhashed_encoder_graph_is_refused(tmp_path: Path) -> None:
@@ -110,17 +115,18 @@ def test_tampered_or_unhashed_encoder_graph_is_refused(tmp_path: Path) -> None:
 
 def test_stale_head_graph_falls_back_to_torch_head(tmp_path: Path) -> None:
     """A head.onnx exported from another head.pt is never run: the torch head scores instead."""
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs the [torch] extra: pip install -e '.[torch]'")
     ckpt = _copy_default(tmp_path / "ckpt")
     meta = json.loads((ckpt / "head.onnx.json").read_text())
     (ckpt / "head.onnx.json").write_text(json.dumps(dict(meta, source_sha256="0" * 64)))
-    scorer = artjudge.load(str(ckpt), engine="onnx")
+    seal_folder(ckpt)  # a folder written this way (sealed as written), not one changed afterwards
+    scorer = artjudge.load(str(ckpt), runtime="onnx")
     assert scorer.engine == "onnx+torch-head"
 
 
 def test_checkpoint_without_graph_and_its_export(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
+    torch = pytest.importorskip("torch", reason="needs the [torch] extra: pip install -e '.[torch]'")
+    pytest.importorskip("onnx", reason="needs onnx (dev extra): pip install -e '.[dev]'")
     from artjudge.models.head import HeadConfig, ScoringHead
     from artjudge.models.onnx_export import export_head
     from artjudge.models.weights import save_checkpoint
@@ -134,24 +140,24 @@ def test_checkpoint_without_graph_and_its_export(tmp_path: Path) -> None:
         {"id": "engine-test", "version": "0", "config": {"head": cfg.to_dict()}},
     )
     paths = [str(p) for p in _images(tmp_path / "img")]
-    before = artjudge.load(str(ckpt), engine="onnx")
+    before = artjudge.load(str(ckpt), runtime="onnx")
     assert before.engine == "onnx+torch-head"
     export_head(ckpt)
-    after = artjudge.load(str(ckpt), engine="onnx")
+    after = artjudge.load(str(ckpt), runtime="onnx")
     assert after.engine == "onnx"
-    reference = artjudge.load(str(ckpt), engine="torch").assess_many(paths)
+    reference = artjudge.load(str(ckpt), runtime="torch").assess_many(paths)
     for ra, rb in zip(after.assess_many(paths), reference, strict=True):
         assert abs(ra.overall.score - rb.overall.score) <= BAR
         assert abs(ra.attributes["colour"].score - rb.attributes["colour"].score) <= BAR
 
 
 def test_cli_engine_torch_fallback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs the [torch] extra: pip install -e '.[torch]'")
     from artjudge.cli import main
 
     out = {}
     for engine in ("torch", "onnx"):
-        assert main(["assess", str(SUNSET), "--engine", engine, "--no-cache", "--format", "json", "-q"]) == 0
+        assert main(["assess", str(SUNSET), "--runtime", engine, "--no-cache", "--format", "json", "-q"]) == 0
         out[engine] = json.loads(capsys.readouterr().out)
     rec_t = out["torch"][0] if isinstance(out["torch"], list) else out["torch"]
     rec_o = out["onnx"][0] if isinstance(out["onnx"], list) else out["onnx"]
@@ -188,7 +194,7 @@ class Block:
         return None
 sys.meta_path.insert(0, Block())
 import artjudge
-scorer = artjudge.load("default", engine="onnx")
+scorer = artjudge.load("default", runtime="onnx")
 recs = scorer.assess_many([{str(SUNSET)!r}, {str(img)!r}])
 print(scorer.engine, [round(r.overall.score, 2) for r in recs])
 assert "torch" not in sys.modules

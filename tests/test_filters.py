@@ -8,7 +8,9 @@ import pytest
 from artjudge.features import filters
 from artjudge.features.kmeans import kmeans
 
-ndimage = pytest.importorskip("scipy.ndimage")
+ndimage = pytest.importorskip(
+    "scipy.ndimage", reason="needs the [analysis] extra: pip install -e '.[analysis]'"
+)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -43,7 +45,9 @@ def test_bad_kernel_and_mode_are_refused() -> None:
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_kmeans_matches_scikit_learn(k: int) -> None:
-    KMeans = pytest.importorskip("sklearn.cluster").KMeans
+    KMeans = pytest.importorskip(
+        "sklearn.cluster", reason="needs the [analysis] extra: pip install -e '.[analysis]'"
+    ).KMeans
     rng = np.random.default_rng(k)
     blobs = np.concatenate([rng.normal(c, 4.0, (300, 3)) for c in ([20, 0, 0], [60, 30, -20], [80, -10, 40])])
     ref = KMeans(n_clusters=k, n_init=1, random_state=0).fit(blobs)

@@ -87,12 +87,12 @@ def test_atomic_dir_replaces_a_folder_whole(tmp_path: Path) -> None:
     target = tmp_path / "adapter"
     target.mkdir()
     (target / "stale.bin").write_text("old")
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target, replace=True) as tmp:  # replacing a folder with files is asked for (26.1)
         (tmp / "weights.bin").write_text("new")
         assert not (target / "weights.bin").exists()  # nothing visible until the swap
     assert sorted(p.name for p in target.iterdir()) == ["weights.bin"]
     assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
-    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_dir(target, replace=True) as tmp:
         (tmp / "half.bin").write_text("x")
         raise RuntimeError
     assert sorted(p.name for p in target.iterdir()) == ["weights.bin"]

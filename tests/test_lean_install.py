@@ -92,7 +92,7 @@ sys.exit(rc)
     assert "LOADED []" in res.stdout
     child = [json.loads(line) for line in out.read_text().splitlines()]
     child.sort(key=lambda r: r["input"])
-    here = artjudge.load("default", engine="onnx").assess_many([str(img), str(sunset)], critique=True)
+    here = artjudge.load("default", runtime="onnx").assess_many([str(img), str(sunset)], critique=True)
     assert [Path(r["input"]).name for r in child] == ["noise.jpg", "sunset.jpg"]
     for rec, ref in zip(child, here, strict=True):
         assert abs(rec["overall"]["score"] - ref.overall.score) <= 1e-9

@@ -194,3 +194,44 @@ def test_joint_fusion_refuses_or_drops_a_component_without_ratings() -> None:
         JointFusion().fit(both, r)
     fit = JointFusion(unanchored="drop").fit(both, r)
     assert fit.dropped_ == ["new1", "new2", "new3"] and "new1" not in set(fit.result_["item"])
+
+
+def _one_annotator() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The panel's data as if one person gave it all: every judgment, one rating per item."""
+    j, r, _ = _panel_data()
+    j1 = j.assign(annotator="solo")
+    r1 = r.groupby("item", as_index=False).first().assign(annotator="solo")
+    return j1, r1
+
+
+@pytest.mark.parametrize("method", ["bt", "thurstone"])
+def test_one_annotator_gets_wide_intervals_and_a_note(method: str) -> None:
+    """With one rating per item the rating noise cannot be estimated: it went to 0 and the
+    intervals with it (se 1.6e-07); now it is held at the ratings' spread, with a note."""
+    j1, r1 = _one_annotator()
+    res = RatingFusion(method, scale=(0, 5)).fit(j1, r1).result_
+    f = res.frame
+    assert f["fused_se"].min() > 0.05  # on a 0-5 scale: nowhere near 1e-7
+    assert (f["upper"] - f["lower"]).median() > 0.5
+    assert any("cannot be estimated" in n for n in res.notes)
+    j, r, _ = _panel_data()  # several annotators rating the same items: no floor, no note
+    full = RatingFusion(method, scale=(0, 5)).fit(j, r).result_
+    assert not any("cannot be estimated" in n for n in full.notes)
+
+
+def test_reliability_with_one_annotator_is_strict_json_with_reasons() -> None:
+    import json
+
+    from artjudge.io.files import dumps_strict
+
+    j1, r1 = _one_annotator()
+    d = reliability_report(j1, r1).to_dict()
+    text = dumps_strict(d)
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"non-strict JSON constant {name}")
+
+    back = json.loads(text, parse_constant=refuse)
+    assert back["krippendorff_alpha_interval"] is None
+    assert "at least 2 annotators" in back["null_reasons"]["krippendorff_alpha_interval"]
+    assert "icc_items" not in back["null_reasons"]

@@ -51,7 +51,7 @@ def test_judge_scores_agree_across_engines(tmp_path: Path) -> None:
     frames = _frames()
     ref = tmp_path / "ref.png"
     frames[-1].save(ref)
-    onnx_judge, torch_judge = load_process_judge(engine="onnx"), load_process_judge(engine="torch")
+    onnx_judge, torch_judge = load_process_judge(runtime="onnx"), load_process_judge(runtime="torch")
     assert (onnx_judge.engine, torch_judge.engine) == ("onnx", "torch")
     for reference in (None, str(ref)):
         a = onnx_judge.judge(list(frames), reference=reference).to_dict()["attributes"]
@@ -67,19 +67,30 @@ def test_judge_scores_agree_across_engines(tmp_path: Path) -> None:
 def test_unknown_engine_is_refused() -> None:
     from artjudge.errors import InputError
 
-    with pytest.raises(InputError, match="not an inference engine"):
-        load_process_judge(engine="tensorrt")
+    with pytest.raises(InputError, match="not a runtime"):
+        load_process_judge(runtime="tensorrt")
 
 
-def test_cli_process_takes_engine(tmp_path: Path) -> None:
+def test_process_engine_names_are_deprecated_aliases(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--engine`` and ``engine=`` still work for one release, and say what to use instead."""
+    from artjudge.cli import build_parser
+
+    args = build_parser().parse_args(["process", "frames", "--engine", "torch"])
+    assert args.runtime == "torch"
+    assert "--engine is deprecated; use --runtime" in capsys.readouterr().err
+    with pytest.warns(DeprecationWarning, match="use runtime="):
+        assert load_process_judge(engine="torch").engine == "torch"
+
+
+def test_cli_process_takes_runtime(tmp_path: Path) -> None:
     from artjudge.cli import build_parser, main
 
     folder = tmp_path / "frames"
     folder.mkdir()
     for i, im in enumerate(_frames()):
         im.save(folder / f"{i:02d}.png")
-    args = build_parser().parse_args(["process", str(folder), "--engine", "torch"])
-    assert isinstance(args, argparse.Namespace) and args.engine == "torch"
+    args = build_parser().parse_args(["process", str(folder), "--runtime", "torch"])
+    assert isinstance(args, argparse.Namespace) and args.runtime == "torch"
     scores = {}
     for engine in ("onnx", "torch"):
         out = tmp_path / f"{engine}.json"
@@ -87,7 +98,7 @@ def test_cli_process_takes_engine(tmp_path: Path) -> None:
             [
                 "process",
                 str(folder),
-                "--engine",
+                "--runtime",
                 engine,
                 "--no-timeline",
                 "--format",

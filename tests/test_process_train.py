@@ -17,7 +17,6 @@ from artjudge.train.process import (
     Bundle,
     OrderPairs,
     ProcessTrainConfig,
-    _schedule,
     blend_ridge_readout,
     masked_mse,
     predict,
@@ -26,6 +25,7 @@ from artjudge.train.process import (
     train_process_judge,
     wide_inputs,
 )
+from artjudge.train.process_loops import _schedule
 from helpers_extras import require_extra
 
 

@@ -186,8 +186,16 @@ def test_campaign_to_rubric_model_end_to_end(tmp_path: Path) -> None:
     hidden = held_out.set_index("name")
     names = sorted(got)
     overall = [got[n]["overall"]["score"] for n in names]  # the score column, "quality"
-    align = [got[n]["attributes"]["align"]["score"] for n in names]
     rho_q = spearmanr(overall, hidden.loc[names, "mos_quality"]).statistic
-    rho_a = spearmanr(align, hidden.loc[names, "mos_align"]).statistic
-    print(f"held-out SRCC: quality {rho_q:.3f}, align {rho_a:.3f}")
-    assert rho_q > 0 and rho_a > 0, (rho_q, rho_a)
+    print(f"held-out SRCC: quality {rho_q:.3f}")
+    assert rho_q > 0, rho_q
+    # with ~25 graded works a head may not reach measured skill (card "skill"): it is then named
+    # in the record's notes instead of shown as a grade; a skilled one must rank held-out works
+    if card["skill"]["heads"]["align"]["skilled"]:
+        align = [got[n]["attributes"]["align"]["score"] for n in names]
+        rho_a = spearmanr(align, hidden.loc[names, "mos_align"]).statistic
+        print(f"held-out SRCC: align {rho_a:.3f}")
+        assert rho_a > 0, rho_a
+    else:
+        assert all("align" not in got[n]["attributes"] for n in names)
+        assert all(any("unskilled attributes" in x and "align" in x for x in got[n]["notes"]) for n in names)

@@ -24,6 +24,8 @@ from helpers_extras import require_extra
 from helpers_images import write_paintings
 
 INFO_KEYS = {
+    "capabilities",
+    "unsupported",
     "id",
     "version",
     "kind",
@@ -109,7 +111,7 @@ def test_vlm_tiny_refuses_to_overwrite_without_force(
 ) -> None:
     assert (tiny_vlm / "config.json").is_file() and (tiny_vlm / "tokenizer.json").is_file()
     assert main(["vlm-tiny", str(tiny_vlm)]) == 2
-    assert "not empty" in capsys.readouterr().err
+    assert "already holds files" in capsys.readouterr().err
     assert main(["vlm-tiny", str(tiny_vlm.parent / "x"), "--family", "nope"]) == 2
 
 

@@ -157,7 +157,7 @@ def test_thread_policy_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lanes_give_the_one_lane_records_in_order(tmp_path: Path) -> None:
-    scorer = artjudge.load("default", engine="onnx", cache=False, threads=2)
+    scorer = artjudge.load("default", runtime="onnx", cache=False, threads=2)
     assert scorer.lanes == 2
     paths: list[str] = []
     for i, image in enumerate(_images()[:5] + _images()[6:]):

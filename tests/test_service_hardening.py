@@ -561,9 +561,14 @@ def test_the_assessment_cache_is_bounded_lru(tmp_path: Path) -> None:
             rec = {"sha256": f"{i:064d}", "model": {"id": "m", "version": "1"}, "overall": {"score": i}}
             repo.put_assessment(s, rec, False, max_entries=3)
             if i == 2:
-                assert repo.get_cached_assessment(s, f"{0:064d}", "m", False) is not None  # 0 is used again
+                # 0 is used again
+                assert repo.get_cached_assessment(s, f"{0:064d}", "m", False, version="1") is not None
         assert repo.count_assessments(s) == 3
-        kept = {i for i in range(5) if repo.get_cached_assessment(s, f"{i:064d}", "m", False) is not None}
+        kept = {
+            i
+            for i in range(5)
+            if repo.get_cached_assessment(s, f"{i:064d}", "m", False, version="1") is not None
+        }
         assert kept == {0, 3, 4}
 
 

@@ -108,9 +108,22 @@ def test_every_attribute_column_is_trained_and_a_sparse_one_is_reported(
     skip_lines = [ln for ln in trained["stdout"].splitlines() if ln.startswith("skipped 'sparse'")]
     assert len(skip_lines) == 1 and "6 of 36" in skip_lines[0], trained["stdout"]
     assert card["skipped_targets"] == skip_lines
-    assert "trained: overall (" in trained["stdout"]
+    # one "trained:" line naming the skilled heads, one NOT SKILLED line per unskilled head (never a
+    # bare "trained: x (ridge)" right after a CV interval that includes 0)
+    skill = card["skill"]["heads"]
+    skilled = [t for t in card["targets"] if skill[t]["skilled"]]
+    unskilled = [t for t in card["targets"] if not skill[t]["skilled"]]
+    out = trained["stdout"]
+    assert skilled and "trained: " + ", ".join(f"{t} ({card['heads'][t]})" for t in skilled) in out
+    for t in unskilled:
+        assert f"NOT SKILLED: {t} (CV SRCC" in out
+        assert f"{t} (" not in out.split("trained: ")[-1].splitlines()[0]
     rec = artjudge.load(str(trained["model"])).assess(str(graded["paths"][-1]))
-    assert set(rec.attributes) == {"brightness", "colour"}
+    # attributes whose skill is not established are not shown as grades, only named in a note
+    assert set(rec.attributes) == {t for t in ("brightness", "colour") if t not in unskilled}
+    attr_unskilled = [t for t in unskilled if t != "overall"]
+    if attr_unskilled:
+        assert any(n.startswith("unskilled attributes") and attr_unskilled[0] in n for n in rec.notes)
     for sd in [rec.overall, *rec.attributes.values()]:
         assert 0 <= sd.score <= 100 and sd.std > 0
         assert abs(sum(sd.distribution) - 1) < 1e-3
@@ -140,17 +153,32 @@ def test_rubric_json_has_the_agreed_shape(trained: dict[str, Any], graded: dict[
     model = trained["model"]
     rubric = json.loads((model / "rubric.json").read_text(encoding="utf-8"))
     assert (
-        set(rubric) == {"version", "attributes", "exemplars", "exemplar_features"} and rubric["version"] == 1
+        set(rubric)
+        == {
+            "version",
+            "attributes",
+            "exemplars",
+            "exemplar_features",
+            "explainer_rule",
+            "pairs_tested",
+            "similarity_floor",
+            "grades_root",
+        }
+        and rubric["version"] == 2
     )
+    from artjudge.critique.rubric_file import Rubric
+
+    loaded = Rubric.load(model)
     assert set(rubric["attributes"]) == {"overall", "brightness", "colour"}
     for name, a in rubric["attributes"].items():
         assert set(a) == {"scale", "n_labelled", "cv_srcc", "cv_srcc_ci", "head", "explainers"}
         assert a["scale"] == [1.0, 5.0] and a["n_labelled"] == N_WORKS - 8
         assert a["head"] in ("ridge", "kernel", "mlp") and a["head"] == trained["card"]["heads"][name]
-        assert 1 <= len(a["explainers"]) <= 5
+        assert len(a["explainers"]) <= 5  # only relations that pass the citing rule (may be none)
         rs = [abs(e["spearman"]) for e in a["explainers"]]
         assert rs == sorted(rs, reverse=True)
         assert all(e["evidence"] in DESCRIPTIONS and e["n"] > 0 for e in a["explainers"])
+        assert all(e["q"] <= 0.05 and e["folds_held"] >= 0.8 * e["folds"] for e in a["explainers"])
     # brightness grades follow brightness: the top explainer must be a brightness / tone measure
     top = rubric["attributes"]["brightness"]["explainers"][0]
     assert (
@@ -161,8 +189,10 @@ def test_rubric_json_has_the_agreed_shape(trained: dict[str, Any], graded: dict[
     ex = rubric["exemplars"]
     assert len(ex) == N_WORKS - 8  # the graded train+val works
     by_file = {r["file"]: r for r in graded["rows"]}
-    for e in ex:
-        assert set(e) == {"id", "path", "scores"} and Path(e["path"]).is_file()
+    paths = [loaded.exemplar_file(x) for x in loaded.exemplars]  # stored relative to the grades file
+    for e, p in zip(ex, paths, strict=True):
+        assert set(e) == {"id", "path", "scores", "predicted", "evidence"} and p is not None and p.is_file()
+        assert not Path(e["path"]).is_absolute()
         assert e["scores"]["colour"] == pytest.approx((float(by_file[e["id"]]["colour"]) - 1) * 25, abs=1e-2)
     feats = np.load(model / rubric["exemplar_features"])
     assert feats.dtype == np.float32 and feats.shape[0] == len(ex)
@@ -170,7 +200,7 @@ def test_rubric_json_has_the_agreed_shape(trained: dict[str, Any], graded: dict[
     import artjudge
 
     scorer = artjudge.load(str(model))
-    again = scorer.embed([ex[0]["path"], ex[3]["path"]])
+    again = scorer.embed([str(paths[0]), str(paths[3])])
     assert np.allclose(again, feats[[0, 3]], atol=2e-2)
 
 

@@ -129,16 +129,26 @@ def test_assessment_cache_by_hash_and_model(sessions: sessionmaker[Session]) -> 
         "overall": {"score": 50.0, "std": 5.0},
         "critique": None,
     }
+    sha = "ab" * 32
     with sessions() as s:
-        assert repo.get_cached_assessment(s, "ab" * 32, "m1", False) is None
+        assert repo.get_cached_assessment(s, sha, "m1", False, version="1") is None
         repo.put_assessment(s, rec, critique=False)
         repo.put_assessment(s, rec, critique=False)  # same key twice: stored once
         assert repo.count_assessments(s) == 1
-        assert repo.get_cached_assessment(s, "ab" * 32, "m1", False)["overall"]["score"] == 50.0  # type: ignore[index]
-        assert repo.get_cached_assessment(s, "ab" * 32, "m2", False) is None  # another model
-        assert repo.get_cached_assessment(s, "ab" * 32, "m1", True) is None  # a critique was not stored
+        assert repo.get_cached_assessment(s, sha, "m1", False, version="1")["overall"]["score"] == 50.0  # type: ignore[index]
+        assert repo.get_cached_assessment(s, sha, "m2", False, version="1") is None  # another model
+        assert repo.get_cached_assessment(s, sha, "m1", False, version="2") is None  # the model retrained
+        assert (
+            repo.get_cached_assessment(s, sha, "m1", True, version="1") is None
+        )  # a critique was not stored
         repo.put_assessment(s, {**rec, "critique": {"overall": "x"}}, critique=True)
-        assert repo.get_cached_assessment(s, "ab" * 32, "m1", True)["critique"] == {"overall": "x"}  # type: ignore[index]
+        assert repo.get_cached_assessment(s, sha, "m1", True, version="1")["critique"] == {"overall": "x"}  # type: ignore[index]
+        # the retrained model's record sits beside the old one; each version gets its own
+        repo.put_assessment(
+            s, {**rec, "model": {"id": "m1", "version": "2"}, "overall": {"score": 70.0}}, critique=False
+        )
+        assert repo.get_cached_assessment(s, sha, "m1", False, version="2")["overall"]["score"] == 70.0  # type: ignore[index]
+        assert repo.get_cached_assessment(s, sha, "m1", False, version="1")["overall"]["score"] == 50.0  # type: ignore[index]
 
 
 def test_tokens_are_stored_only_as_sha256(sessions: sessionmaker[Session]) -> None:

@@ -28,11 +28,12 @@ def load(model: str = "default", **kwargs: Any) -> Scorer:
     return _load(model, **kwargs)
 
 
-def list_models() -> list[str]:
-    """The specs :func:`load` accepts: shipped model names, then the path schemes."""
+def list_models(role: str | None = None) -> list[str]:
+    """The model specs of every kind (scorers as :func:`load` takes them, then ``process:``,
+    ``consistency:`` and ``judge:`` specs), or of one ``role``; see ``artjudge.api.list_models``."""
     from artjudge.api import list_models as _list
 
-    return _list()
+    return _list(role)
 
 
 def load_process_judge(model: str = "default", **kwargs: Any) -> Any:

@@ -18,3 +18,11 @@ class InputError(ArtjudgeError):
 
 class ModelNotAvailable(ArtjudgeError):
     """Weights that are not on this machine, with instructions for pointing at them."""
+
+
+class Unsupported(ArtjudgeError):
+    """A request a model cannot serve (a prompt for a scorer without a consistency component,
+    critique from a scorer built without a critic): the model and what it cannot do, one line.
+
+    The service answers it with HTTP 422: the request is well formed, this model cannot do it.
+    """

@@ -4,8 +4,10 @@ The CLI, the HTTP service, the batch runner and the store all emit these, so a s
 produced anywhere can be read anywhere. They are the only definition of the shape: the
 HTTP response models (``serve.schemas``), ``docs/assessment.schema.json`` and
 ``docs/process.schema.json`` (``json_schema()`` below) are generated from these
-dataclasses, so they cannot drift apart. Every score is on 0-100 with its std. The schema
-is versioned; see docs/record.md.
+dataclasses, so they cannot drift apart. Every score is on 0-100 with its std (a spread:
+the raters' opinion spread for image scores) and, where the model was calibrated on held-out
+data, its error ``interval``: two different things, named apart. The schema is versioned;
+see docs/record.md.
 
 This module needs the standard library only: the base package must not need pydantic.
 """
@@ -199,7 +201,13 @@ class Consistency:
     """Agreement of the image with its prompt or a reference image, on 0-100 (docs/consistency.md)."""
 
     score: float = field(metadata=_doc("0-100, higher is more consistent", minimum=0, maximum=100))
-    std: float = field(metadata=_doc("uncertainty on the same 0-100 scale", minimum=0))
+    std: float = field(
+        metadata=_doc(
+            "spread on the same 0-100 scale: for a prompt, the calibration's out-of-fold residual std; "
+            "for a reference, the spread of its three components; 0 for clip (docs/consistency.md)",
+            minimum=0,
+        )
+    )
     source: str = field(metadata=_doc("'prompt', 'reference' or 'clip'"))
     model: str = field(metadata=_doc("what produced it, with its version"))
     prompt: str = field(default="", metadata=_doc("the prompt checked; '' for a reference"))
@@ -207,6 +215,16 @@ class Consistency:
     elements: list[ConsistencyElement] = field(default_factory=list, metadata=_doc("each element checked"))
     components: dict[str, float] = field(
         default_factory=dict, metadata=_doc("named parts of the score (quality; content, layout, palette)")
+    )
+    interval: list[float] | None = field(
+        default=None,
+        metadata=_doc(
+            "[lo, hi] on 0-100: where the raters' mean agreement score probably lies given the model's "
+            "error on held-out images; null where no human target calibrates it (reference, clip)"
+        ),
+    )
+    interval_level: float | None = field(
+        default=None, metadata=_doc("the interval's nominal coverage, e.g. 0.9; null without an interval")
     )
 
     @classmethod
@@ -341,6 +359,15 @@ class ProcessAssessment:
             "frame (coverage, saturation, ...), 'steps' between consecutive frames"
         ),
     )
+    cant_tell: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "attributes asked for but not scored because the judge was measured unable to tell "
+            "(e.g. consistency where a right prompt does not score above a wrong one): "
+            "attribute -> why, with the measured figures; such an attribute is in neither "
+            "attributes nor timeline"
+        ),
+    )
     schema_version: str = field(
         default=SCHEMA_VERSION, metadata=_doc("record schema version", enum=[SCHEMA_VERSION])
     )
@@ -376,6 +403,7 @@ class ProcessAssessment:
             prompt=d.get("prompt"),
             timings=dict(d.get("timings") or {}),
             signals={k: [dict(r) for r in v] for k, v in (d.get("signals") or {}).items()},
+            cant_tell=dict(d.get("cant_tell") or {}),
         )
 
 

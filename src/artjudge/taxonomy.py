@@ -188,11 +188,3 @@ PPAINT = AttributeSet(
 ATTRIBUTE_SETS: dict[str, AttributeSet] = {
     s.key: s for s in (ARTIMUSE, PROCESS, APDDV2, JENAESTHETICS, PPAINT)
 }
-
-
-def attribute_set(key: str) -> AttributeSet:
-    """Look an attribute set up by key, with an error that lists the known keys."""
-    try:
-        return ATTRIBUTE_SETS[key]
-    except KeyError:
-        raise KeyError(f"unknown attribute set {key!r}; known: {', '.join(ATTRIBUTE_SETS)}") from None

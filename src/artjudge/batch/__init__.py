@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from artjudge.batch.runner import ENGINES, BatchSummary, local_cluster, run_batch
+    from artjudge.batch.runner import ENGINES, EXECUTORS, BatchSummary, local_cluster, run_batch
     from artjudge.batch.scoring import ScorerFactory, ScorerLike, score_rows
     from artjudge.batch.sources import InputRow, iter_partitions, iter_rows, manifest_format
     from artjudge.batch.store import BatchError, PartStore
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # no pyarrow for CSV/JSONL, while the runner and the Parquet table do ([batch] extra).
 _HOME = {
     "ENGINES": "runner",
+    "EXECUTORS": "runner",
     "BatchSummary": "runner",
     "local_cluster": "runner",
     "run_batch": "runner",
@@ -50,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ENGINES",
+    "EXECUTORS",
     "SCHEMA",
     "BatchError",
     "BatchSummary",

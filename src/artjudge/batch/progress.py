@@ -56,8 +56,10 @@ class BatchProgress:
         stream: TextIO | None = None,
         interval: float = LINE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        desc: str = "batch",
     ) -> None:
         self.mode = mode
+        self.desc = desc
         self.done = done
         self.failed = failed
         self.total: int | None = None
@@ -66,12 +68,13 @@ class BatchProgress:
         self._clock = clock
         self._first: tuple[float, int] | None = None  # (time, done) at the first finished row
         self._last_line = -float("inf")
+        self._lines_done = -1  # ``done`` at the last plain line
         self._lock = threading.Lock()
         self._bar: Any = None
         if mode == "bar":
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(initial=done, unit="img", desc="batch", dynamic_ncols=True, file=self.stream)
+            self._bar = tqdm(initial=done, unit="img", desc=desc, dynamic_ncols=True, file=self.stream)
 
     # -- counting ------------------------------------------------------------------------
     def count_total_in_background(self, rows: Callable[[], Iterable[Any]]) -> threading.Thread | None:
@@ -124,8 +127,17 @@ class BatchProgress:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
-            elif self.mode == "lines":
+            elif self.mode == "lines" and self._lines_done != self.done:  # no repeat of the last line
                 self._write_line()
+
+    def message(self, text: str) -> None:
+        """One line of news (a skipped input): above the bar on a terminal, a plain line in a log."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.write(text, file=self.stream)
+            else:
+                self.stream.write(text + "\n")
+                self.stream.flush()
 
     # -- reporting -----------------------------------------------------------------------
     def rate(self) -> float:
@@ -146,9 +158,10 @@ class BatchProgress:
         else:
             head = f"{self.done:,}/? images (counting the inputs)"
             eta = "?"
-        return f"batch: {head}, {rate:.2f} img/s, ETA {eta}, {self.failed:,} failed"
+        return f"{self.desc}: {head}, {rate:.2f} img/s, ETA {eta}, {self.failed:,} failed"
 
     def _write_line(self) -> None:
         self._last_line = self._clock()
+        self._lines_done = self.done
         self.stream.write(self.line() + "\n")
         self.stream.flush()

@@ -1,6 +1,6 @@
 """``run_batch``: stream the inputs, score them partition by partition, resume, merge.
 
-Two engines share everything but the loop: ``local`` scores in this process with one
+Two executors share everything but the loop: ``local`` scores in this process with one
 continuous ``iter_assess`` stream (decoding overlapped with inference, no pause between
 partitions); ``dask`` / ``dask-local`` ship partitions to Dask workers, a bounded number
 in flight so the driver's memory does not depend on the number of inputs.
@@ -25,7 +25,9 @@ from artjudge.batch.worker import part_metadata, partition_task, score_partition
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("local", "dask", "dask-local")
+#: Where a batch runs (``--executor``): this process, a running Dask cluster, or one started here.
+EXECUTORS = ("local", "dask", "dask-local")
+ENGINES = EXECUTORS  # deprecated name (the executor was called the "engine"), kept for one release
 
 
 @dataclass
@@ -33,7 +35,7 @@ class BatchSummary:
     """What a run did: counts over the whole output, and what this invocation added."""
 
     output: str
-    engine: str
+    executor: str
     rows: int
     scored: int
     failed: int
@@ -43,8 +45,35 @@ class BatchSummary:
     seconds: float
 
     @property
+    def engine(self) -> str:
+        """Deprecated name of :attr:`executor`."""
+        return self.executor
+
+    @property
     def images_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to score what is left: everything ``run_batch`` was asked, checked once."""
+
+    executor: str
+    model: str
+    part_size: int
+    batch_size: int
+    critique: bool
+    scheduler: str | None
+    workers: int
+    client: Any
+    threads: int | None
+    max_in_flight: int | None
+
+
+def _deprecated(old: str, new: str) -> None:
+    import warnings
+
+    warnings.warn(f"run_batch({old}=...) is deprecated; use {new}=", DeprecationWarning, stacklevel=3)
 
 
 def run_batch(
@@ -53,8 +82,9 @@ def run_batch(
     scorer_factory: ScorerFactory,
     *,
     model: str = "default",
+    model_version: str | None = None,
     consistency_model: str = "offline",
-    engine: str = "local",
+    executor: str | None = None,
     part_size: int = 1024,
     batch_size: int = 16,
     critique: bool = False,
@@ -62,99 +92,186 @@ def run_batch(
     scheduler: str | None = None,
     workers: int = 2,
     client: Any = None,
-    torch_threads: int | None = None,
+    threads: int | None = None,
     max_in_flight: int | None = None,
     restart: bool = False,
     keep_parts: bool = False,
     progress: bool = True,
+    engine: str | None = None,
+    torch_threads: int | None = None,
 ) -> BatchSummary:
     """Score every input once into ``output`` (Parquet); rerunning the same call resumes.
 
-    ``model`` names the scorer in the run's settings (a rerun with another model is
-    refused rather than mixed); ``scorer_factory`` builds it, once per process.
-    ``progress`` shows done/total, rate and ETA on stderr: a bar on a terminal, plain lines
-    in a log (see :mod:`artjudge.batch.progress`). ``consistency_model`` names what checks rows
-    with a prompt or reference (recorded like ``model``; the factory must build it).
+    ``model`` names the scorer in the run's settings and ``model_version`` its identity (id and
+    version, :func:`artjudge.api.model_identity`): a rerun with another or a retrained model is
+    refused rather than mixed; ``scorer_factory`` builds it, once per process. ``executor``
+    is where it runs (``local``, ``dask``, ``dask-local``); ``threads`` the network threads per
+    process. ``progress`` shows done/total, rate and ETA on stderr (:mod:`artjudge.batch.progress`).
+    ``consistency_model`` names what checks rows with a prompt or reference (recorded like
+    ``model``; the factory must build it). ``engine`` and ``torch_threads`` are the deprecated
+    names of ``executor`` and ``threads``.
     """
-    if engine not in ENGINES:
-        raise BatchError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if part_size < 1 or batch_size < 1:
-        raise BatchError("part size and batch size must be at least 1")
+    if engine is not None or torch_threads is not None:
+        _deprecated("engine" if engine is not None else "torch_threads", "executor" if engine else "threads")
+    threads = threads if threads is not None else torch_threads
+    args = (model, part_size, batch_size, critique, scheduler, workers, client, threads, max_in_flight)
+    plan = _plan(executor or engine or "local", *args)
     inputs = [os.fspath(i) for i in inputs]
     if not inputs:
         raise BatchError("no inputs given (a manifest, folder, glob or files)")
-    if engine == "dask" and not scheduler and client is None:
-        raise BatchError("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
     t0 = time.perf_counter()
     store = PartStore(output)
-    settings = {"inputs": inputs, "root": root, "part_size": part_size, "model": model, "critique": critique}
-    if consistency_model != "offline":  # recorded only when set, so runs from before the option still resume
-        settings["consistency_model"] = consistency_model
+    settings = _settings(inputs, root, part_size, model, critique, consistency_model, model_version)
     prog = store.check_settings(settings, restart=restart)
-    done = set(store.done_parts())
-    if prog.complete and not done:
-        import fsspec
-
-        out_fs, out_path = fsspec.core.url_to_fs(output)
-        if out_fs.exists(out_path):
-            return BatchSummary(
-                output,
-                engine,
-                prog.rows_done,
-                prog.rows_done - prog.failed,
-                prog.failed,
-                prog.parts_done,
-                prog.parts_done,
-                0,
-                time.perf_counter() - t0,
-            )
-    # Recount from the part files: they, not the progress file, say what is finished.
-    prog.parts_done, prog.rows_done, prog.failed = len(done), 0, 0
-    for i in done:
-        n, f = store.part_rows(i)
-        prog.rows_done += n
-        prog.failed += f
-    resumed = len(done)
+    finished = _finished_run(store, prog, output, plan.executor, t0)
+    if finished is not None:
+        return finished
+    done, resumed = _recount_done(store, prog)
     bar = BatchProgress(choose_mode(progress, sys.stderr), done=prog.rows_done, failed=prog.failed)
     bar.count_total_in_background(lambda: iter_rows(inputs, root=root))
     rows_iter = _counting(iter_rows(inputs, root=root), lambda: iter_rows(inputs, root=root))
     checker = _PartChecker(store, prog, done, part_size, bar)
     try:
-        if engine == "local":
-            written = _run_local(
-                store,
-                prog,
-                rows_iter,
-                checker,
-                scorer_factory,
-                part_size=part_size,
-                batch_size=batch_size,
-                critique=critique,
-                bar=bar,
-            )
-        else:
-            written = _run_dask(
-                store,
-                prog,
-                rows_iter,
-                checker,
-                scorer_factory,
-                model=model,
-                engine=engine,
-                part_size=part_size,
-                batch_size=batch_size,
-                critique=critique,
-                scheduler=scheduler,
-                workers=workers,
-                client=client,
-                torch_threads=torch_threads,
-                max_in_flight=max_in_flight,
-                bar=bar,
-            )
+        written = _execute(plan, store, prog, rows_iter, checker, scorer_factory, bar)
         bar.set_total(rows_iter.count)
     finally:
         bar.close()
-    total = rows_iter.count
+    return _merge(
+        store,
+        prog,
+        output,
+        plan.executor,
+        rows_iter.count,
+        part_size,
+        keep_parts,
+        resumed - checker.rescored,
+        written,
+        t0,
+    )
+
+
+def _settings(
+    inputs: list[str],
+    root: str | None,
+    part_size: int,
+    model: str,
+    critique: bool,
+    consistency_model: str,
+    model_version: str | None,
+) -> dict[str, Any]:
+    """What a resumed run must share with the run it continues (else it is refused, not mixed)."""
+    settings: dict[str, Any] = {
+        "inputs": inputs,
+        "root": root,
+        "part_size": part_size,
+        "model": model,
+        "critique": critique,
+    }
+    if consistency_model != "offline":  # recorded only when set, so runs from before the option still resume
+        settings["consistency_model"] = consistency_model
+    if model_version is not None:  # the model's identity: a retrained model does not resume an old run
+        settings["model_version"] = model_version
+    return settings
+
+
+def _plan(
+    executor: str,
+    model: str,
+    part_size: int,
+    batch_size: int,
+    critique: bool,
+    scheduler: str | None,
+    workers: int,
+    client: Any,
+    threads: int | None,
+    max_in_flight: int | None,
+) -> _Plan:
+    """The run's options checked once, each refusal one line."""
+    if executor not in EXECUTORS:
+        raise BatchError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    if part_size < 1 or batch_size < 1:
+        raise BatchError("part size and batch size must be at least 1")
+    if executor == "dask" and not scheduler and client is None:
+        raise BatchError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    return _Plan(
+        executor, model, part_size, batch_size, critique, scheduler, workers, client, threads, max_in_flight
+    )
+
+
+def _finished_run(
+    store: PartStore, prog: Progress, output: str, executor: str, t0: float
+) -> BatchSummary | None:
+    """The summary of a run that already finished and merged (nothing to do), else None."""
+    if not prog.complete or any(True for _ in store.done_parts()):
+        return None
+    import fsspec
+
+    out_fs, out_path = fsspec.core.url_to_fs(output)
+    if not out_fs.exists(out_path):
+        return None
+    n = prog.rows_done
+    return BatchSummary(
+        output,
+        executor,
+        n,
+        n - prog.failed,
+        prog.failed,
+        prog.parts_done,
+        prog.parts_done,
+        0,
+        time.perf_counter() - t0,
+    )
+
+
+def _recount_done(store: PartStore, prog: Progress) -> tuple[set[int], int]:
+    """Finished parts and their counts, from the part files: they, not the progress file, say what is done."""
+    done = set(store.done_parts())
+    prog.parts_done, prog.rows_done, prog.failed = len(done), 0, 0
+    for i in done:
+        n, f = store.part_rows(i)
+        prog.rows_done += n
+        prog.failed += f
+    return done, len(done)
+
+
+def _execute(
+    plan: _Plan,
+    store: PartStore,
+    prog: Progress,
+    rows: _counting,
+    checker: _PartChecker,
+    factory: ScorerFactory,
+    bar: BatchProgress,
+) -> int:
+    """Score the unfinished partitions on the plan's executor; returns how many parts were written."""
+    if plan.executor == "local":
+        return _run_local(
+            store,
+            prog,
+            rows,
+            checker,
+            factory,
+            part_size=plan.part_size,
+            batch_size=plan.batch_size,
+            critique=plan.critique,
+            bar=bar,
+        )
+    return _run_dask(store, prog, rows, checker, factory, plan, bar)
+
+
+def _merge(
+    store: PartStore,
+    prog: Progress,
+    output: str,
+    executor: str,
+    total: int,
+    part_size: int,
+    keep_parts: bool,
+    resumed: int,
+    written: int,
+    t0: float,
+) -> BatchSummary:
+    """Merge the parts into ``output``, mark the run complete and summarise it."""
     n_parts = (total + part_size - 1) // part_size
     prog.total_rows = total
     stale = _recount(store, prog, n_parts)
@@ -166,12 +283,12 @@ def run_batch(
     store.write_progress(prog)
     return BatchSummary(
         output,
-        engine,
+        executor,
         rows,
         rows - prog.failed,
         prog.failed,
         n_parts,
-        resumed - checker.rescored - stale,
+        resumed - stale,
         written,
         time.perf_counter() - t0,
     )
@@ -357,39 +474,42 @@ def _write_part(
     _record(store, prog, table.num_rows, failed, bar)
 
 
+def _dask_client(plan: _Plan) -> tuple[Any, Any, Any, int | None]:
+    """The client to submit to (the caller's, a scheduler's or a local cluster's), what this run
+    started (to close afterwards) and the network threads per task (a share of the cores on a
+    local cluster, unless set)."""
+    from distributed import Client
+
+    threads = plan.threads
+    if plan.client is not None:
+        return plan.client, None, None, threads
+    if plan.executor == "dask":
+        if not plan.scheduler:
+            raise BatchError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+        client = Client(plan.scheduler)
+        return client, client, None, threads
+    cluster = local_cluster(plan.workers)
+    client = Client(cluster)
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(1, plan.workers))
+    return client, client, cluster, threads
+
+
 def _run_dask(
     store: PartStore,
     prog: Progress,
     rows: _counting,
     checker: _PartChecker,
     factory: ScorerFactory,
-    *,
-    model: str,
-    engine: str,
-    part_size: int,
-    batch_size: int,
-    critique: bool,
-    scheduler: str | None,
-    workers: int,
-    client: Any,
-    torch_threads: int | None,
-    max_in_flight: int | None,
+    plan: _Plan,
     bar: BatchProgress,
 ) -> int:
+    model, part_size, batch_size = plan.model, plan.part_size, plan.batch_size
+    critique, max_in_flight = plan.critique, plan.max_in_flight
     from dask.base import tokenize
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
-    own_client = own_cluster = None
-    if client is None:
-        if engine == "dask":
-            if not scheduler:
-                raise BatchError("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
-            client = own_client = Client(scheduler)
-        else:
-            own_cluster = local_cluster(workers)
-            client = own_client = Client(own_cluster)
-            if torch_threads is None:
-                torch_threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    client, own_client, own_cluster, threads = _dask_client(plan)
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         window = max_in_flight or 2 * n_workers + 1
@@ -426,7 +546,7 @@ def _run_dask(
                 factory_key,
                 batch_size,
                 critique,
-                torch_threads,
+                threads,
                 checker.fingerprints.pop(index),
                 key=f"artjudge-part-{run_key}-{index}",
                 retries=2,

@@ -82,7 +82,25 @@ def is_remote(path: str) -> bool:
     return protocol not in (None, "file", "local")
 
 
+def local_file_path(location: str) -> str:
+    """``file:///a/b.png`` (or ``file://localhost/...``) as the plain path ``/a/b.png``; others unchanged.
+
+    Why: a ``file://`` reference is local, so it must not be fetched like a remote one nor
+    joined onto the manifest's folder as a relative name; before, it made every row of its
+    partition fail and the whole partition fall back to one row at a time.
+    """
+    if location[:7].lower() != "file://":
+        return location
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(location)
+    if parts.netloc not in ("", "localhost"):
+        return location  # a file on another host: left as given, it fails as that row's error
+    return unquote(parts.path)
+
+
 def _join(root: str, rel: str) -> str:
+    rel = local_file_path(rel)
     if is_remote(rel) or os.path.isabs(rel):
         return rel
     if is_remote(root):

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from artjudge.batch.sources import is_remote
 from artjudge.batch.table import SCHEMA, conform
 from artjudge.errors import ArtjudgeError
-from artjudge.io.files import atomic_path, atomic_write_bytes
+from artjudge.io.files import atomic_path, atomic_write_bytes, dumps_strict
 
 PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 PROGRESS = "_progress.json"
@@ -102,7 +102,7 @@ class PartStore:
 
     def write_progress(self, progress: Progress) -> None:
         progress.updated = time.time()
-        data = (json.dumps(asdict(progress), indent=2, sort_keys=True) + "\n").encode()
+        data = (dumps_strict(asdict(progress), indent=2, sort_keys=True) + "\n").encode()
         path = self._join(PROGRESS)
         if is_remote(path):
             with self.fs.open(path, "wb") as fh:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from artjudge.batch.sources import InputRow, is_remote
-from artjudge.io.files import atomic_path
+from artjudge.io.files import atomic_path, dumps_strict
 from artjudge.record import SCHEMA_VERSION, Assessment, Consistency, Failure
 
 SCHEMA = pa.schema(
@@ -40,6 +40,8 @@ SCHEMA = pa.schema(
         pa.field("std", pa.float64()),
         pa.field("distribution", pa.list_(pa.float64())),
         pa.field("bins", pa.string()),
+        pa.field("interval", pa.list_(pa.float64())),
+        pa.field("interval_level", pa.float64()),
         pa.field("attributes", pa.string()),
         pa.field("critique", pa.string()),
         pa.field("evidence", pa.string()),
@@ -56,6 +58,8 @@ SCHEMA = pa.schema(
         pa.field("consistency_unchecked", pa.int64()),
         pa.field("consistency_elements", pa.string()),
         pa.field("consistency_components", pa.string()),
+        pa.field("consistency_interval", pa.list_(pa.float64())),
+        pa.field("consistency_interval_level", pa.float64()),
         pa.field("error", pa.string()),
         pa.field("schema_version", pa.string()),
     ],
@@ -68,7 +72,7 @@ CONSISTENCY_COLUMNS = tuple(f.name for f in SCHEMA if f.name.startswith("consist
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return dumps_strict(value, ensure_ascii=False)
 
 
 def consistency_columns(c: Consistency | None) -> dict[str, Any]:
@@ -87,6 +91,8 @@ def consistency_columns(c: Consistency | None) -> dict[str, Any]:
         "consistency_unchecked": sum(1 for e in c.elements if not e.checked),
         "consistency_elements": _json(elements),
         "consistency_components": _json(c.components),
+        "consistency_interval": None if c.interval is None else list(c.interval),
+        "consistency_interval_level": c.interval_level,
     }
 
 
@@ -102,6 +108,8 @@ def _consistency_from_row(row: Mapping[str, Any]) -> dict[str, Any] | None:
         "reference": row.get("consistency_reference") or "",
         "elements": json.loads(row.get("consistency_elements") or "[]"),
         "components": json.loads(row.get("consistency_components") or "{}"),
+        "interval": None if row.get("consistency_interval") is None else list(row["consistency_interval"]),
+        "interval_level": row.get("consistency_interval_level"),
     }
 
 
@@ -119,6 +127,8 @@ def assessment_row(row: InputRow, rec: Assessment) -> dict[str, Any]:
         "std": rec.overall.std,
         "distribution": list(rec.overall.distribution),
         "bins": rec.overall.bins,
+        "interval": None if rec.overall.interval is None else list(rec.overall.interval),
+        "interval_level": rec.overall.interval_level,
         "attributes": _json(d["attributes"]),
         "critique": None if d["critique"] is None else _json(d["critique"]),
         "evidence": _json(d["evidence"]),
@@ -143,6 +153,8 @@ def failure_row(row: InputRow, reason: str, model: tuple[str | None, str | None]
         "std": None,
         "distribution": None,
         "bins": None,
+        "interval": None,
+        "interval_level": None,
         "attributes": None,
         "critique": None,
         "evidence": None,
@@ -176,6 +188,8 @@ def assessment_from_row(row: Mapping[str, Any]) -> Assessment:
                 "std": row["std"],
                 "distribution": list(row.get("distribution") or []),
                 **({"bins": row["bins"]} if row.get("bins") is not None else {}),
+                "interval": None if row.get("interval") is None else list(row["interval"]),
+                "interval_level": row.get("interval_level"),
             },
             "attributes": json.loads(row.get("attributes") or "{}"),
             "critique": None if crit is None else json.loads(crit),

@@ -23,19 +23,19 @@ _SCORERS: dict[str, ScorerLike] = {}
 _LOCK = threading.Lock()
 
 
-def cached_scorer(key: str, factory: ScorerFactory, torch_threads: int | None = None) -> ScorerLike:
+def cached_scorer(key: str, factory: ScorerFactory, threads: int | None = None) -> ScorerLike:
     """This process's scorer for ``key``, loaded on first use."""
     with _LOCK:
         scorer = _SCORERS.get(key)
         if scorer is None:
-            if torch_threads:
+            if threads:
                 # The thread policy (artjudge.threads) reads this when the scorer is built, for
-                # either engine; a worker process is one scorer, so the environment is its own.
+                # either runtime; a worker process is one scorer, so the environment is its own.
                 import os
 
                 from artjudge.threads import THREADS_ENV
 
-                os.environ[THREADS_ENV] = str(torch_threads)
+                os.environ[THREADS_ENV] = str(threads)
             scorer = factory()
             _SCORERS[key] = scorer
         return scorer
@@ -140,7 +140,7 @@ def partition_task(
     factory_key: str,
     batch_size: int,
     critique: bool,
-    torch_threads: int | None,
+    threads: int | None,
     fingerprint: str | None = None,
 ) -> tuple[int, int, int]:
     """The Dask task: one partition (its rows read from ``rows_path``), idempotent by its part file."""
@@ -152,7 +152,7 @@ def partition_task(
         with fs.open(path, "rb") as fh:
             meta = pq.read_metadata(fh)
         return index, meta.num_rows, int((meta.metadata or {}).get(b"artjudge.batch.failed", b"0"))
-    scorer = cached_scorer(factory_key, factory, torch_threads)
+    scorer = cached_scorer(factory_key, factory, threads)
     return write_partition(
         scorer,
         index,

@@ -74,6 +74,29 @@ def missing_extra_message(command: str, err: ModuleNotFoundError) -> str | None:
     return f"`artjudge {command}` needs {top}, which is not installed: pip install 'artjudge[{extra}]'"
 
 
+class DeprecatedFlag(argparse.Action):
+    """An old flag kept for one release: it sets the new flag's value and says, once, to use the new name."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, new: str, **kwargs: object) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option: str | None = None,
+    ) -> None:
+        print(f"artjudge: warning: {option} is deprecated; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def deprecated_flag(parser: argparse.ArgumentParser, old: str, new: str, dest: str, **kwargs: object) -> None:
+    """Register ``old`` as a hidden, deprecated alias of ``new`` (same ``dest``)."""
+    parser.add_argument(old, dest=dest, action=DeprecatedFlag, new=new, help=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="artjudge",

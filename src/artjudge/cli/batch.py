@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from artjudge.cli import deprecated_flag
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -24,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'reference' columns) or files, folders, globs (an IMAGE.txt beside an image is its prompt)",
     )
     p.add_argument("--output", "-o", required=True, help="output Parquet file (local path or fsspec URL)")
-    p.add_argument("--model", default="default", help="scorer: 'default', a checkpoint folder, or vlm:PATH")
+    p.add_argument(
+        "--model", default="default", help="scorer: 'default', a checkpoint folder, vlm:PATH or student:PATH"
+    )
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
     p.add_argument(
         "--part-size",
@@ -33,30 +37,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rows per partition / part file, the unit of resume and of Dask work (default 1024)",
     )
     p.add_argument(
-        "--engine",
+        "--executor",
         choices=("local", "dask", "dask-local"),
         default="local",
-        help="local: this process; dask: a running cluster (--scheduler); dask-local: a cluster here",
+        help="where the batch runs: local: this process; dask: a running cluster (--scheduler); "
+        "dask-local: a cluster here",
     )
+    deprecated_flag(p, "--engine", "--executor", "executor", choices=("local", "dask", "dask-local"))
     p.add_argument(
-        "--workers", type=int, default=2, help="worker processes for --engine dask-local (default 2)"
+        "--workers", type=int, default=2, help="worker processes for --executor dask-local (default 2)"
     )
-    p.add_argument("--scheduler", help="Dask scheduler address for --engine dask, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://10.0.0.5:8786")
     p.add_argument(
         "--threads",
-        "--torch-threads",
-        dest="torch_threads",
         type=int,
-        help="network threads (torch or ONNX Runtime) per process: default all cores for local, "
-        "cores / workers for dask-local (1 each on 2 cores), unset for dask",
+        help="network threads per process (ONNX Runtime or torch, whichever runs it): default all cores for "
+        "local, cores / workers for dask-local (1 each on 2 cores), unset for dask",
     )
+    deprecated_flag(p, "--torch-threads", "--threads", "threads", type=int)
     p.add_argument(
-        "--inference-engine",
+        "--runtime",
         choices=("onnx", "torch"),
         default=None,
-        help="inference engine of the embedded model: onnx (default, no torch needed) or torch "
-        "(--engine picks where the batch runs)",
+        help="what runs the embedded model's network: onnx (default, no torch needed) or torch",
     )
+    deprecated_flag(p, "--inference-engine", "--runtime", "runtime", choices=("onnx", "torch"))
     p.add_argument(
         "--root", help="folder that relative manifest paths are resolved against (default: the manifest's)"
     )
@@ -88,41 +93,33 @@ def run(args: argparse.Namespace) -> int:
     from functools import partial
 
     import artjudge
+    from artjudge.api import model_identity
     from artjudge.batch import run_batch
     from artjudge.batch.store import PartStore
-    from artjudge.errors import ArtjudgeError
     from artjudge.io.files import refuse_overwrite
 
     # A rerun of the same command resumes (its parts folder records the run); any other existing
     # file at --output, and above all an input such as the manifest itself, is not replaced unasked.
     own_run = PartStore.has_run(args.output)
     refuse_overwrite(args.output, args.inputs, force=args.force, option="--output", replace_existing=own_run)
-    load_kwargs: dict[str, Any] = {}
-    if args.inference_engine and not args.model.startswith("vlm:"):
-        load_kwargs["engine"] = args.inference_engine
-    if (
-        args.consistency_model != "offline"
-    ):  # the embedded scorer's default; other scorers take no such option
-        if args.model.startswith(("vlm:", "student:")):
-            raise ArtjudgeError(
-                f"--consistency-model: consistency needs the embedded scorer, not {args.model}"
-            )
-        load_kwargs["consistency"] = args.consistency_model
-
+    # Every option goes to the one loader, which drops what a kind does not use and refuses, in
+    # one line, a consistency model given to a scorer without one (no prefix checks here).
+    load_kwargs: dict[str, Any] = {"runtime": args.runtime, "consistency": args.consistency_model}
     summary = run_batch(
         args.inputs,
         args.output,
         partial(artjudge.load, args.model, **load_kwargs),
         model=args.model,
+        model_version=model_identity(args.model),
         consistency_model=args.consistency_model,
-        engine=args.engine,
+        executor=args.executor,
         part_size=args.part_size,
         batch_size=args.batch_size,
         critique=args.critique,
         root=args.root,
         scheduler=args.scheduler,
         workers=args.workers,
-        torch_threads=args.torch_threads,
+        threads=args.threads,
         restart=args.restart,
         keep_parts=args.keep_parts,
         progress=not args.no_progress,  # a bar on a terminal, plain progress lines in a log

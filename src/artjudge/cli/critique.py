@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from artjudge.io.files import atomic_write_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from artjudge.critique.base import Critique
+    from artjudge.features.evidence import Evidence
 
 
 def register(subparsers: Any) -> None:
@@ -89,42 +95,21 @@ def _record(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
         scorer = artjudge.load(args.model)
         critic = scorer.critic if isinstance(scorer, EmbeddedScorer) else None
         return scorer.assess(args.image), critic if isinstance(critic, RubricCritic) else None, None
+    except ModuleNotFoundError:
+        raise  # a missing extra: `main` says which one to install, rather than a generic critique
     except Exception as err:  # noqa: BLE001 - any scorer failure degrades to an unscored critique
         return None, None, f"no score ({type(err).__name__}: {err}); the critique describes measurements only"
 
 
-def cmd_critique(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from artjudge.critique import compose
-    from artjudge.features.evidence import measure
+def _print_critique(console: Console, image: str, crit: Critique, language: str) -> None:
+    """The critique on the terminal: limitations, overall, attributes, levels, notes."""
+    from artjudge.critique.phrasebook import load_phrasebook
     from artjudge.taxonomy import LEVEL_DEFINITIONS
 
-    image, sha = _image_for_measuring(args.image)
-    record, rubric_critic, warning = _record(args)
-    console = Console()
-    if warning:
-        console.print(f"[yellow]artjudge: {warning}[/yellow]")
-    evidence = measure(image)
-    if args.model.startswith("vlm:") and record is not None:
-        # a vision-language model writes its own words; the evidence is still measured and kept
-        from artjudge.critique.vlm import load_vlm_critic
-
-        crit = load_vlm_critic(args.model[4:]).critique(image, record)
-    elif rubric_critic is not None and record is not None:
-        # a rubric model leads with the user's own rubric, standings and exemplars
-        crit = rubric_critic.critique(
-            image, record, evidence=evidence, features=rubric_critic.features_of(args.image)
-        )
-    else:
-        crit = compose(record if record is not None else args.score, evidence, language=args.language)
     names = {"overall": "Overall"}
-    from artjudge.critique.phrasebook import load_phrasebook
-
-    book = load_phrasebook(args.language)
+    book = load_phrasebook(language)
     names.update(book.section("attribute_names"))
-    console.rule(f"[bold]{args.image}")
+    console.rule(f"[bold]{image}")
     for s in crit.limitations:
         console.print(f"[red]! {s.text}[/red]")
     if crit.overall:
@@ -144,19 +129,56 @@ def cmd_critique(args: argparse.Namespace) -> int:
         )
     for note in crit.notes:
         console.print(f"[dim]{note}[/dim]")
+
+
+def _print_evidence(console: Console, evidence: Evidence) -> None:
+    """The measured evidence as a table: value, unit, percentile among training images, qualifier."""
+    from rich.table import Table
+
+    table = Table(title="evidence")
+    for col in ("key", "value", "unit", "percentile", "qualifier"):
+        table.add_column(col)
+    for k, m in evidence.items():
+        table.add_row(
+            k,
+            f"{m.value:.4g}",
+            m.unit,
+            "-" if m.percentile is None else f"{m.percentile:.0f}",
+            m.qualifier if m.valid else "not judged",
+        )
+    console.print(table)
+
+
+def cmd_critique(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from artjudge.critique import compose
+    from artjudge.features.evidence import measure
+    from artjudge.models.spec import parse_spec
+
+    image, sha = _image_for_measuring(args.image)
+    record, rubric_critic, warning = _record(args)
+    console = Console()
+    if warning:
+        # plain text: an install hint's "artjudge[torch]" is not rich markup to strip
+        console.print(f"artjudge: {warning}", style="yellow", markup=False, highlight=False)
+    evidence = measure(image)
+    spec = parse_spec(args.model, "scorer")
+    if spec.scheme == "vlm" and record is not None:
+        # a vision-language model writes its own words; the evidence is still measured and kept
+        from artjudge.critique.vlm import load_vlm_critic
+
+        crit = load_vlm_critic(spec.target).critique(image, record)
+    elif rubric_critic is not None and record is not None:
+        # a rubric model leads with the user's own rubric, standings and exemplars
+        crit = rubric_critic.critique(
+            image, record, evidence=evidence, features=rubric_critic.features_of(args.image)
+        )
+    else:
+        crit = compose(record if record is not None else args.score, evidence, language=args.language)
+    _print_critique(console, args.image, crit, args.language)
     if args.evidence:
-        table = Table(title="evidence")
-        for col in ("key", "value", "unit", "percentile", "qualifier"):
-            table.add_column(col)
-        for k, m in evidence.items():
-            table.add_row(
-                k,
-                f"{m.value:.4g}",
-                m.unit,
-                "-" if m.percentile is None else f"{m.percentile:.0f}",
-                m.qualifier if m.valid else "not judged",
-            )
-        console.print(table)
+        _print_evidence(console, evidence)
     if args.json_out:
         out: dict[str, Any]
         if record is not None:

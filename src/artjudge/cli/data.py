@@ -7,7 +7,6 @@ Thin: parse arguments, call ``artjudge.data`` / ``artjudge.eval.report`` /
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,12 @@ DEFAULT_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def register(subparsers: Any) -> None:
+    _register_datasets(subparsers)
+    _register_eval(subparsers)
+    _register_train(subparsers)
+
+
+def _register_datasets(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "datasets",
         help="list dataset readers, or read one into a manifest",
@@ -44,6 +49,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", help="write the manifest here (.jsonl or .parquet, plus .meta.json)")
     p.set_defaults(func=cmd_datasets)
 
+
+def _register_eval(subparsers: Any) -> None:
     e = subparsers.add_parser(
         "eval",
         help="evaluate a scorer on a dataset split (metrics, CIs, plots)",
@@ -85,6 +92,8 @@ def register(subparsers: Any) -> None:
     e.add_argument("--no-plots", action="store_true")
     e.set_defaults(func=cmd_eval)
 
+
+def _register_train(subparsers: Any) -> None:
     t = subparsers.add_parser(
         "train",
         help="train the embedded scorer's head on a dataset",
@@ -104,11 +113,22 @@ def register(subparsers: Any) -> None:
         help="override one config field, e.g. --set epochs=10 (repeatable)",
     )
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    t.add_argument(
+        "--name", help="the model's id in records and the service (default: the --out folder's name)"
+    )
     t.add_argument("--force", action="store_true", help="replace an earlier model in --out (else refused)")
     t.add_argument(
         "--group-col",
         help="column of the label file grouping works (class, student): under "
         "500 labelled works the cross-validation folds never split a group",
+    )
+    t.add_argument(
+        "--tune-top",
+        type=int,
+        choices=range(0, 3),
+        metavar="N",
+        help="fine-tune the encoder's top too: the head conv and the last N blocks (0-2) on cached "
+        "trunk maps (artjudge.train.finetune; see docs/embedded-model.md)",
     )
     t.set_defaults(func=cmd_train)
 
@@ -327,18 +347,21 @@ def load_config_file(path: str | None, overrides: list[str]) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     try:
-        from artjudge.train import head as training
-    except ImportError as err:
-        raise ArtjudgeError(f"train: the trainer is not available in this build ({err})") from None
-    train_head = getattr(training, "train_head", None)
-    if train_head is None:
-        raise ArtjudgeError("train: artjudge.train.head has no train_head(manifest, config, out_dir) yet")
+        import torch  # noqa: F401  (the heads are torch modules)
+    except ImportError:
+        raise ArtjudgeError(
+            "train: training needs PyTorch, which this install lacks: pip install 'artjudge[torch]'"
+        ) from None
     from artjudge.io.files import refuse_overwrite
+    from artjudge.train import head as training
 
     # A second run into the same folder replaces the first model: only with --resume or --force.
     refuse_overwrite(args.out, (), force=args.force or args.resume, option="--out")
     m = _read(args)
     cfg_dict = load_config_file(args.config, args.set)
+    if getattr(args, "tune_top", None) is not None:
+        cfg_dict["tune_blocks"] = args.tune_top
+        cfg_dict.setdefault("head", {})["tune_top"] = True
     try:
         config = training.HeadTrainConfig.from_dict(cfg_dict)
     except TypeError as err:
@@ -347,27 +370,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         # every attribute column the user named is a target (sparse ones are skipped by the trainer)
         config.head.targets = ["overall", *[a for a in m.attributes if a != "overall"]]
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
     print(_summary(m), file=sys.stderr)
-    import inspect
-
-    params = inspect.signature(train_head).parameters
-    kwargs: dict[str, Any] = {}
-    if args.resume:
-        if "resume" not in params:
-            raise ArtjudgeError("train: --resume is not supported by this trainer")
-        kwargs["resume"] = True
+    kwargs: dict[str, Any] = {
+        "resume": bool(args.resume),
+        "model_id": args.name,
+        "data": _train_columns(args),
+    }
     if args.group_col:
         kwargs["groups"] = _groups(args, m)
-    result = train_head(m, config, out, **kwargs)
-    summary = getattr(result, "summary", None)
-    print(summary() if callable(summary) else f"trained; checkpoint in {out}")
-    if isinstance(result, dict) and result.get("targets"):
-        heads = result.get("heads") or {}
-        print("trained: " + ", ".join(f"{t} ({heads[t]})" if t in heads else t for t in result["targets"]))
+    try:
+        result = training.train_head(m, config, out, **kwargs)
+    except ValueError as err:  # too few labels, an empty split, a group column that does not fit
+        raise InputError(str(args.labels), str(err)) from None
+    print(result.summary())
     print(usage_after_training(out, args))
     return 0
+
+
+def _train_columns(args: argparse.Namespace) -> dict[str, Any]:
+    """The label file's columns as the user named them, for the card's data block."""
+    cols = {k: getattr(args, k) for k in ("score_col", "attr_cols", "image_col", "group_col", "split_col")}
+    return {"columns": {k: v for k, v in cols.items() if v}} if any(cols.values()) else {}
 
 
 def _groups(args: argparse.Namespace, m: Any) -> dict[str, str]:

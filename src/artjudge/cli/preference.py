@@ -64,6 +64,7 @@ def register(subparsers: Any) -> None:
     )
     q.add_argument("--attribute", help="with --model: order by this attribute's score instead of overall")
     q.add_argument("--out", required=True, help="plan CSV (pair_id,annotator,item_a,item_b)")
+    q.add_argument("--force", action="store_true", help="replace an existing --out (never an input)")
     q.set_defaults(func=cmd_plan_pairs)
 
     d = subparsers.add_parser(
@@ -87,6 +88,7 @@ def register(subparsers: Any) -> None:
         required=True,
         help="student weights (.pt, with .pt.sha256); pseudo-scores go next to it (.pseudo.csv)",
     )
+    d.add_argument("--force", action="store_true", help="replace an existing --out (never an input)")
     d.set_defaults(func=cmd_distill)
 
 
@@ -97,26 +99,12 @@ def _fmt(x: float, digits: int = 2) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def cmd_fuse(args: argparse.Namespace) -> int:
+def _read_fuse_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The judgments (their read warnings shown), the ratings and their scale, checked against --items."""
     import warnings
 
-    inputs = (args.judgments, args.ratings, args.items)
-    refuse_overwrite(args.out, inputs, force=args.force, option="--out")
-    refuse_overwrite(args.report, inputs, force=args.force, option="--report")
-
-    import pandas as pd
-
-    from artjudge.cli.tables import PlainTable, print_table
     from artjudge.errors import InputError
-    from artjudge.preference.formats import (
-        check_known_items,
-        read_items,
-        read_judgments,
-        read_ratings,
-        write_csv,
-    )
-    from artjudge.preference.fusion import RatingFusion, split_half_constructions
-    from artjudge.preference.reliability import reliability_report
+    from artjudge.preference.formats import check_known_items, read_items, read_judgments, read_ratings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -135,19 +123,15 @@ def cmd_fuse(args: argparse.Namespace) -> int:
         if never:
             shown = ", ".join(never[:5]) + (f" (+{len(never) - 5} more)" if len(never) > 5 else "")
             raise InputError(args.items, f"{len(never)} item(s) never compared: {shown}")
-    methods = ["bt", "thurstone", "elo"] if args.method == "all" else [args.method]
-    frames = []
-    notes: list[str] = []
-    for method in methods:
-        fusion = RatingFusion(method, scale, components=args.components, group_column=args.group_column).fit(
-            judgments, ratings
-        )
-        f = fusion.result_.frame.copy()
-        f.insert(0, "method", method)
-        frames.append(f)
-        notes += [f"{method}: {n}" for n in fusion.result_.notes]
-    fused = pd.concat(frames, ignore_index=True)
-    fused = fused.sort_values(["method", "dimension", "group", "fused"], ascending=[True, True, True, False])
+    return judgments, ratings, scale
+
+
+def _print_fused(fused: Any, args: argparse.Namespace) -> None:
+    """One table per (method, dimension, group): the top ``--top`` items with their intervals."""
+    import pandas as pd
+
+    from artjudge.cli.tables import PlainTable, print_table
+
     for (method, dim, group), part in fused.groupby(["method", "dimension", "group"], sort=False):
         title = f"{method} · {dim}" + (f" · {group}" if args.group_column else "")
         columns = ("item", "fused", "95% interval", "latent", "rating mean", "n ratings", "n cmp")
@@ -169,20 +153,59 @@ def cmd_fuse(args: argparse.Namespace) -> int:
         if len(part) > args.top:
             t.caption = f"{len(part) - args.top} more rows in --out"
         print_table(t)
+
+
+def _fuse_reliability(
+    judgments: Any, ratings: Any, methods: list[str], scale: tuple[float, float] | None, seed: int
+) -> dict[str, Any]:
+    """Per dimension: the reliability report and split-half agreement of the first method, printed too."""
+    from artjudge.preference.fusion import split_half_constructions
+    from artjudge.preference.reliability import reliability_report
+
+    out: dict[str, Any] = {}
+    for dim in sorted(judgments["dimension"].unique()):
+        j = judgments[judgments["dimension"] == dim]
+        r = ratings[ratings["dimension"] == dim] if ratings is not None else None
+        rep = reliability_report(j, r, seed=seed)
+        entry: dict[str, Any] = rep.to_dict()
+        try:
+            agree = split_half_constructions(j, r, methods[0], seed=seed, scale=scale)
+            entry["split_half_constructions"] = agree.__dict__
+        except Exception as err:  # too few annotators or items for two halves: say so
+            entry["split_half_constructions"] = {"error": str(err)}
+        out[dim] = entry
+        _print_reliability(dim, rep, entry["split_half_constructions"])
+    return out
+
+
+def cmd_fuse(args: argparse.Namespace) -> int:
+    inputs = (args.judgments, args.ratings, args.items)
+    refuse_overwrite(args.out, inputs, force=args.force, option="--out")
+    refuse_overwrite(args.report, inputs, force=args.force, option="--report")
+
+    import pandas as pd
+
+    from artjudge.preference.formats import write_csv
+    from artjudge.preference.fusion import RatingFusion
+
+    judgments, ratings, scale = _read_fuse_inputs(args)
+    methods = ["bt", "thurstone", "elo"] if args.method == "all" else [args.method]
+    frames = []
+    notes: list[str] = []
+    for method in methods:
+        fusion = RatingFusion(method, scale, components=args.components, group_column=args.group_column).fit(
+            judgments, ratings
+        )
+        f = fusion.result_.frame.copy()
+        f.insert(0, "method", method)
+        frames.append(f)
+        notes += [f"{method}: {n}" for n in fusion.result_.notes]
+    fused = pd.concat(frames, ignore_index=True)
+    fused = fused.sort_values(["method", "dimension", "group", "fused"], ascending=[True, True, True, False])
+    _print_fused(fused, args)
     report_json: dict[str, Any] = {"methods": methods, "dimensions": {}}
     if not args.no_reliability:
-        for dim in sorted(judgments["dimension"].unique()):
-            j = judgments[judgments["dimension"] == dim]
-            r = ratings[ratings["dimension"] == dim] if ratings is not None else None
-            rep = reliability_report(j, r, seed=args.seed)
-            entry: dict[str, Any] = rep.to_dict()
-            try:
-                agree = split_half_constructions(j, r, methods[0], seed=args.seed, scale=scale)
-                entry["split_half_constructions"] = agree.__dict__
-            except Exception as err:  # too few annotators or items for two halves: say so
-                entry["split_half_constructions"] = {"error": str(err)}
-            report_json["dimensions"][dim] = entry
-            _print_reliability(dim, rep, entry["split_half_constructions"])
+        report_json["dimensions"] = _fuse_reliability(judgments, ratings, methods, scale, args.seed)
     for n in notes:
         print(f"note: {n}")
     if args.out:
@@ -254,6 +277,7 @@ def cmd_plan_pairs(args: argparse.Namespace) -> int:
     from artjudge.preference.design import PairDesigner, active_plan
     from artjudge.preference.formats import check_known_items, read_items, read_judgments, write_csv
 
+    refuse_overwrite(args.out, (args.items, args.judgments), force=args.force, option="--out")
     items = read_items(args.items)
     ann: int | list[str]
     ann = (
@@ -274,6 +298,13 @@ def cmd_plan_pairs(args: argparse.Namespace) -> int:
             scores = _model_scores(args, items)
         plan = PairDesigner(args.design, args.budget, ann, args.long_range, args.seed).plan(ids, scores)
     write_csv(plan, args.out)
+    repeats = int(plan.attrs.get("repeats", 0))
+    if repeats:
+        print(
+            f"note: {repeats} comparison(s) give an annotator a pair they already have: the budget is over "
+            "the distinct pairs each can get; add items or annotators, or lower --budget",
+            file=sys.stderr,
+        )
     per = plan["annotator"].value_counts()
     counts = plan["item_a"].value_counts().add(plan["item_b"].value_counts(), fill_value=0)
     print(
@@ -339,31 +370,44 @@ def _features(args: argparse.Namespace, frame: Any, source: str, feats: Any | No
     return embedder.embed(frame["path"].astype(str).tolist())
 
 
-def cmd_distill(args: argparse.Namespace) -> int:
-    import numpy as np
+def _read_features(path: str) -> Any:
+    """``--features``: a CSV of an item column and numeric feature columns, indexed by item."""
     import pandas as pd
+
+    from artjudge.errors import InputError
+    from artjudge.preference.formats import _read_csv
+
+    f = _read_csv(path)
+    if "item" not in f.columns or f.shape[1] < 2:
+        raise InputError(path, "need a column item and at least one numeric feature column")
+    f = f.set_index(f["item"].astype(str)).drop(columns=["item"]).apply(pd.to_numeric, errors="coerce")
+    if f.isna().any().any():
+        raise InputError(path, "non-numeric feature values")
+    return f
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    # before any work: existing weights only with --force, and never one of the inputs
+    inputs = (args.pool, args.items, args.features, args.judge.split(":", 1)[-1])
+    refuse_overwrite(args.out, inputs, force=args.force, option="--out")
+    import numpy as np
     from scipy.stats import spearmanr
 
     from artjudge.api import load_embedded, load_judge
     from artjudge.errors import InputError
+    from artjudge.models.spec import parse_spec
     from artjudge.models.student import DEFAULT_EMBED, USER_FEATURES
     from artjudge.preference.distill import ReferencePool, TableJudge, table_calls
     from artjudge.preference.formats import _read_csv, read_items, write_csv
     from artjudge.train.student import PSDistill
 
+    judge = parse_spec(args.judge, "judge")  # one line for a judge spec that names nothing, before any work
+
     pool = ReferencePool.from_csv(args.pool)
     pool_frame = _read_csv(args.pool)
     items = read_items(args.items)
     ids = items["item"].tolist()
-    feats = None
-    if args.features:
-        f = _read_csv(args.features)
-        if "item" not in f.columns or f.shape[1] < 2:
-            raise InputError(args.features, "need a column item and at least one numeric feature column")
-        f = f.set_index(f["item"].astype(str)).drop(columns=["item"]).apply(pd.to_numeric, errors="coerce")
-        if f.isna().any().any():
-            raise InputError(args.features, "non-numeric feature values")
-        feats = f
+    feats = _read_features(args.features) if args.features else None
     # Without --features the student learns on the default scorer's embed(), and the file
     # records that (tag + the scorer's id and version), so it can later score images itself.
     embedder = load_embedded("default") if feats is None else None
@@ -372,22 +416,19 @@ def cmd_distill(args: argparse.Namespace) -> int:
         X_pool = _features(args, pool_frame, args.pool, feats, embedder)
     except InputError:
         X_pool = None  # the pool then only anchors the pseudo-scores
-    kind, _, target = args.judge.partition(":")
     distill = PSDistill(
         n_anchors=args.anchors, seed=args.seed, progress=True, student={"epochs": args.epochs}
     )
-    if kind == "table":
-        calls = table_calls(TableJudge.from_csv(target), ids, pool)
+    if judge.scheme == "table":
+        calls = table_calls(TableJudge.from_csv(judge.target), ids, pool)
         distill.fit_calls(calls, pool, ids, X_items, X_pool)
-    elif kind in ("scorer", "vlm"):
+    else:
         paths = {}
         for frame in (items, pool_frame):
             if "path" in frame.columns:
                 paths.update(dict(zip(frame["item"].astype(str), frame["path"].astype(str), strict=True)))
         # vlm: the VLM's own pairwise call ("which is better, how sure"); scorer: two scores compared
         distill.fit(load_judge(args.judge, paths), pool, ids, X_items, X_pool)
-    else:
-        raise InputError("--judge", f"unknown judge {args.judge!r}; use table:FILE, scorer:NAME or vlm:PATH")
     out = Path(args.out)
     meta: dict[str, Any] = {
         "judge": args.judge,

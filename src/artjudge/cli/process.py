@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from artjudge.io.files import atomic_write_json, atomic_write_text, refuse_overwrite
+from artjudge.cli import deprecated_flag
+from artjudge.io.files import atomic_write_json, atomic_write_text, dumps_strict, refuse_overwrite
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SHARED = Path(os.environ.get("ARTJUDGE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 def register(subparsers: Any) -> None:
+    _register_process(subparsers)
+    _register_train(subparsers)
+
+
+def _register_process(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "process",
         help="judge a painting process (video or folder of frames): 8 scores on 0-100 with std",
@@ -28,15 +33,18 @@ def register(subparsers: Any) -> None:
     ctx.add_argument("--prompt", help="the text prompt the painting should honour")
     p.add_argument("--model", default="default", help="weights: 'default' or a checkpoint path")
     p.add_argument(
-        "--engine",
+        "--runtime",
         choices=("onnx", "torch"),
         default=None,
         help="frame encoder: onnx (default; the judge's transformer needs torch either way) or torch",
     )
+    deprecated_flag(p, "--engine", "--runtime", "runtime", choices=("onnx", "torch"))
+    p.add_argument("--timeline", help="also write the timeline plot here (PNG); none is written without it")
     p.add_argument(
-        "--timeline", help="write the timeline plot here (PNG; default: ./<source name>_timeline.png)"
+        "--no-timeline",
+        action="store_true",
+        help="write no timeline plot (the default; kept for old scripts)",
     )
-    p.add_argument("--no-timeline", action="store_true", help="do not write the timeline plot")
     p.add_argument("--min-keyframes", type=int, default=4)
     p.add_argument("--max-keyframes", type=int, default=16)
     p.add_argument("--every-k", type=int, default=1, help="look at every k-th frame at least")
@@ -55,6 +63,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --output / --timeline file")
     p.set_defaults(func=run_process)
 
+
+def _register_train(subparsers: Any) -> None:
     t = subparsers.add_parser(
         "train-process",
         help="train the process judge (synthetic pretraining, AGIQA consistency fine-tuning)",
@@ -125,7 +135,7 @@ def run_train(args: argparse.Namespace) -> int:
     summary = train_process_judge(cfg, out)
     if args.shipped:
         write_model_card(out.parent / "MODEL_CARD.md", summary)
-    print(json.dumps(summary, indent=2))
+    print(dumps_strict(summary, indent=2))
     return 0
 
 
@@ -169,10 +179,12 @@ def write_model_card(path: Path, summary: dict[str, Any]) -> None:
   {summary["total_seconds"]} s in all ({summary["feature_seconds"]} s of it building features).
 - **Metrics**: see benchmarks/results/process_accuracy.json, consistency_agiqa.json,
   consistency_cv.json, process_latency.json (reproduce with `python benchmarks/<name>.py`).
-- **Std in records**: per attribute, the RMS residual (0-100) on the held-out synthetic
-  processes of benchmarks/process_accuracy.py, in `ppjudge_tiny.pt.residual_std.json`:
+- **Std and error intervals in records**: per attribute, the RMS residual (0-100) on the
+  held-out synthetic processes of benchmarks/process_accuracy.py and a 90% split-conformal
+  interval calibrated on other synthetic processes, in `ppjudge_tiny.pt.residual_std.json`:
   rerun `python scripts/process_residual_std.py` after training (the judge ignores a file
-  measured on other weights).
+  measured on other weights), and `python benchmarks/process_consistency_swap.py
+  --write-verdict` to measure whether it tells right from wrong prompts and references.
 - **Limits**: the labels of the synthetic processes are defined by injected faults, not by
   art teachers; real-process validity rests on the Sheep Market order check and AGIQA
   alignment only. Scores are relative judgements, not grades.
@@ -185,7 +197,7 @@ def write_model_card(path: Path, summary: dict[str, Any]) -> None:
 # ----- judge ------------------------------------------------------------------------------------
 def _print_result(res: Any, fmt: str) -> None:
     if fmt == "json":
-        print(json.dumps(res.to_dict(), indent=2))
+        print(dumps_strict(res.to_dict(), indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -197,32 +209,39 @@ def _print_result(res: Any, fmt: str) -> None:
     # the path on its own line, whole: as a table title it wrapped inside the narrow table
     console.print(Text(f"process: {res.source}", style="bold"), overflow="fold")
     table = Table()
-    table.add_column("attribute")
+    table.add_column("attribute", no_wrap=True)  # names whole; the numeric headers wrap instead
     table.add_column("score (0-100)", justify="right")
-    table.add_column("± std", justify="right")
+    table.add_column(
+        "likely (90%)", justify="right"
+    )  # the judge's error interval, calibrated on held-out processes
+    table.add_column("± error std", justify="right")  # the judge's RMS error; it predicts no opinion spread
     table.add_column("PPJudge 1-10", justify="right")  # score / 10: the scale earlier versions printed
     for key, sd in res.attributes.items():
         table.add_row(
             PROCESS.get(key).name,
             f"{sd.score:.1f}",
+            f"{sd.interval[0]:.0f}-{sd.interval[1]:.0f}" if sd.interval else "-",
             f"{sd.std:.1f}" if sd.std > 0 else "?",
             f"{sd.score / 10:.2f}",
         )
+    for key in res.cant_tell:
+        table.add_row(PROCESS.get(key).name, "can't tell", "-", "-", "-")
     console.print(table)
     console.print(f"key frames used ({len(res.keyframe_indices)}): {res.keyframe_indices}")
-    if "consistency" not in res.attributes:
+    for key, why in res.cant_tell.items():
+        console.print(f"{key}: {why}")
+    if "consistency" not in res.attributes and "consistency" not in res.cant_tell:
         console.print("consistency: not judged (give --reference or --prompt)")
     for note in res.notes:
         console.print(f"note: {note}")
 
 
 def _timeline_path(args: argparse.Namespace) -> Path | None:
-    if args.no_timeline:
+    # Only where asked: a default file in the current folder surprised people and was
+    # overwritten by the next run (issue 26.8).
+    if args.no_timeline or not args.timeline:
         return None
-    if args.timeline:
-        return Path(args.timeline)
-    src = Path(args.source)
-    return Path.cwd() / f"{src.stem or 'process'}_timeline.png"
+    return Path(args.timeline)
 
 
 def run_process(args: argparse.Namespace) -> int:
@@ -232,22 +251,18 @@ def run_process(args: argparse.Namespace) -> int:
 
     inputs = (args.source, args.reference)
     refuse_overwrite(args.output, inputs, force=args.force, option="--output")
-    # The default timeline name is ours to refresh on every run; a named one is the user's file.
-    refuse_overwrite(
-        _timeline_path(args),
-        inputs,
-        force=args.force,
-        option="--timeline",
-        replace_existing=not args.timeline,
-    )
-    judge = load_process_judge(args.model, engine=args.engine)
+    refuse_overwrite(_timeline_path(args), inputs, force=args.force, option="--timeline")
+    judge = load_process_judge(args.model, runtime=args.runtime)
     if args.follow:
         return _follow(judge, args)
     kcfg = KeyframeConfig(
         every_k=args.every_k, min_keyframes=args.min_keyframes, max_keyframes=args.max_keyframes
     )
     res = judge.judge(args.source, reference=args.reference, prompt=args.prompt, keyframes=kcfg)
-    _print_result(res, args.format)
+    if args.format == "json" and args.output:
+        print(f"wrote {args.output}", file=sys.stderr)  # the JSON goes to the file, not also to the screen
+    else:
+        _print_result(res, args.format)
     out = _timeline_path(args)
     if out is not None:
         plot_timeline(
@@ -296,7 +311,7 @@ def _follow(judge: Any, args: argparse.Namespace) -> int:
                 "n": len(timeline),
                 "scores": {k: round(10.0 * v, 3) for k, v in scores.items()},
             }
-            print(json.dumps(line), flush=True)
+            print(dumps_strict(line), flush=True)
         if time.monotonic() - last_new > args.idle_timeout:
             break
         time.sleep(args.poll)

@@ -7,8 +7,16 @@ import os
 import sys
 from typing import Any
 
+from artjudge.cli import deprecated_flag
+
 
 def register(subparsers: Any) -> None:
+    _register_serve(subparsers)
+    _register_organiser(subparsers)
+    register_campaign(subparsers)
+
+
+def _register_serve(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "serve",
         help="run the HTTP API, web page and annotation campaigns",
@@ -42,11 +50,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--burst", type=int, default=60, help="bucket size per client")
     p.add_argument("--log-level", default="info")
     p.add_argument(
-        "--engine",
+        "--runtime",
         choices=("onnx", "torch"),
         default=None,
-        help="inference engine of embedded models: onnx (default, no torch needed) or torch",
+        help="what runs the models' networks: onnx (default, no torch needed) or torch",
     )
+    deprecated_flag(p, "--engine", "--runtime", "runtime", choices=("onnx", "torch"))
+    p.add_argument("--threads", type=int, help="network threads per model (default: the thread policy's)")
     p.add_argument(
         "--trusted-proxy",
         action="append",
@@ -72,6 +82,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-connections", type=int, default=256, help="open connections at once (default 256)")
     p.set_defaults(func=serve)
 
+
+def _register_organiser(subparsers: Any) -> None:
+    """``organiser-token`` (a new token) and ``organiser list|revoke``."""
     t = subparsers.add_parser(
         "organiser-token", help="give the organiser a new token and print it (shown once)"
     )
@@ -93,7 +106,6 @@ def register(subparsers: Any) -> None:
     orv.add_argument("--db", default="sqlite:///artjudge.db")
     orv.set_defaults(func=organiser_revoke)
     o.set_defaults(func=lambda _args: (o.print_help(), 2)[1])
-    register_campaign(subparsers)
 
 
 def organiser_token(args: argparse.Namespace) -> int:
@@ -111,6 +123,7 @@ def organiser_list(args: argparse.Namespace) -> int:
     from artjudge.store import open_store, repo
 
     with open_store(args.db)() as s:
+        print("id\torganiser\tsource\ttoken\tcreated\tstatus")  # a header row: what each column is
         for tok, org in repo.list_organiser_tokens(s):
             revoked = tok.revoked_at.isoformat(timespec="seconds") if tok.revoked_at else "active"
             print(
@@ -156,8 +169,6 @@ def serve(args: argparse.Namespace) -> int:
     for line in check_allowed_folders(args.allow):
         print(f"artjudge: warning: {line}", file=sys.stderr)
     models = tuple(args.model) or ("default",)
-    if args.engine:  # every embedded model the service loads reads it (artjudge.models.embedded.ENGINE_ENV)
-        os.environ["ARTJUDGE_ENGINE"] = args.engine
     token = os.environ.get("ARTJUDGE_ORGANISER_TOKEN") or None
     if token is None:
         with open_store(args.db)() as s:
@@ -170,6 +181,8 @@ def serve(args: argparse.Namespace) -> int:
         allowed_folders=tuple(args.allow),
         models=models,
         default_model=models[0],
+        runtime=args.runtime,
+        threads=args.threads,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_pixels=args.max_pixels,
         rate_per_second=args.rate,
@@ -240,6 +253,7 @@ def campaign_list(args: argparse.Namespace) -> int:
     from artjudge.store.models import Campaign
 
     with open_store(args.db)() as s:
+        print("id\tname\tdimensions\tannotators\tprogress")
         for camp in s.scalars(select(Campaign).order_by(Campaign.id)):
             prog = repo.progress(s, camp.id)
             done, total = sum(p["done"] for p in prog), sum(p["total"] for p in prog)

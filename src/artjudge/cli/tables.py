@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 
 @dataclass
@@ -56,9 +56,50 @@ def print_table(table: PlainTable, stream: TextIO | None = None) -> None:
     console = Console(file=out)
     # the title on its own line: inside the table it would wrap to the table's width
     console.print(Text(table.title, style="bold"), overflow="fold")
+    if needed_width(table) > console.width:
+        _print_blocks(table, console)
+        return
     t = Table(caption=table.caption)
     for col in table.columns:
         t.add_column(col, justify="right" if col in table.right else "left", overflow="fold")
     for row in table.rows:
         t.add_row(*(Text(cell) for cell in row))  # Text: an id with [brackets] is not markup
     console.print(t)
+
+
+#: A cell word longer than this may be folded even when the table is otherwise laid out in columns.
+LONG_WORD = 40
+
+
+def _longest_word(text: str) -> int:
+    return max((len(w) for w in text.split()), default=0)
+
+
+def needed_width(table: PlainTable) -> int:
+    """Columns wide enough that no header or cell word (up to :data:`LONG_WORD`) breaks mid-word.
+
+    rich folds a word only when its column is narrower than the word, and never makes a
+    column narrower than its longest word while the table fits; this is the sum of those
+    widths plus rich's borders and padding (3 per column, 1 more for the frame).
+    """
+    widths = []
+    for k, col in enumerate(table.columns):
+        cells = [_longest_word(r[k]) for r in table.rows]
+        widths.append(max(_longest_word(col), min(LONG_WORD, max(cells, default=0))))
+    return sum(w + 3 for w in widths) + 1
+
+
+def _print_blocks(table: PlainTable, console: Any) -> None:
+    """Too many columns for this terminal: one block per row, ``column: value`` per line.
+
+    Why: squeezed into 80 columns, rich broke names and numbers mid-word ("compo/sition").
+    """
+    from rich.text import Text
+
+    label = max(len(c) for c in table.columns)
+    for row in table.rows:
+        for col, cell in zip(table.columns, row, strict=True):
+            console.print(Text(f"{col:>{label}}  {cell}"), overflow="fold")
+        console.print()
+    if table.caption:
+        console.print(Text(f"({table.caption})"), overflow="fold")

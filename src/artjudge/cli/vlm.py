@@ -7,7 +7,6 @@ with ``--model vlm:PATH`` / ``--judge vlm:PATH``.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 
@@ -83,7 +82,12 @@ def register(subparsers: Any) -> None:
 
     m = subparsers.add_parser("merge-vlm", help="merge a trained VLM folder's LoRA adapters into its base")
     m.add_argument("path", help="folder written by train-vlm")
-    m.add_argument("--out", default=None, help="where to write (default PATH/merged)")
+    m.add_argument(
+        "--out", default=None, help="where to write (default PATH/merged); refused if it holds files"
+    )
+    m.add_argument(
+        "--force", action="store_true", help="replace an existing --out folder (never PATH or the base model)"
+    )
     _add_model_flags(m)
     m.set_defaults(func=_merge)
 
@@ -158,24 +162,51 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from artjudge.io.files import refuse_overwrite
     from artjudge.train.vlm import merge_checkpoint
 
-    out = merge_checkpoint(
+    out = Path(args.out) if args.out else Path(args.path) / "merged"
+    # before loading anything: an existing folder is replaced only with --force, and never when
+    # it is (or holds) the trained folder or its base model, whatever the flags
+    refuse_overwrite(out, [args.path, *_base_of(args.path)], force=args.force, option="--out")
+    merged = merge_checkpoint(
         args.path,
-        args.out,
+        out,
+        replace=args.force,
         dtype=args.dtype,
         device=args.device,
         resolution=args.resolution,
         allow_download=args.allow_download,
     )
-    print(f"merged model: {out}")
+    print(f"merged model: {merged}")
     return 0
+
+
+def _base_of(path: str) -> list[str]:
+    """The base model folder a trained VLM folder names (an input of the merge), if it is local."""
+    from pathlib import Path
+
+    from artjudge.errors import ArtjudgeError
+    from artjudge.models.vlm.core import read_meta
+
+    try:
+        meta = read_meta(Path(path))
+    except (ArtjudgeError, OSError, ValueError):
+        return []
+    if meta is None or not meta.base:
+        return []
+    base = meta.base
+    local = Path(path) / base if not Path(base).is_absolute() else Path(base)
+    return [str(local)] if local.exists() else []
 
 
 def _tokens(args: argparse.Namespace) -> int:
     from transformers import AutoTokenizer
 
     from artjudge.errors import ModelNotAvailable
+    from artjudge.io.files import dumps_strict
     from artjudge.models.vlm.core import LEVEL_PREFIX, SCORE_PREFIX
     from artjudge.models.vlm.tokens import find_level_tokens, find_score_tokens
     from artjudge.scoring import LEVEL_NAMES
@@ -187,7 +218,9 @@ def _tokens(args: argparse.Namespace) -> int:
     score = find_score_tokens(tok, answer_prefix=SCORE_PREFIX)
     level = find_level_tokens(tok, answer_prefix=LEVEL_PREFIX)
     if args.json:
-        print(json.dumps({"score": score.to_dict(), "level": level.to_dict()}, ensure_ascii=False, indent=2))
+        print(
+            dumps_strict({"score": score.to_dict(), "level": level.to_dict()}, ensure_ascii=False, indent=2)
+        )
         return 0
     print(format_tokens("score tokens (Token-As-Score)", [str(i) for i in range(len(score.ids))], score))
     print()
@@ -216,13 +249,13 @@ def _tiny(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from artjudge.errors import InputError
+    from artjudge.io.files import refuse_overwrite
     from artjudge.models.vlm.tiny import FAMILIES, build_tiny_vlm
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(str(out), "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise InputError(str(out), "folder is not empty; pass --force to write into it")
+    refuse_overwrite(out, (), force=args.force, option="OUT")  # the one rule every CLI output follows
     if args.family not in FAMILIES:
         raise InputError("--family", f"{args.family!r} is not one of {', '.join(FAMILIES)}")
     if args.image_size < 28:

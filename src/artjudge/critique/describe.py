@@ -23,7 +23,7 @@ import numpy as np
 from artjudge.critique.backends import ChatBackend
 from artjudge.critique.prompts import ScoreStats, generator_messages, judge_messages
 from artjudge.errors import InputError
-from artjudge.io.files import atomic_write_text
+from artjudge.io.files import atomic_write_text, dumps_strict
 
 
 @dataclass
@@ -185,7 +185,7 @@ def completed_ids(out: Path) -> set[str]:
 
 def _append(out: Path, row: dict[str, Any]) -> None:
     with open(out, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.write(dumps_strict(row, ensure_ascii=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -23,6 +24,38 @@ def _ordinal_en(n: int) -> str:
 
 
 ORDINALS = {"en": _ordinal_en}
+
+# "a" before a consonant sound, "an" before a vowel sound: templates fill in words ("a {band}
+# result", "fit a {template} scheme") whose first sound the template cannot know. Vowel letters
+# that sound like a consonant ("a uniform", "a one-sided") and capitals read as a letter name that
+# starts with a vowel sound ("an L-shaped", "an X") are the exceptions.
+_CONSONANT_SOUND = re.compile(r"(?:uni|use|usu|one\b|one-|eu)", re.IGNORECASE)
+_LETTER_NAME = re.compile(r"[AEFHILMNORSX](?=[-\s(]|$)")
+_ARTICLE = re.compile(r"\b(a|an|A|An)\s+(?=([\w(][\w-]*))")
+
+
+def _indefinite_en(word: str) -> str:
+    """'a' or 'an' for the English word that follows."""
+    if _LETTER_NAME.match(word):
+        return "an"
+    if word[:1].lower() in "aeiou" and not _CONSONANT_SOUND.match(word):
+        return "an"
+    return "a"
+
+
+def articles_en(text: str) -> str:
+    """The text with each indefinite article agreeing with the sound of the word after it."""
+
+    def fix(m: re.Match[str]) -> str:
+        want = _indefinite_en(m.group(2))
+        if m.group(1)[0].isupper():
+            want = want.capitalize()
+        return want + m.group(0)[len(m.group(1)) :]
+
+    return _ARTICLE.sub(fix, text)
+
+
+ARTICLES = {"en": articles_en}
 
 
 @dataclass(frozen=True)
@@ -51,6 +84,11 @@ class Phrasebook:
     def ordinal(self, n: int) -> str:
         rule = ORDINALS.get(self.language)
         return rule(n) if rule else self.table.get("ordinal", "{n}").format(n=n)
+
+    def articles(self, text: str) -> str:
+        """Indefinite articles made to agree with the words filled in (English: a / an)."""
+        rule = ARTICLES.get(self.language)
+        return rule(text) if rule else text
 
     def join(self, items: list[str]) -> str:
         if not items:

@@ -1,27 +1,27 @@
 """Rubric-led critique: advice grounded in the user's own graded works.
 
-A model trained on a user's rubric (``artjudge train ... --attr-cols``) may carry a
-``rubric.json`` in its folder, written at training time: per attribute, how well the model
-agreed with the user's grades in cross-validation and which measured evidence best explains
-that attribute *in this user's grades* (Spearman over the graded works); plus the graded
-works themselves ("exemplars", human scores on 0-100) and their standardised frozen features
-(``exemplars.npy``, same row order). Nothing here is hand-written advice: every statement is
-a number from the image, from the model, or from the user's grades.
+A model trained on a user's rubric (``artjudge train ... --attr-cols``) carries a
+``rubric.json`` in its folder (read by :mod:`artjudge.critique.rubric_file`). Nothing here is
+hand-written advice: every statement is a number from the image, from the model, or from
+the user's grades, and it says which.
 
-For one scored image the critique says, per attribute: its score, uncertainty and standing
-among the graded works; the explaining evidence with this image's value and percentile; and
-for the 1-3 weakest attributes, the most similar works that were graded high on it (cosine
-similarity of frozen features) and how their explaining evidence differs - the way a teacher
-points at exemplars. The evidence critique supplies the limitations and the
-perception / cognition / emotion description beneath it.
+For one scored image the critique says, per attribute: the score on the teacher's scale and
+where it stands among the graded works as the model scores them (out-of-fold predictions,
+so a prediction is ranked against predictions); how well the model learned these grades;
+and, only for attributes whose skill the card establishes, advice: the relations between
+measured properties of the work and the grades that held on held-out folds and survived
+multiple-comparison control ("a pattern in your grades", with its strength), and for the
+weakest attributes the most similar works graded high, when they are more alike than a
+random pair of graded works. A head whose skill is not established, or unknown, gets no
+advice; file properties (pixel size, format) are never cited.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,16 @@ import numpy as np
 from artjudge.critique.base import Critique, Sentence
 from artjudge.critique.compose import compose
 from artjudge.critique.phrasebook import Phrasebook, load_phrasebook
+from artjudge.critique.rubric_file import (
+    RUBRIC_FILE,
+    Exemplar,
+    Explainer,
+    Rubric,
+    RubricAttribute,
+    cosine_similarity,
+    has_rubric,
+    standing,
+)
 from artjudge.errors import ArtjudgeError
 from artjudge.features.evidence import Evidence
 
@@ -38,166 +48,13 @@ if TYPE_CHECKING:
 
     from artjudge.record import Assessment
 
-RUBRIC_FILE = "rubric.json"
-RUBRIC_VERSIONS = (1,)
-HEADS = ("ridge", "kernel", "mlp")
 MAX_WEAK = 3  # attributes that get exemplars
 MAX_EXEMPLARS = 3  # exemplars shown per weak attribute
 MAX_EXPLAINERS = 2  # explaining measures quoted per attribute
 HIGH_PERCENTILE = 75.0  # "graded high": at or above this percentile of the graded works
 UNRELIABLE_SRCC = 0.3  # below this cross-validated SRCC the score is flagged as unreliable
 SELF_MATCH = 0.9999  # cosine similarity above this is the same image: never its own exemplar
-
-
-@dataclass(frozen=True)
-class Explainer:
-    """A measure that tracked an attribute in the user's grades (Spearman over ``n`` works)."""
-
-    evidence: str
-    spearman: float
-    n: int
-
-
-@dataclass(frozen=True)
-class RubricAttribute:
-    """One rubric attribute as trained: its scale, reliability and explaining evidence."""
-
-    name: str
-    scale: tuple[float, float]
-    n_labelled: int
-    cv_srcc: float
-    cv_srcc_ci: tuple[float, float]
-    head: str
-    explainers: tuple[Explainer, ...]
-
-
-@dataclass(frozen=True)
-class Exemplar:
-    """A graded training work: human scores on 0-100, and its evidence values when stored."""
-
-    id: str
-    path: str
-    scores: dict[str, float]
-    evidence: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Rubric:
-    """``rubric.json`` (+ ``exemplars.npy``) of a model folder, validated."""
-
-    folder: Path
-    attributes: dict[str, RubricAttribute]
-    exemplars: list[Exemplar]
-    features: np.ndarray | None = None
-    version: int = 1
-
-    @classmethod
-    def load(cls, folder: str | Path) -> Rubric:
-        """Read and check a model folder's rubric; one-line ArtjudgeError naming the file and reason."""
-        folder = Path(folder)
-        path = folder / RUBRIC_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ArtjudgeError(f"{path}: no rubric file (train the model with rubric attributes)") from None
-        except (OSError, json.JSONDecodeError) as err:
-            raise ArtjudgeError(f"{path}: not readable JSON ({err})") from None
-        return cls.from_dict(data, folder)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], folder: Path) -> Rubric:
-        path = folder / RUBRIC_FILE
-        if not isinstance(data, Mapping):
-            raise ArtjudgeError(f"{path}: expected a JSON object")
-        if data.get("version") not in RUBRIC_VERSIONS:
-            raise ArtjudgeError(
-                f"{path}: version {data.get('version')!r} is not one this artjudge reads "
-                f"({', '.join(map(str, RUBRIC_VERSIONS))})"
-            )
-        try:
-            attributes = {name: _attribute(name, a) for name, a in (data.get("attributes") or {}).items()}
-            exemplars = [_exemplar(e) for e in data.get("exemplars") or []]
-        except (KeyError, TypeError, ValueError) as err:
-            raise ArtjudgeError(f"{path}: malformed entry ({type(err).__name__}: {err})") from None
-        if not attributes:
-            raise ArtjudgeError(f"{path}: no attributes")
-        features = None
-        feat_name = data.get("exemplar_features")
-        if feat_name:
-            fpath = folder / str(feat_name)
-            try:
-                features = np.load(fpath, allow_pickle=False).astype(np.float32)
-            except (OSError, ValueError) as err:
-                raise ArtjudgeError(f"{fpath}: exemplar features not readable ({err})") from None
-            if features.ndim != 2 or features.shape[0] != len(exemplars):
-                raise ArtjudgeError(
-                    f"{fpath}: shape {features.shape} does not match {len(exemplars)} exemplars"
-                )
-        return cls(
-            folder=folder,
-            attributes=attributes,
-            exemplars=exemplars,
-            features=features,
-            version=int(data["version"]),
-        )
-
-    def exemplar_file(self, ex: Exemplar) -> Path:
-        """The exemplar's image: its path as stored, relative to the model folder when not absolute."""
-        p = Path(ex.path).expanduser()
-        return p if p.is_absolute() else self.folder / p
-
-    def scores_of(self, attribute: str) -> np.ndarray:
-        return np.array([e.scores[attribute] for e in self.exemplars if attribute in e.scores], dtype=float)
-
-
-def _attribute(name: str, a: Mapping[str, Any]) -> RubricAttribute:
-    lo, hi = (float(x) for x in a["scale"])
-    ci = a.get("cv_srcc_ci") or [math.nan, math.nan]
-    head = str(a.get("head", ""))
-    if head and head not in HEADS:
-        raise ValueError(f"attribute {name!r}: head {head!r} is not one of {', '.join(HEADS)}")
-    return RubricAttribute(
-        name=str(name),
-        scale=(lo, hi),
-        n_labelled=int(a.get("n_labelled", 0)),
-        cv_srcc=float(a.get("cv_srcc", math.nan)),
-        cv_srcc_ci=(float(ci[0]), float(ci[1])),
-        head=head,
-        explainers=tuple(
-            Explainer(str(x["evidence"]), float(x["spearman"]), int(x.get("n", 0)))
-            for x in a.get("explainers") or []
-        ),
-    )
-
-
-def _exemplar(e: Mapping[str, Any]) -> Exemplar:
-    return Exemplar(
-        id=str(e["id"]),
-        path=str(e.get("path", "")),
-        scores={str(k): float(v) for k, v in (e.get("scores") or {}).items()},
-        evidence={str(k): float(v) for k, v in (e.get("evidence") or {}).items()},
-    )
-
-
-def has_rubric(folder: str | Path) -> bool:
-    return (Path(folder) / RUBRIC_FILE).is_file()
-
-
-def standing(value: float, values: Sequence[float] | np.ndarray) -> float | None:
-    """Percentile rank of ``value`` among ``values`` (ties count half), 0-100; None if empty."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return None
-    return float(100.0 * ((v < value).sum() + 0.5 * (v == value).sum()) / len(v))
-
-
-def cosine_similarity(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64).ravel()
-    r = np.asarray(rows, dtype=np.float64)
-    denom = np.linalg.norm(r, axis=1) * max(float(np.linalg.norm(x)), 1e-12)
-    return np.asarray(r @ x / np.maximum(denom, 1e-12))
-
+NOT_THE_WORK = frozenset({"image_size", "transparency"})  # never cited, whatever a file says
 
 ExemplarValues = Callable[[Exemplar], Mapping[str, float] | None]
 
@@ -211,8 +68,26 @@ class _AttrView:
 
     spec: RubricAttribute
     score: float
-    std: float
-    pct: float | None  # standing among the graded works
+    interval: tuple[float, float] | None
+    pct: float | None  # standing among the graded works' predicted scores
+    above: int  # graded works the model scores below this one
+    n: int  # graded works ranked
+
+    @property
+    def advised(self) -> bool:
+        """Advice (patterns, exemplars) only where the card establishes skill."""
+        return self.spec.skilled is True
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def _grade(spec: RubricAttribute, score: float, digits: int = 1) -> str:
+    """A 0-100 score on the teacher's scale: "4 of 5" for a whole grade, else "4.2 of 5"."""
+    native = spec.native(score)
+    text = f"{native:.0f}" if abs(native - round(native)) < 0.05 else f"{native:.{digits}f}"
+    return f"{text} of {spec.scale[1]:g}"
 
 
 class _RubricWriter:
@@ -227,10 +102,11 @@ class _RubricWriter:
         self.book, self.ev, self.rubric, self.seed = book, ev, rubric, seed
         self.exemplar_values = exemplar_values
         self.names = book.section("names")
+        self.table = book.table["rubric"]
 
     def say(self, statement: str, keys: list[str], attribute: str, **params: Any) -> Sentence:
         template = self.book.pick(statement, f"{self.seed}|rubric|{attribute}")
-        text = template.format(**params)
+        text = self.book.articles(template.format(**params))
         return Sentence(
             text=text[0].upper() + text[1:],
             evidence_keys=list(dict.fromkeys(keys)),
@@ -238,56 +114,76 @@ class _RubricWriter:
             level="",
         )
 
-    def ordinal(self, p: float | None) -> str:
-        return "unranked" if p is None else self.book.ordinal(int(round(min(max(p, 0.0), 100.0))))
-
     def label(self, name: str) -> str:
         return name.replace("_", " ")
 
-    def explainers(self, spec: RubricAttribute) -> list[Explainer]:
-        """The attribute's stored explainers whose evidence is measured and valid here, strongest first."""
-        ok = [x for x in spec.explainers if self.ev.valid(x.evidence)]
-        return sorted(ok, key=lambda x: -abs(x.spearman))
+    def standing_text(self, v: _AttrView) -> str:
+        """Where the work stands, in counts: never "100th percentile", never a tie-made rank."""
+        if v.n == 0:
+            return self.table["standing_none"]
+        if v.above >= v.n:
+            return self.table["standing_top"].format(n=v.n)
+        if v.above == 0:
+            return self.table["standing_bottom"].format(n=v.n)
+        return self.table["standing_count"].format(k=v.above, n=v.n)
 
-    def keys(self, spec: RubricAttribute) -> list[str]:
-        return [x.evidence for x in self.explainers(spec)][:MAX_EXPLAINERS]
+    def explainers(self, spec: RubricAttribute) -> list[Explainer]:
+        """The attribute's tested explainers on properties of the work, measured here, strongest first."""
+        ok = [
+            x
+            for x in spec.explainers
+            if x.tested and x.evidence not in NOT_THE_WORK and self.ev.valid(x.evidence)
+        ]
+        return sorted(ok, key=lambda x: -abs(x.spearman))[:MAX_EXPLAINERS]
+
+    def keys(self, v: _AttrView) -> list[str]:
+        return [x.evidence for x in self.explainers(v.spec)] if v.advised else []
 
     def value_pct(self, key: str) -> tuple[float | None, str]:
         """This image's percentile on ``key`` among the graded works if their values are stored,
         else among the reference images."""
         own = [e.evidence[key] for e in self.rubric.exemplars if key in e.evidence]
-        if own and len(own) == len(self.rubric.exemplars):
-            return standing(self.ev[key].value, own), self.book.table["rubric"]["among_graded"]
-        return self.ev[key].percentile, self.book.table["rubric"]["among_reference"]
+        if own and len(own) >= 0.9 * len(self.rubric.exemplars):  # a few works may lack a valid value
+            return standing(self.ev[key].value, own), self.table["among_graded"]
+        return self.ev[key].percentile, self.table["among_reference"]
+
+    def ordinal(self, p: float | None) -> str:
+        return "unranked" if p is None else self.book.ordinal(int(round(min(max(p, 1.0), 99.0))))
 
     # ---- sentences
-    def lead(self, v: _AttrView, n_graded: int) -> Sentence:
-        lo, hi = v.spec.scale
-        native = lo + (hi - lo) * v.score / 100.0
-        s = self.say(
+    def lead(self, v: _AttrView) -> Sentence:
+        likely = ""
+        if v.interval is not None:
+            likely = self.table["likely"].format(
+                lo=_grade(v.spec, v.interval[0]).split(" of ")[0], hi=_grade(v.spec, v.interval[1])
+            )
+        return self.say(
             "rubric.lead",
-            self.keys(v.spec),
+            self.keys(v),
             v.spec.name,
             attr=self.label(v.spec.name),
+            grade=_grade(v.spec, v.score),
             score=v.score,
-            std=v.std,
-            native=native,
-            lo=lo,
-            hi=hi,
-            pct=self.ordinal(v.pct),
-            n=n_graded,
+            likely=likely,
+            standing=self.standing_text(v),
+            n=v.n,
         )
-        return s
 
-    def reliability(self, spec: RubricAttribute) -> Sentence | None:
+    def reliability(self, v: _AttrView) -> Sentence | None:
+        spec = v.spec
         if not math.isfinite(spec.cv_srcc):
             return None
-        statement = "rubric.unreliable" if spec.cv_srcc < UNRELIABLE_SRCC else "rubric.reliability"
         lo, hi = spec.cv_srcc_ci
         ci = f" [{lo:.2f}, {hi:.2f}]" if math.isfinite(lo) and math.isfinite(hi) else ""
+        if spec.skilled is False:
+            statement = "rubric.unskilled"
+        elif spec.skilled is None:
+            statement = "rubric.skill_unknown"
+        else:
+            statement = "rubric.unreliable" if spec.cv_srcc < UNRELIABLE_SRCC else "rubric.reliability"
         return self.say(
             statement,
-            self.keys(spec),
+            self.keys(v),
             spec.name,
             attr=self.label(spec.name),
             r=spec.cv_srcc,
@@ -295,82 +191,98 @@ class _RubricWriter:
             n=spec.n_labelled,
         )
 
-    def explain(self, spec: RubricAttribute) -> list[Sentence]:
+    def explain(self, v: _AttrView) -> list[Sentence]:
+        if not v.advised:
+            return []
         out = []
-        for x in self.explainers(spec)[:MAX_EXPLAINERS]:
+        for x in self.explainers(v.spec):
             pct, among = self.value_pct(x.evidence)
             out.append(
                 self.say(
                     "rubric.explainer_up" if x.spearman >= 0 else "rubric.explainer_down",
                     [x.evidence],
-                    spec.name,
-                    attr=self.label(spec.name),
+                    v.spec.name,
+                    attr=self.label(v.spec.name),
                     measure=self.names.get(x.evidence, x.evidence),
                     r=x.spearman,
                     n=x.n,
+                    held=x.folds_held,
+                    folds=x.folds,
                     value=_fmt(self.ev[x.evidence].value),
                     pct=self.ordinal(pct),
                     among=among,
                 )
             )
-        if not out and not spec.explainers:
-            out.append(self.say("rubric.no_explainer", [], spec.name, attr=self.label(spec.name)))
+        if not out:
+            out.append(self.say("rubric.no_explainer", [], v.spec.name, attr=self.label(v.spec.name)))
         return out
 
-    def exemplars(self, v: _AttrView, features: np.ndarray | None) -> list[Sentence]:
-        spec = v.spec
-        keys = self.keys(spec)
-        if features is None or self.rubric.features is None:
-            return []
+    def exemplars(self, v: _AttrView, features: np.ndarray | None) -> tuple[list[Sentence], list[str]]:
+        """Exemplar sentences for a weak attribute, and the ids of exemplars whose image is missing."""
+        spec, keys = v.spec, self.keys(v)
+        floor = self.rubric.similarity_floor
+        if not v.advised or features is None or self.rubric.features is None or floor is None:
+            return [], []
         graded = [(i, e) for i, e in enumerate(self.rubric.exemplars) if spec.name in e.scores]
-        scores = np.array([e.scores[spec.name] for _, e in graded])
-        if len(graded) == 0:
-            return []
-        cut = float(np.percentile(scores, HIGH_PERCENTILE))
+        if not graded:
+            return [], []
+        cut = float(np.percentile([e.scores[spec.name] for _, e in graded], HIGH_PERCENTILE))
         sims = cosine_similarity(features, self.rubric.features)
         high = [
             (float(sims[i]), e)
             for i, e in graded
             if e.scores[spec.name] >= cut and e.scores[spec.name] > v.score and sims[i] < SELF_MATCH
         ]
+        label = self.label(spec.name)
         if not high:
-            return [self.say("rubric.no_exemplars", keys, spec.name, attr=self.label(spec.name))]
-        chosen = sorted(high, key=lambda t: -t[0])[:MAX_EXEMPLARS]
-        items = [
-            self.book.table["rubric"]["exemplar_item"].format(
-                id=e.id, path=e.path, score=e.scores[spec.name], sim=sim
+            return [self.say("rubric.no_exemplars", keys, spec.name, attr=label)], []
+        close = [(sim, e) for sim, e in high if sim >= floor]
+        if not close:
+            return [self.say("rubric.no_similar", keys, spec.name, attr=label, floor=floor)], []
+        chosen = sorted(close, key=lambda t: -t[0])[:MAX_EXEMPLARS]
+        items, missing = [], []
+        for sim, e in chosen:
+            found = self.rubric.exemplar_file(e) if e.path else None
+            if found is None and e.path:
+                missing.append(e.id)
+            key = "exemplar_item" if found is not None else ("exemplar_missing" if e.path else "exemplar_id")
+            item = self.table[key]  # no path stored (e.g. works kept in the service's store): the id alone
+            items.append(
+                item.format(
+                    id=e.id,
+                    path=os.path.normpath(os.path.abspath(found)) if found is not None else e.path,
+                    grade=_grade(spec, e.scores[spec.name]),
+                    sim=sim,
+                )
             )
-            for sim, e in chosen
-        ]
         out = [
             self.say(
                 "rubric.exemplars",
                 keys,
                 spec.name,
-                attr=self.label(spec.name),
+                attr=label,
                 items=self.book.join(items),
                 n=len(chosen),
+                floor=floor,
             )
         ]
-        diff = self.differences(spec, [e for _, e in chosen])
+        diff = self.differences(v, [e for _, e in chosen])
         if diff is not None:
             out.append(diff)
-        return out
+        return out, missing
 
-    def differences(self, spec: RubricAttribute, chosen: list[Exemplar]) -> Sentence | None:
+    def exemplar_value(self, e: Exemplar, key: str) -> float | None:
+        got = e.evidence if key in e.evidence else (self.exemplar_values(e) if self.exemplar_values else None)
+        if got and key in got and math.isfinite(float(got[key])):
+            return float(got[key])
+        return None
+
+    def differences(self, v: _AttrView, chosen: list[Exemplar]) -> Sentence | None:
         """This image's explaining measures against the chosen exemplars' mean."""
         parts: list[str] = []
         keys: list[str] = []
-        for x in self.explainers(spec)[:MAX_EXPLAINERS]:
-            vals = []
-            for e in chosen:
-                got = (
-                    e.evidence
-                    if x.evidence in e.evidence
-                    else (self.exemplar_values(e) if self.exemplar_values is not None else None)
-                )
-                if got and x.evidence in got and math.isfinite(float(got[x.evidence])):
-                    vals.append(float(got[x.evidence]))
+        for x in self.explainers(v.spec):
+            vals = [val for e in chosen if (val := self.exemplar_value(e, x.evidence)) is not None]
             if not vals:
                 continue
             mine, theirs = self.ev[x.evidence].value, float(np.mean(vals))
@@ -379,7 +291,7 @@ class _RubricWriter:
             if math.isclose(mine, theirs, rel_tol=0.05, abs_tol=1e-3):
                 direction = "same"
             parts.append(
-                self.book.table["rubric"][f"diff_{direction}"].format(
+                self.table[f"diff_{direction}"].format(
                     measure=self.names.get(x.evidence, x.evidence),
                     mine=_fmt(mine),
                     theirs=_fmt(theirs),
@@ -390,11 +302,88 @@ class _RubricWriter:
             keys.append(x.evidence)
         if not parts:
             return None
-        return self.say("rubric.differs", keys, spec.name, attr=self.label(spec.name), diffs="; ".join(parts))
+        return self.say(
+            "rubric.differs", keys, v.spec.name, attr=self.label(v.spec.name), diffs="; ".join(parts)
+        )
+
+    def summary(self, views: list[_AttrView]) -> Sentence | None:
+        """Best and worst standing among the advised attributes, said relative to the middle."""
+        ranked = sorted((v for v in views if v.advised and v.pct is not None), key=lambda v: (v.pct, v.score))
+        if len(ranked) < 2:
+            return None
+        best, worst = ranked[-1], ranked[0]
+        assert best.pct is not None and worst.pct is not None
+        if best.pct < 50.0:
+            statement = "rubric.summary_low"
+        elif worst.pct >= 50.0:
+            statement = "rubric.summary_high"
+        else:
+            statement = "rubric.summary"
+        return self.say(
+            statement,
+            self.keys(best) + self.keys(worst),
+            "overall",
+            n=best.n,
+            best=self.label(best.spec.name),
+            best_standing=self.standing_text(best),
+            worst=self.label(worst.spec.name),
+            worst_standing=self.standing_text(worst),
+        )
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.0f}" if abs(x) >= 10 else f"{x:.2f}"
+def _interval(entry: Mapping[str, Any]) -> tuple[float, float] | None:
+    iv = entry.get("interval")
+    if isinstance(iv, (list, tuple)) and len(iv) == 2 and all(isinstance(x, (int, float)) for x in iv):
+        return float(iv[0]), float(iv[1])
+    return None
+
+
+def _views(rubric: Rubric, attrs: Mapping[str, Any]) -> dict[str, _AttrView]:
+    views = {}
+    for name, spec in rubric.attributes.items():
+        if name not in attrs:
+            continue
+        score = float(attrs[name]["score"])
+        ranked = rubric.standings_of(name)
+        ranked = ranked[np.isfinite(ranked)]
+        views[name] = _AttrView(
+            spec,
+            score,
+            _interval(attrs[name]),
+            standing(score, ranked),
+            int((ranked < score).sum()),
+            len(ranked),
+        )
+    return views
+
+
+def _notes(
+    rubric: Rubric, d: Mapping[str, Any], views: Mapping[str, _AttrView], missing_files: list[str]
+) -> list[str]:
+    """What the record does not show and why; which exemplar images could not be found."""
+    scored = set(views) | ({"overall"} if (d.get("overall") or {}).get("score") is not None else set())
+    absent = [a for a in rubric.attributes if a not in scored]
+    unskilled = [a for a in absent if rubric.attributes[a].skilled is False]
+    rest = [a for a in absent if a not in unskilled]
+    notes = [
+        f"Attribute paragraphs follow the rubric of {rubric.folder.name}: standings are among its "
+        f"{len(rubric.exemplars)} graded works as the model scores them, and patterns are cited only "
+        "when they held on held-out folds of those grades."
+    ]
+    if unskilled:
+        notes.append(
+            "Not graded here, because in cross-validation the model did not learn your grades for them: "
+            + ", ".join(unskilled)
+            + "."
+        )
+    if rest:
+        notes.append("Not scored by this record: " + ", ".join(rest) + ".")
+    if missing_files:
+        notes.append(
+            "Exemplar images not found (named above by id; looked relative to the grades folder "
+            f"recorded at training and to {rubric.folder}): " + ", ".join(missing_files) + "."
+        )
+    return notes
 
 
 def compose_rubric(
@@ -418,8 +407,7 @@ def compose_rubric(
     ev = evidence if isinstance(evidence, Evidence) else Evidence.from_dict(evidence)
     d: Mapping[str, Any] = record if isinstance(record, Mapping) else record.to_dict()
     attrs = d.get("attributes") or {}
-    missing = [a for a in rubric.attributes if a not in attrs]
-    if len(missing) == len(rubric.attributes):
+    if not any(a in attrs for a in rubric.attributes) and (d.get("overall") or {}).get("score") is None:
         raise ArtjudgeError(
             f"{rubric.folder / RUBRIC_FILE}: the record has none of the rubric's attributes "
             f"({', '.join(rubric.attributes)}); score it with the model in {rubric.folder}"
@@ -434,49 +422,27 @@ def compose_rubric(
         levels=dict(base.levels),
     )
     crit.overall = list(base.overall[:1])
-    views = {
-        name: _AttrView(
-            spec,
-            float(attrs[name]["score"]),
-            float(attrs[name].get("std") or 0.0),
-            standing(float(attrs[name]["score"]), rubric.scores_of(name)),
-        )
-        for name, spec in rubric.attributes.items()
-        if name in attrs
-    }
-    n_graded = len(rubric.exemplars)
-    ranked = sorted(views.values(), key=lambda v: (v.pct if v.pct is not None else 50.0, v.score))
-    if len(ranked) >= 2:
-        best, worst = ranked[-1], ranked[0]
-        crit.overall.append(
-            w.say(
-                "rubric.summary",
-                w.keys(best.spec) + w.keys(worst.spec),
-                "overall",
-                n=n_graded,
-                best=w.label(best.spec.name),
-                best_pct=w.ordinal(best.pct),
-                worst=w.label(worst.spec.name),
-                worst_pct=w.ordinal(worst.pct),
-            )
-        )
-    weak = [v for v in ranked if v.pct is not None and v.pct < 50.0][:MAX_WEAK] or ranked[:1]
-    weak_names = {v.spec.name for v in weak}
+    views = _views(rubric, attrs)
+    summary = w.summary(list(views.values()))
+    if summary is not None:
+        crit.overall.append(summary)
+    ranked = sorted(
+        (v for v in views.values() if v.advised and v.pct is not None), key=lambda v: (v.pct, v.score)
+    )
+    weak = {v.spec.name for v in ([v for v in ranked if (v.pct or 0.0) < 50.0][:MAX_WEAK] or ranked[:1])}
+    missing_files: list[str] = []
     for name, v in views.items():
-        sents = [w.lead(v, n_graded)]
-        rel = w.reliability(v.spec)
+        sents = [w.lead(v)]
+        rel = w.reliability(v)
         if rel is not None:
             sents.append(rel)
-        sents += w.explain(v.spec)
-        if name in weak_names:
-            sents += w.exemplars(v, features)
+        sents += w.explain(v)
+        if name in weak:
+            ex_sents, missing = w.exemplars(v, features)
+            sents += ex_sents
+            missing_files += missing
         crit.attributes[name] = sents
-    crit.notes.append(
-        f"Attribute paragraphs follow the rubric of {rubric.folder.name}: standings and exemplars are "
-        f"among its {n_graded} graded works, and the explaining measures were learned from those grades."
-    )
-    if missing:
-        crit.notes.append("Not scored by this record: " + ", ".join(missing) + ".")
+    crit.notes += _notes(rubric, d, views, missing_files)
     crit.notes += [n for n in base.notes if n.startswith("Limitations") or "nothing in it" in n]
     return crit
 
@@ -507,8 +473,11 @@ class RubricCritic:
             from artjudge.features.evidence import measure
             from artjudge.io.images import load_image
 
+            found = self.rubric.exemplar_file(ex)
             try:
-                img = load_image(str(self.rubric.exemplar_file(ex))).image
+                if found is None:
+                    raise OSError(f"{ex.path}: not found")
+                img = load_image(str(found)).image
                 self._measured[ex.id] = {k: m.value for k, m in measure(img).items() if m.valid}
             except (ArtjudgeError, OSError):
                 self._measured[ex.id] = None  # the exemplar's image is gone: no difference is stated

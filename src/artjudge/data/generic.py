@@ -78,6 +78,23 @@ def _parse_scale(scale: str | Sequence[float], source: str) -> tuple[float, floa
     return lo, hi
 
 
+def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
+    """The label file as a frame (CSV/TSV cells as text) and its header rows (for row numbers)."""
+    src = str(path)
+    if path.is_dir():
+        raise InputError(src, "the generic reader needs a .csv or .jsonl file, not a folder")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        df = pd.DataFrame(read_json_records(path, src))
+        header = 0
+    else:
+        df = read_csv(path, src, sep="\t" if suffix == ".tsv" else ",", dtype=str)
+        header = 1
+    if df.empty:
+        raise InputError(src, "file has no rows")
+    return df, header
+
+
 @register(
     "csv",
     aliases=("generic", "jsonl", "custom"),
@@ -113,17 +130,7 @@ def read_generic(
     written.
     """
     src = str(path)
-    if path.is_dir():
-        raise InputError(src, "the generic reader needs a .csv or .jsonl file, not a folder")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        df = pd.DataFrame(read_json_records(path, src))
-        header = 0
-    else:
-        df = read_csv(path, src, sep="\t" if suffix == ".tsv" else ",", dtype=str)
-        header = 1
-    if df.empty:
-        raise InputError(src, "file has no rows")
+    df, header = _read_table(path)
     lo, hi = _parse_scale(scale, src)
     a_lo, a_hi = _parse_scale(attr_scale, src) if attr_scale is not None else (lo, hi)
     fused_notes: list[str] = []

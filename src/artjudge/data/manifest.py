@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from artjudge.errors import InputError
-from artjudge.io.files import atomic_path
+from artjudge.io.files import atomic_path, dumps_strict
 from artjudge.io.files import atomic_write_bytes as _atomic_write_bytes
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -60,11 +60,6 @@ _TOL = 1e-6
 def to_unit(values: Any, lo: float, hi: float) -> Any:
     """Map values on ``[lo, hi]`` linearly onto 0-100 (the one artjudge scale)."""
     return (np.asarray(values, dtype=np.float64) - lo) / (hi - lo) * 100.0
-
-
-def from_unit(values: Any, lo: float, hi: float) -> Any:
-    """Map 0-100 scores back onto a dataset's own ``[lo, hi]`` scale, for display."""
-    return np.asarray(values, dtype=np.float64) / 100.0 * (hi - lo) + lo
 
 
 def _row_label(i: int, image_id: Any, source_rows: Sequence[int] | None) -> str:
@@ -311,12 +306,12 @@ class Manifest:
         frame["distribution"] = [None if d is None else [float(x) for x in d] for d in frame["distribution"]]
         if suffix == ".jsonl":
             records = frame.to_dict(orient="records")
-            text = "".join(json.dumps(_clean(r), ensure_ascii=False) + "\n" for r in records)
+            text = "".join(dumps_strict(_clean(r), ensure_ascii=False) + "\n" for r in records)
             _atomic_write_bytes(p, text.encode("utf-8"))
         else:
             with atomic_path(p, suffix=".tmp") as tmp:
                 frame.to_parquet(tmp, index=False)
-        meta = json.dumps(self.metadata(), indent=2, ensure_ascii=False)
+        meta = dumps_strict(self.metadata(), indent=2, ensure_ascii=False)
         _atomic_write_bytes(meta_path(p), meta.encode("utf-8"))
         return p
 
@@ -387,6 +382,83 @@ def _clean(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _numeric(values: Any) -> np.ndarray:
+    """A column as float64, anything that is not a number as NaN."""
+    return np.asarray(
+        pd.to_numeric(pd.Series(list(np.asarray(values, dtype=object))), errors="coerce"), dtype=np.float64
+    )
+
+
+def _checked_scores(
+    score_raw: Any, lo: float, hi: float, ids: list[str], source: str, source_rows: Sequence[int] | None
+) -> np.ndarray:
+    """The raw scores as numbers; the first missing or out-of-range one is one line naming its row."""
+    raw = _numeric(score_raw)
+    bad = ~np.isfinite(raw) | (raw < lo - _TOL) | (raw > hi + _TOL)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        reason = (
+            "score is missing or not a number"
+            if not np.isfinite(raw[i])
+            else (f"score {raw[i]:g} is outside the declared range [{lo:g}, {hi:g}]")
+        )
+        raise InputError(source, f"{_row_label(i, ids[i], source_rows)}: {reason}")
+    return raw
+
+
+def _check_unique_ids(ids: list[str], source: str, source_rows: Sequence[int] | None) -> None:
+    """A repeated image id is one line naming both rows."""
+    seen: dict[str, int] = {}
+    for i, x in enumerate(ids):
+        if x in seen:
+            raise InputError(
+                source,
+                f"{_row_label(i, x, source_rows)}: duplicate image id "
+                f"(first at {_row_label(seen[x], x, source_rows).split(' (')[0]})",
+            )
+        seen[x] = i
+
+
+def _text_or_none(v: Any) -> str | None:
+    """A text cell as a string; missing, NaN and blank cells as None."""
+    if (
+        v is None
+        or (isinstance(v, float) and math.isnan(v))
+        or (isinstance(v, str) and not v.strip())
+        or v is pd.NA
+    ):
+        return None
+    return str(v)
+
+
+def _add_attributes(
+    cols: dict[str, Any],
+    attributes: dict[str, Any],
+    scales: dict[str, tuple[float, float]],
+    scale: tuple[float, float],
+    ids: list[str],
+    source: str,
+    source_rows: Sequence[int] | None,
+) -> list[str]:
+    """Add each attribute as a 0-100 column (its own scale, else the score's); fills ``scales``."""
+    attr_keys: list[str] = []
+    for key, values in attributes.items():
+        a_lo, a_hi = scales.get(key, scale)
+        scales[key] = (float(a_lo), float(a_hi))
+        v = _numeric(values)
+        badv = np.isfinite(v) & ((v < a_lo - _TOL) | (v > a_hi + _TOL))
+        if badv.any():
+            i = int(np.flatnonzero(badv)[0])
+            raise InputError(
+                source,
+                f"{_row_label(i, ids[i], source_rows)}: attribute {key!r} = {v[i]:g} is "
+                f"outside its declared range [{a_lo:g}, {a_hi:g}]",
+            )
+        cols[ATTR_PREFIX + key] = to_unit(v, a_lo, a_hi)
+        attr_keys.append(key)
+    return attr_keys
+
+
 def build_manifest(
     *,
     name: str,
@@ -416,27 +488,8 @@ def build_manifest(
     """
     lo, hi = float(scale[0]), float(scale[1])
     ids = [str(x) for x in image_id]
-    raw = np.asarray(
-        pd.to_numeric(pd.Series(list(np.asarray(score_raw, dtype=object))), errors="coerce"), dtype=np.float64
-    )
-    bad = ~np.isfinite(raw) | (raw < lo - _TOL) | (raw > hi + _TOL)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        reason = (
-            "score is missing or not a number"
-            if not np.isfinite(raw[i])
-            else (f"score {raw[i]:g} is outside the declared range [{lo:g}, {hi:g}]")
-        )
-        raise InputError(source, f"{_row_label(i, ids[i], source_rows)}: {reason}")
-    seen: dict[str, int] = {}
-    for i, x in enumerate(ids):
-        if x in seen:
-            raise InputError(
-                source,
-                f"{_row_label(i, x, source_rows)}: duplicate image id "
-                f"(first at {_row_label(seen[x], x, source_rows).split(' (')[0]})",
-            )
-        seen[x] = i
+    raw = _checked_scores(score_raw, lo, hi, ids, source, source_rows)
+    _check_unique_ids(ids, source, source_rows)
     n = len(ids)
     rels = [str(p) for p in rel_path]
     root = Path(images) if images is not None else None
@@ -456,36 +509,9 @@ def build_manifest(
     }
     for key, values in (("category", category), ("text", text), ("prompt", prompt)):
         if values is not None:
-            cols[key] = [
-                None
-                if (
-                    v is None
-                    or (isinstance(v, float) and math.isnan(v))
-                    or (isinstance(v, str) and not v.strip())
-                    or v is pd.NA
-                )
-                else str(v)
-                for v in values
-            ]
-    attr_keys: list[str] = []
+            cols[key] = [_text_or_none(v) for v in values]
     scales = dict(attribute_scales or {})
-    for key, values in (attributes or {}).items():
-        a_lo, a_hi = scales.get(key, (lo, hi))
-        scales[key] = (float(a_lo), float(a_hi))
-        v = np.asarray(
-            pd.to_numeric(pd.Series(list(np.asarray(values, dtype=object))), errors="coerce"),
-            dtype=np.float64,
-        )
-        badv = np.isfinite(v) & ((v < a_lo - _TOL) | (v > a_hi + _TOL))
-        if badv.any():
-            i = int(np.flatnonzero(badv)[0])
-            raise InputError(
-                source,
-                f"{_row_label(i, ids[i], source_rows)}: attribute {key!r} = {v[i]:g} is "
-                f"outside its declared range [{a_lo:g}, {a_hi:g}]",
-            )
-        cols[ATTR_PREFIX + key] = to_unit(v, a_lo, a_hi)
-        attr_keys.append(key)
+    attr_keys = _add_attributes(cols, attributes or {}, scales, (lo, hi), ids, source, source_rows)
     frame = pd.DataFrame(cols)
     counts = frame["split"].value_counts()
     if (frame["split"].isin(SPLITS)).all() and len(counts) == 0:

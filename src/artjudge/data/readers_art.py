@@ -310,6 +310,40 @@ _SCORE_KEYS = ("score", "gt_score", "overall", "overall_score", "total_score", "
 _TEXT_KEYS = ("text", "comment", "description", "analysis")
 
 
+def _artimuse_files(path: Path) -> list[Path]:
+    """The label files: ``path`` itself, or the train/val/test JSON(L) files under a folder."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix.lower() in (".json", ".jsonl")
+        and any(s in p.stem.lower() for s in ("train", "val", "test"))
+    )
+    if not files:
+        raise InputError(str(path), "no train/val/test .json or .jsonl files found")
+    return files
+
+
+def _artimuse_attributes(rec: dict[str, Any]) -> tuple[dict[str, float | None], list[str]]:
+    """One record's attribute scores by key (top level or nested) and their analyses as text lines."""
+    pool = dict(rec)
+    for nested in ("attributes", "scores", "dimensions"):
+        if isinstance(rec.get(nested), dict):
+            pool.update(rec[nested])
+    found: dict[str, float | None] = {}
+    notes_txt: list[str] = []
+    for k, v in pool.items():
+        key = _ARTIMUSE_NAMES.get(str(k)) or _ARTIMUSE_NAMES.get(str(k).lower())
+        if key is None:
+            continue
+        s, t = _attr_value(v)
+        found[key] = s
+        if t:
+            notes_txt.append(f"{key}: {t}")
+    return found, notes_txt
+
+
 def _attr_value(v: Any) -> tuple[float | None, str | None]:
     if isinstance(v, dict):
         s = next((v[k] for k in ("score", "value", "rating") if k in v), None)
@@ -346,17 +380,7 @@ def read_artimuse(
     attributes by ArtiMuse name or key, at the top level or under ``attributes``, each a
     number or ``{"score": .., "text": ..}``.
     """
-    if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.suffix.lower() in (".json", ".jsonl")
-            and any(s in p.stem.lower() for s in ("train", "val", "test"))
-        )
-        if not files:
-            raise InputError(str(path), "no train/val/test .json or .jsonl files found")
-    else:
-        files = [path]
+    files = _artimuse_files(path)
     ids: list[str] = []
     scores: list[float] = []
     splits: list[str] = []
@@ -386,20 +410,7 @@ def read_artimuse(
             cat = rec.get("category") or rec.get("main_category")
             sub = rec.get("subcategory") or rec.get("sub_category")
             cats.append(f"{cat}/{sub}" if cat and sub else cat)
-            pool = dict(rec)
-            for nested in ("attributes", "scores", "dimensions"):
-                if isinstance(rec.get(nested), dict):
-                    pool.update(rec[nested])
-            found: dict[str, float | None] = {}
-            notes_txt: list[str] = []
-            for k, v in pool.items():
-                key = _ARTIMUSE_NAMES.get(str(k)) or _ARTIMUSE_NAMES.get(str(k).lower())
-                if key is None:
-                    continue
-                s, t = _attr_value(v)
-                found[key] = s
-                if t:
-                    notes_txt.append(f"{key}: {t}")
+            found, notes_txt = _artimuse_attributes(rec)
             for key in attrs:
                 val = found.get(key)
                 attrs[key].append(np.nan if val is None else val)

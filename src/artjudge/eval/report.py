@@ -10,7 +10,6 @@ JSON, a scatter plot with the fitted logistic curve and a per-category bar chart
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ import pandas as pd
 from artjudge.data.manifest import ATTR_PREFIX, Manifest
 from artjudge.errors import InputError
 from artjudge.eval import metrics
-from artjudge.io.files import atomic_path
+from artjudge.io.files import atomic_path, dumps_strict
 from artjudge.io.files import atomic_write_text as _atomic_text
 from artjudge.record import Assessment, Failure
 
@@ -94,7 +93,7 @@ class EvalReport:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
-        written["json"] = _atomic_text(out / "report.json", json.dumps(self.to_dict(), indent=2))
+        written["json"] = _atomic_text(out / "report.json", dumps_strict(self.to_dict(), indent=2))
         table = pd.DataFrame({"image_id": self.image_ids, "human": self.target, "predicted": self.pred})
         if any(c is not None for c in self.categories):
             table["category"] = self.categories
@@ -211,6 +210,79 @@ def _from_records(
 # ------------------------------------------------------------------ evaluate
 
 
+def _per_category(
+    frame: pd.DataFrame,
+    pred: np.ndarray,
+    target: np.ndarray,
+    ok: np.ndarray,
+    scale: tuple[float, float],
+    min_category: int,
+    boot: tuple[int, int],
+    notes: list[str],
+) -> tuple[list[str | None], dict[str, metrics.MetricReport]]:
+    """Each row's category and the metrics of every category with ``min_category`` scored rows."""
+    cats: list[str | None] = [None] * len(frame)
+    per_cat: dict[str, metrics.MetricReport] = {}
+    if "category" not in frame.columns or not frame["category"].notna().any():
+        return cats, per_cat
+    cats = [
+        None if (c is None or (isinstance(c, float) and math.isnan(c))) else str(c) for c in frame["category"]
+    ]
+    cat_arr = np.asarray([c if c is not None else "(none)" for c in cats], dtype=object)
+    for cat in sorted(set(cat_arr[ok])):
+        m = ok & (cat_arr == cat)
+        if m.sum() < min_category:
+            notes.append(f"category {cat!r}: {int(m.sum())} scored rows (< {min_category}), not reported")
+            continue
+        try:
+            per_cat[cat] = metrics.report(pred[m], target[m], bootstrap=boot[0], seed=boot[1], scale=scale)
+        except metrics.MetricInputError as err:
+            notes.append(f"category {cat!r}: {err}")
+    return cats, per_cat
+
+
+def _per_attribute(
+    frame: pd.DataFrame,
+    attributes: Mapping[str, np.ndarray],
+    manifest: Manifest,
+    boot: tuple[int, int],
+    notes: list[str],
+) -> dict[str, metrics.MetricReport]:
+    """The metrics of each predicted attribute the dataset has human scores for."""
+    per_attr: dict[str, metrics.MetricReport] = {}
+    for key, vals in attributes.items():
+        col = ATTR_PREFIX + key
+        if col not in frame.columns:
+            notes.append(f"attribute {key!r}: the dataset has no human scores for it")
+            continue
+        t = frame[col].to_numpy(dtype=np.float64)
+        m = np.isfinite(vals) & np.isfinite(t)
+        if m.sum() >= 2:
+            lo, hi = manifest.attribute_scales.get(key, manifest.scale)
+            per_attr[key] = metrics.report(vals[m], t[m], bootstrap=boot[0], seed=boot[1], scale=(lo, hi))
+    return per_attr
+
+
+def _distribution_metrics(
+    manifest: Manifest, split: str, distribution: np.ndarray, ok: np.ndarray, notes: list[str]
+) -> dict[str, float] | None:
+    """KL, JS and EMD between the predicted and the raters' score distributions, where both exist."""
+    targets = manifest.select(split).target_distributions()
+    if targets is None:
+        notes.append("distribution metrics skipped: the dataset has no rating distributions")
+        return None
+    m = ok & np.all(np.isfinite(distribution), axis=1)
+    if m.sum() < 1:
+        return None
+    p, q = targets[m], distribution[m]
+    return {
+        "kl": float(metrics.kl_div(p, q)),
+        "js": float(metrics.js_div(p, q)),
+        "emd": float(metrics.emd(p, q)),
+        "n": float(m.sum()),
+    }
+
+
 def evaluate(
     predictions: Any,
     manifest: Manifest,
@@ -247,51 +319,12 @@ def evaluate(
     pred = preds.score
     overall = metrics.report(pred[ok], target[ok], bootstrap=bootstrap, seed=seed, scale=manifest.scale)
     notes: list[str] = []
-    cats: list[str | None] = [None] * len(frame)
-    per_cat: dict[str, metrics.MetricReport] = {}
-    if "category" in frame.columns and frame["category"].notna().any():
-        cats = [
-            None if (c is None or (isinstance(c, float) and math.isnan(c))) else str(c)
-            for c in frame["category"]
-        ]
-        cat_arr = np.asarray([c if c is not None else "(none)" for c in cats], dtype=object)
-        for cat in sorted(set(cat_arr[ok])):
-            m = ok & (cat_arr == cat)
-            if m.sum() < min_category:
-                notes.append(f"category {cat!r}: {int(m.sum())} scored rows (< {min_category}), not reported")
-                continue
-            try:
-                per_cat[cat] = metrics.report(
-                    pred[m], target[m], bootstrap=bootstrap, seed=seed, scale=manifest.scale
-                )
-            except metrics.MetricInputError as err:
-                notes.append(f"category {cat!r}: {err}")
-    per_attr: dict[str, metrics.MetricReport] = {}
-    for key, vals in preds.attributes.items():
-        col = ATTR_PREFIX + key
-        if col not in frame.columns:
-            notes.append(f"attribute {key!r}: the dataset has no human scores for it")
-            continue
-        t = frame[col].to_numpy(dtype=np.float64)
-        m = np.isfinite(vals) & np.isfinite(t)
-        if m.sum() >= 2:
-            lo, hi = manifest.attribute_scales.get(key, manifest.scale)
-            per_attr[key] = metrics.report(vals[m], t[m], bootstrap=bootstrap, seed=seed, scale=(lo, hi))
+    boot = (bootstrap, seed)
+    cats, per_cat = _per_category(frame, pred, target, ok, manifest.scale, min_category, boot, notes)
+    per_attr = _per_attribute(frame, preds.attributes, manifest, boot, notes)
     dist_metrics = None
     if preds.distribution is not None:
-        targets = manifest.select(split).target_distributions()
-        if targets is None:
-            notes.append("distribution metrics skipped: the dataset has no rating distributions")
-        else:
-            m = ok & np.all(np.isfinite(preds.distribution), axis=1)
-            if m.sum() >= 1:
-                p, q = targets[m], preds.distribution[m]
-                dist_metrics = {
-                    "kl": float(metrics.kl_div(p, q)),
-                    "js": float(metrics.js_div(p, q)),
-                    "emd": float(metrics.emd(p, q)),
-                    "n": float(m.sum()),
-                }
+        dist_metrics = _distribution_metrics(manifest, split, preds.distribution, ok, notes)
     return EvalReport(
         dataset=manifest.name,
         split=split,

@@ -17,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from artjudge.features.colourspace import rgb8_to_lab, rgb_to_hsv
+from artjudge.features.saliency import centre_prior_saliency
+
 # Basic colour terms; hue sectors in degrees (start inclusive, end exclusive).
 COLOURS: tuple[str, ...] = (
     "red",
@@ -81,17 +84,9 @@ def thumbnail(image: Image.Image, size: int = 64) -> np.ndarray:
 
 
 def _hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = rgb.astype(np.float32) / 255.0
-    mx, mn = x.max(axis=-1), x.min(axis=-1)
-    delta = mx - mn
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    safe = np.where(delta > 1e-6, delta, 1.0)
-    hue = np.where(
-        mx == r, ((g - b) / safe) % 6.0, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)
-    )
-    hue = np.where(delta > 1e-6, hue * 60.0, 0.0)
-    sat = np.where(mx > 1e-6, delta / np.maximum(mx, 1e-6), 0.0)
-    return hue, sat, mx
+    """Hue (degrees), saturation and value of uint8 RGB, float32, by the one HSV conversion."""
+    hsv = rgb_to_hsv(rgb.astype(np.float32) / 255.0)
+    return hsv[..., 0], hsv[..., 1], hsv[..., 2]
 
 
 def colour_names(rgb: np.ndarray) -> np.ndarray:
@@ -117,27 +112,13 @@ def colour_names(rgb: np.ndarray) -> np.ndarray:
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB uint8 -> CIE Lab (D65), float32, same leading shape."""
-    x = rgb.astype(np.float32) / 255.0
-    x = np.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
-    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]], np.float32)
-    xyz = x @ m.T / np.array([0.9505, 1.0, 1.089], np.float32)
-    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
-    lab = np.stack(
-        [116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], -1
-    )
-    return lab.astype(np.float32)
+    """sRGB uint8 -> CIE Lab (D65), float32: the consistency path's conversion (``colourspace.rgb8_to_lab``)."""
+    return rgb8_to_lab(rgb)
 
 
 def saliency(rgb: np.ndarray) -> np.ndarray:
-    """(H, W) saliency in [0, 1]: Lab distance to the mean colour, times a centre prior."""
-    lab = _lab(rgb)
-    contrast = np.linalg.norm(lab - lab.reshape(-1, 3).mean(axis=0), axis=-1)
-    h, w = contrast.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    prior = np.exp(-(((yy - (h - 1) / 2) / (0.35 * h)) ** 2 + ((xx - (w - 1) / 2) / (0.35 * w)) ** 2) / 2)
-    sal = contrast * prior
-    return sal / max(float(sal.max()), 1e-6)
+    """(H, W) saliency in [0, 1] of uint8 RGB: Lab contrast to the mean colour, times a centre prior."""
+    return centre_prior_saliency(_lab(rgb))
 
 
 def colour_fractions(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,3 +196,52 @@ def lab_histogram(rgb: np.ndarray, bins: int = 6) -> np.ndarray:
     hist, _ = np.histogramdd(lab, bins=bins, range=ranges)
     hist = hist.ravel().astype(np.float32)
     return hist / max(float(hist.sum()), 1e-6)
+
+
+# --------------------------------------------------------------------------- palette colour names
+
+_HUE_NAMES: tuple[tuple[float, str], ...] = (
+    (15, "red"),
+    (40, "orange"),
+    (65, "yellow"),
+    (90, "yellow-green"),
+    (150, "green"),
+    (195, "cyan"),
+    (250, "blue"),
+    (285, "violet"),
+    (330, "magenta"),
+    (361, "red"),
+)
+
+
+def colour_name(rgb: tuple[float, float, float]) -> str:
+    """A plain English name (an index into the phrasebook's colour table) for an sRGB colour."""
+    h, s, v = rgb_to_hsv(np.asarray(rgb, dtype=np.float64)[None, :])[0]
+    if v < 0.16:
+        return "black"
+    if s < 0.15:
+        return "white" if v > 0.85 else ("light grey" if v > 0.6 else ("grey" if v > 0.35 else "dark grey"))
+    base = next(name for limit, name in _HUE_NAMES if h < limit)
+    if base == "orange" and v < 0.6:
+        base = "brown"
+    if v < 0.4:
+        return f"dark {base}"
+    if s < 0.35 and v > 0.7:
+        return f"pale {base}"
+    return base
+
+
+__all__ = [
+    "COLOURS",
+    "canonical_colour",
+    "colour_fractions",
+    "colour_name",
+    "colour_names",
+    "edge_map",
+    "lab_histogram",
+    "layout_map",
+    "saliency",
+    "soft_colour_fractions",
+    "soft_colour_names",
+    "thumbnail",
+]

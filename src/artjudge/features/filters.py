@@ -36,9 +36,14 @@ def correlate1d(
     xp = np.pad(np.asarray(x, dtype=np.float64), pad, mode=_PAD_MODE[mode])  # type: ignore[call-overload]
     n = x.shape[axis]
     acc = np.zeros(x.shape, dtype=np.float64)
+    term = np.empty_like(acc)
+    index: list[slice] = [slice(None)] * x.ndim
     for j, wj in enumerate(w):
         if wj != 0.0:
-            acc += wj * np.take(xp, np.arange(j, j + n), axis=axis)
+            # a view of the padded copy per tap (not a gathered copy), summed in the same order
+            index[axis] = slice(j, j + n)
+            np.multiply(wj, xp[tuple(index)], out=term)
+            acc += term
     return acc.astype(out_dtype, copy=False)
 
 
@@ -61,9 +66,27 @@ def second_difference(x: np.ndarray, axis: int) -> np.ndarray:
 
 def laplace(x: np.ndarray, mode: str = "reflect") -> np.ndarray:
     """Sum over axes of the second difference [1, -2, 1] (``scipy.ndimage.laplace``)."""
+    if mode == "reflect" and x.ndim == 2 and min(x.shape) >= 2 and np.issubdtype(x.dtype, np.floating):
+        xf = np.asarray(x, dtype=np.float64)
+        # each 1-D pass in the input's dtype, then their sum, as the general path below
+        rows = _laplace_taps(xf).astype(x.dtype, copy=False)
+        return rows + _laplace_taps(xf.T).T.astype(x.dtype, copy=False)
     out = correlate1d(x, (1.0, -2.0, 1.0), 0, mode)
     for axis in range(1, x.ndim):
         out = out + correlate1d(x, (1.0, -2.0, 1.0), axis, mode)
+    return out
+
+
+def _laplace_taps(x: np.ndarray) -> np.ndarray:
+    """``correlate1d(x, (1, -2, 1), 0)`` with edges repeated, by slices (no padded copy).
+
+    The taps are summed in correlate1d's order, ``(x[i-1] - 2 x[i]) + x[i+1]``, so the result
+    is the same to the last bit at a third of the memory traffic (the evidence's sharpness).
+    """
+    out = np.empty_like(x)
+    out[1:-1] = (x[:-2] - 2.0 * x[1:-1]) + x[2:]
+    out[0] = (x[0] - 2.0 * x[0]) + x[1]
+    out[-1] = (x[-2] - 2.0 * x[-1]) + x[-1]
     return out
 
 

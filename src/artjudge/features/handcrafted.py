@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from artjudge.features.colourspace import luma709
 from artjudge.features.filters import second_difference
 
 HANDCRAFTED_NAMES: tuple[str, ...] = (
@@ -32,7 +33,6 @@ ANALYSIS_SIDE = 256
 #: Smallest side the measures accept (a numerical gradient needs three samples).
 MIN_ANALYSIS_SIDE = 3
 
-_LUMA = np.array([0.2126, 0.7152, 0.0722])
 #: The 256 values an 8-bit channel scaled to 0-1 can take.
 _LEVELS = np.arange(256, dtype=np.float64) / 255.0
 
@@ -61,7 +61,8 @@ def colourfulness(rgb: np.ndarray) -> float:
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ _LUMA
+    """Rec. 709 luma: the weighting the head's measures were fitted with (``colourspace.luma709``)."""
+    return luma709(rgb)
 
 
 def _immerkaer(d2_rows: np.ndarray) -> float:
@@ -127,7 +128,7 @@ def handcrafted_vector(image: Image.Image) -> np.ndarray:
     channel statistics from 256-bin histograms, the Laplacian and Immerkaer's noise sharing
     one second difference, the luminance histogram binned directly. Every value equals the
     plain formulas' (``colourfulness(rgb)``, ``hsv.mean()``, ``np.histogram``, ``scipy.ndimage``)
-    in float32; ``tests/test_handcrafted.py`` checks that.
+    in float32; ``tests/test_scoring_fast_paths.py`` checks that.
     """
     small = analysis_image(image)
     rgb8 = np.asarray(small)

@@ -403,19 +403,25 @@ def _decode(
     )
 
 
+def pixel_sha256(im: Image.Image) -> str:
+    """The content hash of an image already in memory: its mode, size and pixels (the one pixel hash)."""
+    h = hashlib.sha256(f"{im.mode} {im.size[0]}x{im.size[1]}\n".encode())
+    h.update(im.tobytes())
+    return h.hexdigest()
+
+
 def _load_pil(im: Image.Image, label: str, limit: int, keep_alpha: bool = False) -> LoadedImage:
     """An image already in memory: same checks and conversions, the caller's object untouched."""
     _check_size(im.size, label, limit)
     fmt = im.format
     n_frames = int(getattr(im, "n_frames", 1) or 1)
     _load_fully(im, label, fmt, limit)
-    h = hashlib.sha256(f"{im.mode} {im.size[0]}x{im.size[1]}\n".encode())
-    h.update(im.tobytes())
+    digest = pixel_sha256(im)
     notes: list[str] = []
     rgb = _to_rgb(im.copy(), label, notes, fmt, n_frames, keep_alpha)
     return LoadedImage(
         image=rgb,
-        sha256=h.hexdigest(),
+        sha256=digest,
         source=label,
         original_mode=im.mode,
         original_size=im.size,

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from artjudge.errors import ModelNotAvailable
+from artjudge.models.weights import SEAL_FILE, folder_digest, versioned
 from artjudge.record import Consistency, ConsistencyElement
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -43,7 +44,19 @@ class ClipConsistency:
             from transformers import AutoModel, AutoTokenizer
         except ImportError as err:  # pragma: no cover - transformers is installed with the vlm extra
             raise ModelNotAvailable("clip: needs transformers (pip install 'artjudge[vlm]')") from err
-        self.model: Any = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        from artjudge.models.vlm.backbone import refuse_pickled_weights
+
+        refuse_pickled_weights(folder, f"clip:{path}")
+        # A sealed folder has every file checked before transformers reads any; its digest joins the version.
+        digest = folder_digest(folder) if (folder / SEAL_FILE).is_file() else ""
+        try:
+            self.model: Any = AutoModel.from_pretrained(
+                folder, local_files_only=True, use_safetensors=True
+            ).eval()
+        except (OSError, ValueError) as err:
+            raise ModelNotAvailable(
+                f"clip:{path}: cannot load the model ({str(err).splitlines()[0][:200]})"
+            ) from None
         self.tokenizer: Any = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         if not hasattr(self.model, "get_image_features") or not hasattr(self.model, "get_text_features"):
             raise ModelNotAvailable(
@@ -61,6 +74,8 @@ class ClipConsistency:
         self.std = np.array(cfg.get("image_std", CLIP_STD), np.float32)
         self.model_id = f"clip:{folder.name}"
         self.version = str(getattr(self.model.config, "_name_or_path", "") or folder.name)
+        if digest:
+            self.version = versioned(self.version, digest)
 
     def _pixels(self, image: Any) -> Any:
         import torch

@@ -43,8 +43,17 @@ import numpy as np
 
 from artjudge.features.colour import COLOURS, lab_histogram, layout_map, soft_colour_fractions
 from artjudge.features.prompt_elements import PromptElement, parse_prompt
-from artjudge.models.weights import PACKAGE_WEIGHTS, load_weights_file
+from artjudge.models.weights import (
+    PACKAGE_WEIGHTS,
+    SEAL_FILE,
+    files_digest,
+    folder_digest,
+    load_weights_file,
+    read_card,
+    versioned,
+)
 from artjudge.record import Consistency, ConsistencyElement
+from artjudge.scoring.intervals import IntervalCalibration, interval, read_calibration
 
 WEIGHTS_PATH = PACKAGE_WEIGHTS / "consistency" / "consistency.pt"
 HEAD_MEAN = slice(-2560, -1280)  # the classifier's pooled input inside the scorer's pooled features
@@ -82,16 +91,32 @@ class ImageSignals:
 
 
 def load_consistency(spec: str = "offline") -> Any:
-    """``offline`` (the shipped weights) or ``clip:PATH`` (a local CLIP/SigLIP folder, never downloaded)."""
-    if spec in ("", "offline", "default"):
-        return OfflineConsistency.load()
-    if spec.startswith("clip:"):
+    """``offline`` (the shipped weights), ``clip:PATH`` (a local CLIP/SigLIP folder, never downloaded) or a weights file.
+
+    The spec goes through the one parser (:func:`artjudge.models.spec.parse_spec`): anything
+    else is one ModelNotAvailable line listing what works.
+    """
+    from artjudge.models.spec import parse_spec
+
+    parsed = parse_spec(spec, "consistency")
+    if parsed.scheme == "clip":
         from artjudge.models.clip_consistency import ClipConsistency
 
-        return ClipConsistency(spec[len("clip:") :])
-    if Path(spec).is_file():
-        return OfflineConsistency.load(Path(spec))
-    raise ValueError(f"consistency model {spec!r}: expected 'offline', 'clip:PATH' or a weights file")
+        return ClipConsistency(parsed.target)
+    return OfflineConsistency.load(None if parsed.shipped else Path(parsed.target).expanduser())
+
+
+def card_calibration(weights: Path) -> dict[str, IntervalCalibration]:
+    """Interval calibrations from the card beside a weights file, when that card describes this file.
+
+    A weights file from ``train.consistency`` without its own card has none: its scores then
+    carry no interval rather than the shipped model's.
+    """
+    card_path = weights.parent / "card.json"
+    if not card_path.is_file():
+        return {}
+    card = read_card(weights.parent)
+    return read_calibration(card) if card.get("file") == weights.name else {}
 
 
 def image_signals(pooled: np.ndarray, classifier: Any, image: Any, quality: float) -> ImageSignals:
@@ -201,6 +226,8 @@ class OfflineConsistency:
         self.feat_mean, self.feat_std = arr("feat_mean"), arr("feat_std")
         self.coef, self.intercept = arr("coef"), float(blob["intercept"])
         self.residual_std = float(blob["residual_std"])
+        #: The prompt score's error-interval calibration (the card beside the weights); None: no interval.
+        self.prompt_calibration: IntervalCalibration | None = None
         self.style_classes: list[str] = list(blob["style_classes"])
         self.style_coef, self.style_intercept = arr("style_coef"), arr("style_intercept")
         self.style_mean, self.style_std = arr("style_mean"), arr("style_std")
@@ -210,8 +237,18 @@ class OfflineConsistency:
 
     @classmethod
     def load(cls, path: Path | None = None) -> OfflineConsistency:
-        """The shipped weights (SHA-256 checked), or a file written by ``train.consistency``."""
-        return cls(load_weights_file(path or WEIGHTS_PATH))
+        """The shipped weights (SHA-256 checked, the folder against its seal), or a file written by ``train.consistency``.
+
+        Its version carries the digest of what made it, as every model's does.
+        """
+        path = path or WEIGHTS_PATH
+        sealed = (path.parent / SEAL_FILE).is_file()
+        digest = folder_digest(path.parent) if sealed else files_digest([path])
+        model = cls(load_weights_file(path))
+        model.version = versioned(model.version, digest)
+        cal = card_calibration(path).get("prompt")
+        model.prompt_calibration = cal if cal is not None and cal.scale == "constant" else None
+        return model
 
     # ------------------------------------------------------------------ prompt
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -330,10 +367,14 @@ class OfflineConsistency:
         if not prompt.strip():
             raise ValueError("prompt: empty; give the text the image was generated from")
         elements = parse_prompt(prompt)
-        feats = self.features(signals, prompt, elements)
+        score = self.score_features(self.features(signals, prompt, elements))
+        cal = self.prompt_calibration
+        ends = None if cal is None else [round(v, 2) for v in interval(score, cal.q)]
         return Consistency(
-            score=round(self.score_features(feats), 4),
+            score=round(score, 4),
             std=round(self.residual_std, 4),
+            interval=ends,
+            interval_level=None if cal is None else cal.level,
             source="prompt",
             prompt=prompt,
             model=self.model_id + "@" + self.version,

@@ -12,13 +12,13 @@ for a checkpoint whose head has no ONNX graph, or for the consistency component.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -32,32 +32,60 @@ from artjudge.features.evidence import DETAIL_SIDE
 from artjudge.features.extract import Encoder, FeatureBatch, FeatureExtractor, cache_key, in_lanes, prefetched
 from artjudge.io import LoadedImage, load_image
 from artjudge.models.base import (
+    BaseScorer,
     ConsistencyInput,
     RecordCritic,
     ScorerInfo,
-    collect_records,
+    batched,
     make_info,
+    module_available,
     no_critic_error,
 )
-from artjudge.models.head_config import HeadConfig
+from artjudge.models.head_config import HeadConfig, skill_notes, unskilled_targets
+from artjudge.models.spec import parse_spec
 from artjudge.models.weights import (
     ENCODER_ONNX,
     expected_sha256,
+    folder_digest,
+    read_card,
     read_verified,
     resolve_checkpoint,
     verify_sha256,
+    versioned,
 )
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
+from artjudge.scoring import intervals
 from artjudge.threads import ThreadPolicy, apply_policy, policy_for
 
 if TYPE_CHECKING:
     from artjudge.models.head import ScoringHead
 
-#: The inference engines ``load(..., engine=...)`` and ``--engine`` accept; the first is the default.
-ENGINES: tuple[str, ...] = ("onnx", "torch")
-DEFAULT_ENGINE = ENGINES[0]
-#: Environment variable naming the engine when the caller names none (``artjudge serve --engine`` sets it).
-ENGINE_ENV = "ARTJUDGE_ENGINE"
+#: The runtimes ``load(..., runtime=...)`` and ``--runtime`` accept (what runs the network); the first is the default.
+RUNTIMES: tuple[str, ...] = ("onnx", "torch")
+DEFAULT_RUNTIME = RUNTIMES[0]
+#: Environment variable naming the runtime when the caller names none (a user's shell default).
+RUNTIME_ENV = "ARTJUDGE_RUNTIME"
+#: Deprecated names, kept for one release: the runtime was called the "engine".
+ENGINES, DEFAULT_ENGINE, ENGINE_ENV = RUNTIMES, DEFAULT_RUNTIME, "ARTJUDGE_ENGINE"
+
+
+def resolve_runtime(runtime: str | None, engine: str | None = None) -> str:
+    """The runtime to use: ``runtime``, else the deprecated ``engine``, else ``$ARTJUDGE_RUNTIME``
+    (or the deprecated ``$ARTJUDGE_ENGINE``), else ``onnx``; an unknown one is one line."""
+    if engine is not None:
+        import warnings
+
+        warnings.warn("engine= is deprecated; use runtime=", DeprecationWarning, stacklevel=3)
+    chosen = (
+        runtime
+        or engine
+        or os.environ.get(RUNTIME_ENV, "").strip()
+        or os.environ.get(ENGINE_ENV, "").strip()
+        or DEFAULT_RUNTIME
+    )
+    if chosen not in RUNTIMES:
+        raise InputError("runtime", f"{chosen!r} is not a runtime; choose {' or '.join(RUNTIMES)}")
+    return chosen
 
 
 class HeadRunner(Protocol):
@@ -92,6 +120,18 @@ class TorchHead:
             logits = self.head(torch.from_numpy(pooled), torch.from_numpy(handcrafted), tr)
             return {t: torch.softmax(lg.double(), dim=-1).numpy() for t, lg in logits.items()}
 
+    def error_scales(self, pooled: np.ndarray, handcrafted: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-row error scale of each closed-form target: its CV residual std, widened far from
+        the graded works (what its card's ``cv_std_widened`` calibration multiplies)."""
+        if not self.head.closed_targets:
+            return {}
+        import torch
+
+        with torch.inference_mode():
+            x = self.head.frozen_input(torch.from_numpy(pooled), torch.from_numpy(handcrafted))
+            std = self.head.closed_form_scores(x)[1].numpy()
+        return {t: std[:, j] for j, t in enumerate(self.head.closed_targets)}
+
     def frozen_input(self, pooled: np.ndarray, handcrafted: np.ndarray) -> np.ndarray:
         import torch
 
@@ -104,8 +144,6 @@ ImageInput = str | Path | bytes | Image.Image | LoadedImage
 #: References kept decoded, and their signals, per ``iter_assess`` call: manifest rows often share
 #: a few references; the bound keeps memory flat when every row names its own.
 REFERENCE_CACHE = 8
-
-_MISSING = object()
 
 
 @dataclass
@@ -124,7 +162,58 @@ def _label(item: Any) -> str:
     return str(item) if not isinstance(item, bytes) else "<upload>"
 
 
-class EmbeddedScorer:
+class _BatchLoader:
+    """Decodes one batch of rows (each image and its reference) on the loader thread or a lane.
+
+    References are kept decoded (the last :data:`REFERENCE_CACHE`, by path) because manifest
+    rows often share a few; lanes share one loader, hence the lock.
+    """
+
+    def __init__(self, load: Callable[[ImageInput], LoadedImage], skip_errors: bool) -> None:
+        self._load = load
+        self.skip_errors = skip_errors
+        self._refs: OrderedDict[str, LoadedImage | ArtjudgeError] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def reference(self, ref: ImageInput) -> LoadedImage | ArtjudgeError:
+        key = str(ref) if isinstance(ref, (str, Path)) else None
+        with self._lock:
+            if key is not None and key in self._refs:
+                return self._refs[key]
+            try:
+                hit: LoadedImage | ArtjudgeError = self._load(ref)
+            except ArtjudgeError as err:
+                hit = err
+            if key is not None:
+                if len(self._refs) >= REFERENCE_CACHE:
+                    self._refs.popitem(last=False)
+                self._refs[key] = hit
+            return hit
+
+    def __call__(self, batch: list[ConsistencyInput]) -> tuple[list[_Decoded | Failure], float]:
+        """The batch decoded (bad rows as Failures when ``skip_errors``) and the decode time per row."""
+        t0 = time.perf_counter()
+        res: list[_Decoded | Failure] = []
+        for item in batch:
+            label = _label(item.image)
+            try:
+                image = self._load(item.image)
+            except ArtjudgeError as err:
+                if not self.skip_errors:
+                    raise
+                res.append(Failure(input=label, error=str(err)))
+                continue
+            ref = None if item.reference is None else self.reference(item.reference)
+            if isinstance(ref, ArtjudgeError):
+                if not self.skip_errors:
+                    raise InputError(label, f"reference {ref}")
+                res.append(Failure(input=label, error=f"{label}: reference {ref}"))
+                continue
+            res.append(_Decoded(image, item.prompt or None, ref))
+        return res, (time.perf_counter() - t0) / max(1, len(batch))
+
+
+class EmbeddedScorer(BaseScorer):
     """The embedded scorer: EfficientNet-Lite0 features + a trained distribution head.
 
     Implements :class:`artjudge.models.base.Scorer`. ``critic`` writes the critique when
@@ -145,6 +234,7 @@ class EmbeddedScorer:
         encoder: Encoder | None = None,
         policy: ThreadPolicy | None = None,
         lean_decode: bool = True,
+        version: str | None = None,
     ) -> None:
         runner: HeadRunner = (
             cast(HeadRunner, head) if hasattr(head, "probabilities") else TorchHead(cast(Any, head))
@@ -159,13 +249,17 @@ class EmbeddedScorer:
         self.engine = (
             encoder.engine if encoder.engine == runner.engine else f"{encoder.engine}+{runner.engine}-head"
         )
-        self.consistency_spec = consistency
+        #: Checked now (one line for a bogus spec), loaded on first use (``consistency_model``).
+        self.consistency_spec = parse_spec(consistency, "consistency").text
         self._consistency: Any = None
         self.critic = critic
         self.card = card
+        #: Each head's error-interval calibration from the card (scoring.intervals); {} without one.
+        self.calibration = intervals.read_calibration(card)
         self.config: HeadConfig = runner.config
         self.model_id = str(card.get("id", "artjudge-embedded"))
-        self.model_version = str(card.get("version", "0"))
+        #: The card's version plus the folder's digest when loaded from a folder (``load_embedded``).
+        self.model_version = version or str(card.get("version", "0"))
         self.version = self.model_version
         self.max_pixels = max_pixels
         # Lean decoding: a large JPEG is decoded at the smallest DCT scale that still covers the
@@ -184,8 +278,13 @@ class EmbeddedScorer:
             threads=self.policy.compute,
             keep_trunk=self.config.tune_top,
         )
-        # Attribute heads are reported only for targets a human label trained.
-        self.attribute_targets = [t for t in self.config.targets if t != "overall"]
+        # Attribute heads are reported only for targets a human label trained, and only where the
+        # card establishes their skill (an unskilled head is named in a note, never a bare grade).
+        self.unskilled = unskilled_targets(card)
+        self.attribute_targets = [
+            t for t in self.config.targets if t != "overall" and t not in self.unskilled
+        ]
+        self.skill_notes = skill_notes(self.unskilled)
         #: Pipeline lanes for streams of batches (``artjudge.threads``): ONNX Runtime end to end only.
         self.lanes = self.policy.lanes if self.engine == "onnx" and hasattr(encoder, "lane_encoder") else 1
         self._consistency_lock = threading.Lock()
@@ -207,9 +306,12 @@ class EmbeddedScorer:
             feats.pooled, feats.handcrafted, feats.trunk if feats.trunk.size else None
         )
         head_s = (time.perf_counter() - t0) / max(1, len(loaded))
+        closed_std = self._closed_form_std(feats)
         out = []
         for i, li in enumerate(loaded):
             dists = {t: self._distribution(pr[i]) for t, pr in probs.items()}
+            for t, dist in dists.items():
+                self._add_interval(t, dist, closed_std[t][i] if t in closed_std else None)
             out.append(
                 Assessment(
                     input=li.source,
@@ -217,11 +319,32 @@ class EmbeddedScorer:
                     model=ModelInfo(self.model_id, self.model_version),
                     overall=dists["overall"],
                     attributes={t: dists[t] for t in self.attribute_targets},
-                    notes=list(li.notes),
+                    notes=list(li.notes) + self.skill_notes,
                     timings=dict(timings, head_s=head_s),
                 )
             )
         return out
+
+    def _closed_form_std(self, feats: FeatureBatch) -> dict[str, np.ndarray]:
+        """Closed-form heads' per-row error scales, when a calibration asks for them."""
+        if not any(c.scale == "cv_std_widened" for c in self.calibration.values()):
+            return {}
+        scales = getattr(self.head, "error_scales", None)
+        return scales(feats.pooled, feats.handcrafted) if scales is not None else {}
+
+    def _add_interval(self, target: str, dist: ScoreDistribution, closed_std: float | None) -> None:
+        """Set the model's error interval (``score +- q * scale``, calibrated on held-out data) on one score.
+
+        No calibration for ``target``, or a scale this head cannot give, leaves ``interval`` null.
+        """
+        cal = self.calibration.get(target)
+        scale = {"constant": 1.0, "opinion_std": dist.std, "cv_std_widened": closed_std}.get(
+            cal.scale if cal is not None else ""
+        )
+        if cal is None or scale is None:
+            return
+        lo, hi = intervals.interval(dist.score, cal.q, float(scale))
+        dist.interval, dist.interval_level = [round(lo, 2), round(hi, 2)], cal.level
 
     @staticmethod
     def _distribution(p: np.ndarray) -> ScoreDistribution:
@@ -352,6 +475,7 @@ class EmbeddedScorer:
         With ``prompt`` (the text it was made from) or ``reference`` (an image it should
         match) the record gets a ``consistency`` entry (docs/consistency.md).
         """
+        self.check(prompt=bool(prompt), reference=reference is not None, critique=critique)
         t0 = time.perf_counter()
         loaded = self._load(image)
         decode_s = time.perf_counter() - t0
@@ -367,137 +491,78 @@ class EmbeddedScorer:
 
     def iter_assess(
         self,
-        images: Iterable[ImageInput],
+        images: Iterable[ImageInput | ConsistencyInput],
         *,
-        batch_size: int = 16,
+        batch_size: int | None = None,
         critique: bool = False,
         skip_errors: bool = True,
-        prompts: Sequence[str | None] | None = None,
     ) -> Iterator[Assessment | Failure]:
         """Stream records in input order; decoding of the next batch overlaps the network.
 
         On ONNX Runtime the batches run in ``self.lanes`` pipeline lanes (``artjudge.threads``);
         with critique, or on torch, in one lane with a decode thread ahead of it.
 
-        ``prompts`` (row-aligned with ``images``; None or "" for none) adds ``consistency``.
-        An item may also be a :class:`~artjudge.models.base.ConsistencyInput` (an image with its
-        own prompt or reference: a manifest row). A reference that cannot be read fails its
-        row (a Failure naming the reference) like a bad image does.
+        An item may be a :class:`~artjudge.models.base.ConsistencyInput` (an image with its own
+        prompt or reference: a manifest row), which adds ``consistency``. A reference that
+        cannot be read fails its row (a Failure naming the reference) like a bad image does.
         """
-        # Decoded references, touched by the loader thread (or lanes, under ref_lock); their
-        # signals by the scoring thread (or one lane at a time, under serial_lock).
-        ref_loaded: OrderedDict[str, LoadedImage | ArtjudgeError] = OrderedDict()
-        ref_signals: dict[str, Any] = {}
-        ref_lock, serial_lock = threading.Lock(), threading.Lock()
-
-        def load_reference(ref: ImageInput) -> LoadedImage | ArtjudgeError:
-            key = str(ref) if isinstance(ref, (str, Path)) else None
-            with ref_lock:
-                if key is not None and key in ref_loaded:
-                    return ref_loaded[key]
-                try:
-                    hit: LoadedImage | ArtjudgeError = self._load(ref)
-                except ArtjudgeError as err:
-                    hit = err
-                if key is not None:
-                    if len(ref_loaded) >= REFERENCE_CACHE:
-                        ref_loaded.popitem(last=False)
-                    ref_loaded[key] = hit
-                return hit
-
-        def load_batch(batch: list[ConsistencyInput]) -> tuple[list[_Decoded | Failure], float]:
-            t0 = time.perf_counter()
-            res: list[_Decoded | Failure] = []
-            for item in batch:
-                label = _label(item.image)
-                try:
-                    image = self._load(item.image)
-                except ArtjudgeError as err:
-                    if not skip_errors:
-                        raise
-                    res.append(Failure(input=label, error=str(err)))
-                    continue
-                ref = None if item.reference is None else load_reference(item.reference)
-                if isinstance(ref, ArtjudgeError):
-                    if not skip_errors:
-                        raise InputError(label, f"reference {ref}")
-                    res.append(Failure(input=label, error=f"{label}: reference {ref}"))
-                    continue
-                res.append(_Decoded(image, item.prompt or None, ref))
-            return res, (time.perf_counter() - t0) / max(1, len(batch))
-
-        def rows() -> Iterator[ConsistencyInput]:
-            given = iter(prompts) if prompts is not None else None
-            for item in images:
-                prompt: Any = None
-                if given is not None:
-                    prompt = next(given, _MISSING)
-                    if prompt is _MISSING:
-                        raise ValueError("iter_assess: fewer prompts than images")
-                yield item if isinstance(item, ConsistencyInput) else ConsistencyInput(item, prompt or None)
-
-        def batches() -> Iterator[list[ConsistencyInput]]:
-            buf: list[ConsistencyInput] = []
-            for item in rows():
-                buf.append(item)
-                if len(buf) == batch_size:
-                    yield buf
-                    buf = []
-            if buf:
-                yield buf
-
-        def score(loaded: list[_Decoded | Failure], decode_s: float, lane: bool = False) -> list[Assessment]:
-            good = [x for x in loaded if isinstance(x, _Decoded)]
-            if not good:
-                return []
-            return self._score_loaded(
-                [g.image for g in good],
-                critique=critique,
-                decode_s=decode_s,
-                prompts=[g.prompt for g in good],
-                references=[g.reference for g in good],
-                ref_cache=ref_signals,
-                lane=lane,
-            )
-
-        def lane_work(batch: list[ConsistencyInput]) -> tuple[list[_Decoded | Failure], list[Assessment]]:
-            loaded, decode_s = load_batch(batch)
-            if any(isinstance(x, _Decoded) and (x.prompt or x.reference) for x in loaded):
-                with serial_lock:  # consistency keeps its one-thread-at-a-time caches
-                    return loaded, score(loaded, decode_s, lane=True)
-            return loaded, score(loaded, decode_s, lane=True)
-
+        if critique and self.critic is None:
+            raise no_critic_error(self.model_id)
+        loader = _BatchLoader(self._load, skip_errors)
+        ref_signals: dict[str, Any] = {}  # by the scoring thread, or one lane at a time (serial lock)
+        rows = (x if isinstance(x, ConsistencyInput) else ConsistencyInput(x) for x in images)
+        batches = batched(rows, batch_size or self.batch_size)
         lanes = 1 if critique else self.lanes
-        stream: Iterator[tuple[list[_Decoded | Failure], list[Assessment]]] = (
-            in_lanes(batches(), lane_work, lanes)
-            if lanes > 1
-            else ((loaded, score(loaded, decode_s)) for loaded, decode_s in prefetched(batches(), load_batch))
-        )
+        stream: Iterator[tuple[list[_Decoded | Failure], list[Assessment]]]
+        if lanes > 1:
+            work = partial(self._lane_work, loader, threading.Lock(), critique, ref_signals)
+            stream = in_lanes(batches, work, lanes)
+        else:
+            stream = (
+                (loaded, self._score_decoded(loaded, decode_s, critique, ref_signals))
+                for loaded, decode_s in prefetched(batches, loader)
+            )
         for loaded, scored in stream:
             records = iter(scored)
             for x in loaded:
                 yield next(records) if isinstance(x, _Decoded) else x
 
-    def assess_many(
+    def _score_decoded(
         self,
-        images: Iterable[ImageInput],
-        *,
-        batch_size: int = 16,
-        progress: bool = False,
-        skip_errors: bool = False,
-        critique: bool = False,
-        prompts: Sequence[str | None] | None = None,
-    ) -> list[Assessment | Failure]:
-        """Score many images in batches; with ``skip_errors`` bad inputs become Failure records."""
-        items = list(images)
-        records = self.iter_assess(
-            items, batch_size=batch_size, critique=critique, skip_errors=skip_errors, prompts=prompts
+        loaded: list[_Decoded | Failure],
+        decode_s: float,
+        critique: bool,
+        ref_cache: dict[str, Any],
+        lane: bool = False,
+    ) -> list[Assessment]:
+        """Records for one batch's decoded rows (its Failures are kept in place by the caller)."""
+        good = [x for x in loaded if isinstance(x, _Decoded)]
+        if not good:
+            return []
+        return self._score_loaded(
+            [g.image for g in good],
+            critique=critique,
+            decode_s=decode_s,
+            prompts=[g.prompt for g in good],
+            references=[g.reference for g in good],
+            ref_cache=ref_cache,
+            lane=lane,
         )
-        return collect_records(records, total=len(items), progress=progress, desc="assess")
 
-    def __call__(self, images: Sequence[ImageInput]) -> list[float]:
-        """Overall scores only, for quick use: ``scorer(["a.jpg", "b.jpg"])``."""
-        return [r.overall.score for r in self.assess_many(images) if isinstance(r, Assessment)]
+    def _lane_work(
+        self,
+        loader: _BatchLoader,
+        serial_lock: threading.Lock,
+        critique: bool,
+        ref_cache: dict[str, Any],
+        batch: list[ConsistencyInput],
+    ) -> tuple[list[_Decoded | Failure], list[Assessment]]:
+        """One batch in a pipeline lane: decode, then score (consistency one lane at a time: its caches)."""
+        loaded, decode_s = loader(batch)
+        if any(isinstance(x, _Decoded) and (x.prompt or x.reference) for x in loaded):
+            with serial_lock:
+                return loaded, self._score_decoded(loaded, decode_s, critique, ref_cache, lane=True)
+        return loaded, self._score_decoded(loaded, decode_s, critique, ref_cache, lane=True)
 
     def load_input(self, image: ImageInput) -> LoadedImage:
         """Decode one input with this scorer's limits (the student scores through this too)."""
@@ -534,7 +599,25 @@ class EmbeddedScorer:
             training_data=f"{dataset}" + (f"; split: {split}" if split else ""),
             attributes=self.attribute_targets,
             card=self.card,
+            unsupported=self._unsupported(),
         )
+
+    def _unsupported(self) -> dict[str, str]:
+        """What this scorer cannot do on this install, and why (``info()["unsupported"]``)."""
+        out: dict[str, str] = {}
+        needs = ["torch"] + (["transformers"] if self.consistency_spec.startswith("clip:") else [])
+        absent = [m for m in needs if not module_available(m)]
+        if absent:
+            extra = "torch" if absent == ["torch"] else "vlm"
+            why = f"the consistency component needs {' and '.join(absent)}: pip install 'artjudge[{extra}]'"
+            out["prompt"] = out["reference"] = why
+        if self.critic is None:
+            out["critique"] = "no critic attached; load it with artjudge.load(...) or pass critic="
+        if not self.attribute_targets:
+            out["attributes"] = "trained on the overall score only" + (
+                f" (unskilled heads: {', '.join(self.unskilled)})" if self.unskilled else ""
+            )
+        return out
 
 
 def _torch_head(folder: Path) -> ScoringHead:
@@ -554,21 +637,22 @@ def _torch_head(folder: Path) -> ScoringHead:
     return head
 
 
-def load_embedded(model: str = "default", *, engine: str | None = None, **kwargs: Any) -> EmbeddedScorer:
-    """The shipped model by name or a checkpoint folder, on ``engine`` (``onnx`` or ``torch``).
+def load_embedded(
+    model: str = "default", *, runtime: str | None = None, engine: str | None = None, **kwargs: Any
+) -> EmbeddedScorer:
+    """The shipped model by name or a checkpoint folder, on ``runtime`` (``onnx`` or ``torch``).
 
     kwargs: cache, threads, max_pixels, critic, consistency. With ``onnx`` the encoder runs
     on ONNX Runtime; the head does too when the checkpoint has a current ``head.onnx`` (the
-    shipped default does), else on torch. ``engine=None`` reads ``$ARTJUDGE_ENGINE``, else ``onnx``.
+    shipped default does), else on torch. ``runtime=None`` reads ``$ARTJUDGE_RUNTIME``, else ``onnx``.
+    ``engine`` is the deprecated name of ``runtime``.
     """
-    engine = engine or os.environ.get(ENGINE_ENV, "").strip() or DEFAULT_ENGINE
-    if engine not in ENGINES:
-        raise InputError("engine", f"{engine!r} is not an inference engine; choose {' or '.join(ENGINES)}")
+    runtime = resolve_runtime(runtime, engine)
+    engine = runtime
     folder = resolve_checkpoint(model)
-    card_path = folder / "card.json"
-    if not card_path.is_file():
-        raise ModelNotAvailable(f"{folder}: card.json is missing (every checkpoint carries its model card)")
-    card = json.loads(card_path.read_text())
+    digest = folder_digest(folder)  # every sealed file checked before any is read
+    card = read_card(folder)
+    kwargs.setdefault("version", versioned(str(card.get("version", "0")), digest))
     policy = policy_for(threads=kwargs.pop("threads", None))
     if engine == "torch":
         import artjudge.features.encoder  # noqa: F401  (torch first, so the policy reaches its pool)
@@ -578,7 +662,12 @@ def load_embedded(model: str = "default", *, engine: str | None = None, **kwargs
     from artjudge.features.onnx_encoder import OnnxEncoder
     from artjudge.models.head_onnx import OnnxHead, head_graph_usable
 
-    config = HeadConfig(**card["config"]["head"])
+    try:  # a hand-made or damaged card: one line, not a KeyError (issue 26 hostile folders)
+        config = HeadConfig(**card["config"]["head"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelNotAvailable(
+            f"{folder / 'card.json'}: no usable config.head ({type(err).__name__}: {err})"
+        ) from None
     head: ScoringHead | HeadRunner
     if head_graph_usable(folder, card):
         # The checkpoint stays the source of truth: a damaged head.pt is refused on either engine.

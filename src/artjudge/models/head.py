@@ -36,9 +36,11 @@ class TunableTop(nn.Module):
         self.bn = copy.deepcopy(backbone._bn1)
         self.act = nn.ReLU6()
 
-    def forward(self, trunk: torch.Tensor) -> torch.Tensor:
+    def forward(self, trunk: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Pooled mean and std of the head conv; ``start`` > 0: ``trunk`` already went through
+        the first ``start`` blocks (partial fine-tuning caches those frozen activations)."""
         h = trunk
-        for block in self.blocks:
+        for block in self.blocks[start:]:
             h = block(h)
         h = self.act(self.bn(self.conv_head(h)))
         flat = h.flatten(2)

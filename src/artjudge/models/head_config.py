@@ -32,3 +32,34 @@ class HeadConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def unskilled_targets(card: dict[str, Any]) -> list[str]:
+    """The card's heads whose measured skill is not established (card ``skill`` block).
+
+    Such a head is never shown as a bare grade: the scorer keeps it out of the record's
+    attributes and names it in a note, and the critique never advises on it. A card without
+    a skill block (the shipped default, models trained before skill was measured) marks none.
+    """
+    skill = card.get("skill")
+    heads = skill.get("heads") if isinstance(skill, dict) else None
+    if not isinstance(heads, dict):
+        return []
+    return [t for t, h in heads.items() if isinstance(h, dict) and h.get("skilled") is False]
+
+
+def skill_notes(unskilled: list[str]) -> list[str]:
+    """The record's note naming the heads left out for want of measured skill (none: no note)."""
+    attrs = [t for t in unskilled if t != "overall"]
+    notes = []
+    if attrs:
+        notes.append(
+            "unskilled attributes, not shown as grades (their skill on held-out folds is not "
+            f"established; see the model card's skill block): {', '.join(attrs)}"
+        )
+    if "overall" in unskilled:
+        notes.append(
+            "the overall score's skill on held-out folds is not established (model card's skill "
+            "block): read it as a weak guess, not a grade"
+        )
+    return notes

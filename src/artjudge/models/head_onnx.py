@@ -21,6 +21,9 @@ from artjudge.models.head_config import HeadConfig
 from artjudge.models.weights import HEAD_ONNX, read_verified
 from artjudge.threads import ThreadPolicy, ort_session_options, policy_for
 
+#: Channels of the encoder's trunk map (Lite0 block 13's output), the input of a tune-top head.
+TRUNK_CHANNELS = 192
+
 
 def head_graph_usable(folder: Path, card: dict[str, Any]) -> bool:
     """Whether ``folder`` has a head graph exported from the ``head.pt`` its card names."""
@@ -36,8 +39,8 @@ def head_graph_usable(folder: Path, card: dict[str, Any]) -> bool:
 
 
 def exportable(config: HeadConfig) -> bool:
-    """ONNX covers MLP-ensemble heads on frozen features (closed-form and tune-top heads stay torch)."""
-    return not config.tune_top and not config.families
+    """ONNX covers MLP-ensemble heads, tune-top ones too (closed-form heads stay torch)."""
+    return not config.families
 
 
 class OnnxHead:
@@ -62,10 +65,15 @@ class OnnxHead:
                 f"{graph}: outputs {sorted(wanted - names)} missing; re-export it with scripts/export_onnx.py"
             )
 
-    def _feeds(self, pooled: np.ndarray, handcrafted: np.ndarray) -> dict[str, np.ndarray]:
+    def _feeds(
+        self, pooled: np.ndarray, handcrafted: np.ndarray, trunk: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         feeds = {"pooled": np.ascontiguousarray(pooled, dtype=np.float32)}
         if self.config.use_handcrafted:
             feeds["handcrafted"] = np.ascontiguousarray(handcrafted, dtype=np.float32)
+        if self.config.tune_top:  # the tuned top reads the trunk map (1x1 zeros when only `frozen` is wanted)
+            blank = np.zeros((len(pooled), TRUNK_CHANNELS, 1, 1))
+            feeds["trunk"] = np.ascontiguousarray(trunk if trunk is not None else blank, dtype=np.float32)
         return feeds
 
     def probabilities(
@@ -73,7 +81,7 @@ class OnnxHead:
     ) -> dict[str, np.ndarray]:
         """Per-target (B, 101) float64 probabilities (softmax of the graph's log-probabilities)."""
         names = [f"logp_{t}" for t in self.config.targets]
-        outs = self.session.run(names, self._feeds(pooled, handcrafted))
+        outs = self.session.run(names, self._feeds(pooled, handcrafted, trunk))
         return {t: softmax64(o) for t, o in zip(self.config.targets, outs, strict=True)}
 
     def frozen_input(self, pooled: np.ndarray, handcrafted: np.ndarray) -> np.ndarray:

@@ -164,12 +164,12 @@ def export_head(folder: Path) -> str:
     from artjudge.features.encoder import POOLED_DIM
     from artjudge.features.handcrafted import HANDCRAFTED_NAMES
     from artjudge.models.head import HeadConfig, ScoringHead
-    from artjudge.models.head_onnx import exportable
+    from artjudge.models.head_onnx import TRUNK_CHANNELS, exportable
 
     state, card = load_checkpoint(folder)
     config = HeadConfig(**card["config"]["head"])
     if not exportable(config):
-        raise ValueError(f"{folder}: closed-form and tune-top heads have no ONNX export; they run on torch")
+        raise ValueError(f"{folder}: closed-form heads have no ONNX export; they run on torch")
     head = ScoringHead(config)
     head.load_state_dict(state)
     head.eval()
@@ -181,10 +181,10 @@ def export_head(folder: Path) -> str:
             super().__init__()
             self.head = head
 
-        def forward(
-            self, pooled: torch.Tensor, handcrafted: torch.Tensor | None = None
-        ) -> tuple[torch.Tensor, ...]:
-            logp = self.head(pooled, handcrafted, None)
+        def forward(self, pooled: torch.Tensor, *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            handcrafted = rest[0] if config.use_handcrafted else None
+            trunk = rest[-1] if config.tune_top else None  # a tune-top head re-runs the tuned top on it
+            logp = self.head(pooled, handcrafted, trunk)
             return (self.head.frozen_input(pooled, handcrafted), *(logp[t] for t in targets))
 
     n_hand = len(HANDCRAFTED_NAMES)
@@ -192,8 +192,13 @@ def export_head(folder: Path) -> str:
     args: tuple[Any, ...] = (torch.zeros(2, POOLED_DIM),) + (
         (torch.zeros(2, n_hand),) if config.use_handcrafted else ()
     )
+    if config.tune_top:
+        inputs.append("trunk")
+        args += (torch.zeros(2, TRUNK_CHANNELS, config.resolution // 32, config.resolution // 32),)
     outputs = ["frozen", *(f"logp_{t}" for t in targets)]
     dynamic = {name: {0: "batch"} for name in inputs + outputs}
+    if config.tune_top:
+        dynamic["trunk"] = {0: "batch", 2: "th", 3: "tw"}
     # No constant folding: the int8 matrices stay int8 in the file (ONNX Runtime expands them
     # once when the session is made), so the graph is as small as head.pt.
     data = _to_bytes(_Graph(), args, inputs, outputs, dynamic, fold=False)
@@ -202,4 +207,7 @@ def export_head(folder: Path) -> str:
     from artjudge.io.files import atomic_write_json
 
     atomic_write_json(folder / (HEAD_ONNX + ".json"), meta, indent=2)
+    from artjudge.models.weights import seal_folder
+
+    seal_folder(folder)  # the graph changes the folder's outputs: its seal (and version) follow
     return digest

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from artjudge.errors import ArtjudgeError, ModelNotAvailable
-from artjudge.models.base import RecordCritic, ScorerInfo, collect_records, make_info, no_critic_error
+from artjudge.models.base import NO_CONSISTENCY, BaseScorer, RecordCritic, ScorerInfo, make_info
 from artjudge.models.weights import load_weights_file
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
 
@@ -96,7 +95,7 @@ def to_score_scale(raw: np.ndarray, scale: dict[str, Any]) -> np.ndarray:
     return np.clip((np.asarray(raw, float) - lo) / ((hi - lo) or 1.0) * 100.0, 0.0, 100.0)
 
 
-class StudentScorer:
+class StudentScorer(BaseScorer):
     """A distilled student behind the :class:`~artjudge.models.base.Scorer` protocol.
 
     Features come from ``embedder`` (the default embedded scorer, whose version must match
@@ -143,6 +142,16 @@ class StudentScorer:
                 f"pool {m.get('pool', '?')}; features: {fm.get('id', '?')} {fm.get('version', '?')} embed()"
             ),
             card=m,
+            unsupported={
+                "prompt": NO_CONSISTENCY,
+                "reference": NO_CONSISTENCY,
+                "attributes": "a student learns the overall score only",
+                **(
+                    {"critique": "no critic attached; load it with artjudge.load('student:PATH')"}
+                    if self.critic is None
+                    else {}
+                ),
+            },
         )
 
     def _predict(self, feats: np.ndarray) -> np.ndarray:
@@ -152,7 +161,8 @@ class StudentScorer:
             raw = self.net(x).squeeze(-1).double().numpy() * s.y_std + s.y_mean
         return to_score_scale(raw, self.scale)
 
-    def _score_chunk(self, chunk: list[Any], critique: bool, skip_errors: bool) -> list[Assessment | Failure]:
+    def _score_batch(self, chunk: list[Any], critique: bool, skip_errors: bool) -> list[Assessment | Failure]:
+        """One embed call over ``chunk`` (the base class batches and streams)."""
         results: list[Assessment | Failure | None] = [None] * len(chunk)
         loaded: list[tuple[int, LoadedImage]] = []
         t0 = time.perf_counter()
@@ -187,42 +197,6 @@ class StudentScorer:
                 results[i] = rec
         return [r for r in results if r is not None]
 
-    def iter_assess(
-        self, images: Iterable[Any], *, batch_size: int = 16, critique: bool = False, skip_errors: bool = True
-    ) -> Iterator[Assessment | Failure]:
-        """Stream records in input order, ``batch_size`` images per embed call."""
-        if critique and self.critic is None:
-            raise no_critic_error(self.model_id)
-        chunk: list[Any] = []
-        for item in images:
-            chunk.append(item)
-            if len(chunk) == max(1, batch_size):
-                yield from self._score_chunk(chunk, critique, skip_errors)
-                chunk = []
-        if chunk:
-            yield from self._score_chunk(chunk, critique, skip_errors)
-
-    def assess(self, image: Any, *, critique: bool = False) -> Assessment:
-        out = next(self.iter_assess([image], batch_size=1, critique=critique, skip_errors=False))
-        assert isinstance(out, Assessment)  # skip_errors=False raises instead
-        return out
-
-    def assess_many(
-        self,
-        images: Iterable[Any],
-        *,
-        batch_size: int = 16,
-        progress: bool = False,
-        skip_errors: bool = False,
-        critique: bool = False,
-    ) -> list[Assessment | Failure]:
-        items = list(images)
-        records = self.iter_assess(items, batch_size=batch_size, critique=critique, skip_errors=skip_errors)
-        return collect_records(records, total=len(items), progress=progress, desc=self.model_id)
-
-    def __call__(self, images: Sequence[Any]) -> list[float]:
-        return [r.overall.score for r in self.assess_many(images) if isinstance(r, Assessment)]
-
 
 def load_student_scorer(
     path: str | Path, *, critic: RecordCritic | None = None, **kwargs: Any
@@ -242,7 +216,9 @@ def load_student_scorer(
         )
     fm = student.meta.get("feature_model") or {}
     embedder = load_embedded(str(fm.get("name", "default")), **kwargs)
-    if (embedder.model_id, embedder.model_version) != (fm.get("id"), fm.get("version")):
+    # A student written before versions carried the folder digest recorded the card's version alone.
+    legacy = "+" not in str(fm.get("version")) and fm.get("version") == embedder.card.get("version")
+    if embedder.model_id != fm.get("id") or (fm.get("version") != embedder.model_version and not legacy):
         raise ModelNotAvailable(
             f"{p}: trained on features of {fm.get('id')} {fm.get('version')}, but this artjudge ships "
             f"{embedder.model_id} {embedder.model_version}; its features differ, so retrain the student"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -257,9 +258,141 @@ def save_checkpoint(folder: Path, state: dict[str, torch.Tensor], card: dict[str
 
 def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """State dict (float32) and model card, after checking the SHA-256 (sidecar and card)."""
-    card_path = folder / "card.json"
-    if not card_path.is_file():
-        raise ModelNotAvailable(f"{folder}: card.json is missing (every checkpoint carries its model card)")
-    card = json.loads(card_path.read_text())
+    card = read_card(folder)
     state = load_weights_file(folder / "head.pt", card_sha256=str(card.get("sha256") or ""))
     return expand_state(state), card
+
+
+# ---------------------------------------------------------------- model folders: seal and identity
+
+#: The digest manifest :func:`seal_folder` writes into a model folder.
+SEAL_FILE = "seal.json"
+SEAL_FORMAT = "artjudge-seal/1"
+#: Files that cannot change a model's outputs: digest sidecars (they restate a sealed file's
+#: digest) and prose. Everything else in the folder (weights, card.json, rubric.json,
+#: exemplars.npy, signals and residual JSON, configs, tokenizers) is sealed.
+_UNSEALED_SUFFIXES = (".sha256", ".md", ".txt")
+#: How many hex digits of the folder digest a model's version carries.
+SHORT_DIGEST = 12
+
+
+def _sealed_files(folder: Path) -> list[Path]:
+    """The files of a model folder that change its outputs, in a fixed order (relative POSIX path).
+
+    Hidden files and folders (an atomic write's temporary, ``.cache``) and ``__pycache__``
+    are skipped: they are never read by a loader.
+    """
+    out = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if path.is_file() and rel.as_posix() != SEAL_FILE and not path.name.endswith(_UNSEALED_SUFFIXES):
+            out.append(path)
+    return sorted(out, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _combined_digest(files: dict[str, str]) -> str:
+    """One digest over ``{relative path: SHA-256}``: the names count, so a renamed file changes it."""
+    lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(files.items()))
+    return sha256_bytes(lines.encode("utf-8"))
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in _sealed_files(folder)}
+
+
+def seal_folder(folder: str | Path) -> str:
+    """Write ``seal.json`` (the SHA-256 of every output-changing file) into a model folder; returns its digest.
+
+    Every writer of a model folder (training, calibration, rubric fitting, VLM merging) calls
+    this as its last step, before the folder is swapped into place; loading then refuses a
+    folder whose files differ from their seal (:func:`folder_digest`), and the model's version
+    carries the digest (:func:`versioned`), so every cache keyed on the version sees a change.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelNotAvailable(f"{folder}: no such model folder to seal")
+    files = _file_digests(folder)
+    digest = _combined_digest(files)
+    atomic_write_json(folder / SEAL_FILE, {"format": SEAL_FORMAT, "digest": digest, "files": files}, indent=2)
+    return digest
+
+
+def _read_seal(path: Path) -> dict[str, str]:
+    """The ``files`` map of a seal, or one line saying why the seal cannot be read."""
+    try:
+        seal = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelNotAvailable(
+            f"{path}: damaged ({type(err).__name__}); reinstall the model or re-seal it after checking its files"
+        ) from None
+    if (
+        not isinstance(seal, dict)
+        or seal.get("format") != SEAL_FORMAT
+        or not isinstance(seal.get("files"), dict)
+    ):
+        raise ModelNotAvailable(f"{path}: not an artjudge seal (expected format {SEAL_FORMAT!r})")
+    return {str(k): str(v).lower() for k, v in seal["files"].items()}
+
+
+def folder_digest(folder: str | Path) -> str:
+    """A model folder's digest, after checking every file against its seal.
+
+    A sealed folder (``seal.json``) must hold exactly the sealed files with their digests: a
+    changed, missing or added output-changing file is refused with one line. A folder written
+    before seals existed gets its digest computed from its files as they are (no check to make),
+    so its version still changes whenever they do.
+    """
+    folder = Path(folder)
+    seal_path = folder / SEAL_FILE
+    actual = _file_digests(folder)
+    if not seal_path.is_file():
+        return _combined_digest(actual)
+    sealed = _read_seal(seal_path)
+    for name in sorted(set(sealed) | set(actual)):
+        if name not in actual:
+            problem = "is missing"
+        elif name not in sealed:
+            problem = "is not in the seal (added after the model was written)"
+        elif actual[name] != sealed[name]:
+            problem = f"SHA-256 mismatch with its seal (found {actual[name][:12]}..., sealed {sealed[name][:12]}...)"
+        else:
+            continue
+        raise ModelNotAvailable(
+            f"{folder / name}: {problem}; the model folder was changed after it was written: "
+            "reinstall or retrain it (or run artjudge.models.weights.seal_folder on it if the change is yours)"
+        )
+    return _combined_digest(sealed)
+
+
+def files_digest(paths: Sequence[Path]) -> str:
+    """The same combined digest over loose files (by name), for a model that is a file and its companions.
+
+    A process judge given as ``PATH.pt`` outside a sealed folder is its weights plus the
+    readout and residual-std JSON beside it; all of them change its scores.
+    """
+    return _combined_digest({p.name: sha256_file(p) for p in paths if p.is_file()})
+
+
+def versioned(card_version: str, digest: str) -> str:
+    """A model's version: its card's version plus a short digest of its files (``2026.11.22+1a2b3c4d5e6f``)."""
+    return f"{card_version}+{digest[:SHORT_DIGEST]}"
+
+
+def read_card(folder: Path, name: str = "card.json") -> dict[str, Any]:
+    """A model folder's card as a dict; missing or damaged (truncated, not JSON, not an object) is one line."""
+    path = folder / name
+    if not path.is_file():
+        raise ModelNotAvailable(f"{folder}: {name} is missing (every model folder carries its model card)")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelNotAvailable(
+            f"{path}: damaged ({type(err).__name__} at {getattr(err, 'pos', '?')}); reinstall or retrain the model"
+        ) from None
+    if not isinstance(card, dict):
+        raise ModelNotAvailable(
+            f"{path}: damaged (a model card is a JSON object, found {type(card).__name__})"
+        )
+    return card

@@ -17,7 +17,6 @@ same pair twice when it can be avoided) and left/right positions are randomised.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -26,14 +25,6 @@ import pandas as pd
 from artjudge.errors import InputError
 
 Design = Literal["dense", "random", "round-robin"]
-
-
-@dataclass(frozen=True)
-class PlannedPair:
-    pair_id: int
-    annotator: str
-    item_a: str
-    item_b: str
 
 
 def _check_items(items: Sequence[str], budget: int) -> list[str]:
@@ -99,22 +90,48 @@ def dense_pairs(
 def _assign(
     pairs: list[tuple[int, int]], ids: list[str], annotators: Sequence[str], rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Deal pairs to annotators in turn (balanced), avoiding a repeat pair for the same annotator."""
+    """Deal pairs to annotators in turn (balanced), avoiding a repeat pair for the same annotator.
+
+    A pair that every least-loaded annotator already has waits until one without it is
+    least loaded; only pairs left over at the end repeat. Their number is in
+    ``df.attrs["repeats"]`` so the CLI can say so (asking one person the same pair again
+    measures their consistency, not the items, and people notice).
+    """
     order = rng.permutation(len(pairs))
     k = len(annotators)
     seen: list[set[tuple[int, int]]] = [set() for _ in range(k)]
     load = np.zeros(k, dtype=int)
-    rows = []
-    for pid, idx in enumerate(order):
-        i, j = pairs[idx]
-        least = np.flatnonzero(load == load.min())
-        choice = next((int(c) for c in rng.permutation(least) if (i, j) not in seen[int(c)]), int(least[0]))
+    rows: list[tuple[int, str, str, str]] = []
+
+    def give(i: int, j: int, choice: int) -> None:
         seen[choice].add((i, j))
         load[choice] += 1
-        if rng.random() < 0.5:
-            i, j = j, i
-        rows.append((pid, annotators[choice], ids[i], ids[j]))
-    return pd.DataFrame(rows, columns=["pair_id", "annotator", "item_a", "item_b"])
+        a, b = (j, i) if rng.random() < 0.5 else (i, j)
+        rows.append((len(rows), annotators[choice], ids[a], ids[b]))
+
+    def fresh(i: int, j: int) -> int | None:
+        least = np.flatnonzero(load == load.min())
+        return next((int(c) for c in rng.permutation(least) if (i, j) not in seen[int(c)]), None)
+
+    waiting: list[tuple[int, int]] = []
+    for idx in order:
+        i, j = pairs[idx]
+        choice = fresh(i, j)
+        if choice is None:
+            waiting.append((i, j))
+            continue
+        give(i, j, choice)
+        for w, (wi, wj) in enumerate(waiting):  # a waiting pair may fit now that the loads moved
+            c = fresh(wi, wj)
+            if c is not None:
+                give(wi, wj, c)
+                del waiting[w]
+                break
+    for i, j in waiting:
+        give(i, j, int(np.flatnonzero(load == load.min())[0]))
+    df = pd.DataFrame(rows, columns=["pair_id", "annotator", "item_a", "item_b"])
+    df.attrs["repeats"] = len(waiting)
+    return df
 
 
 def annotator_names(annotators: int | Sequence[str]) -> list[str]:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from artjudge.errors import InputError
+from artjudge.scoring.compare import MIN_STD, p_a_better
 
 Judge = Callable[[str, str], tuple[float, float]]
 ELO_TO_LOGIT = math.log(10.0) / 400.0
@@ -92,14 +93,14 @@ class TableJudge:
 
 
 class ScorerJudge:
-    """Compare two items by a scorer's absolute scores: p = Phi((s_a - s_b) / sqrt(sd_a^2 + sd_b^2)).
+    """Compare two items by a scorer's absolute scores: :func:`artjudge.scoring.compare.p_a_better`.
 
     ``score_fn(items) -> (scores, stds)`` scores a batch; results are cached, so a pool
     compared many times is scored once. ``confidence = |2p - 1|``.
     """
 
     def __init__(
-        self, score_fn: Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]], min_sd: float = 1.0
+        self, score_fn: Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]], min_sd: float = MIN_STD
     ) -> None:
         self.score_fn = score_fn
         self.min_sd = min_sd
@@ -113,12 +114,9 @@ class ScorerJudge:
                 self._cache[i] = (float(a), float(b))
 
     def __call__(self, item_a: str, item_b: str) -> tuple[float, float]:
-        from scipy.stats import norm
-
         self.prefetch([item_a, item_b])
         (sa, da), (sb, db) = self._cache[item_a], self._cache[item_b]
-        sd = math.sqrt(max(da, self.min_sd) ** 2 + max(db, self.min_sd) ** 2)
-        p = float(norm.cdf((sa - sb) / sd))
+        p = p_a_better(sa, da, sb, db, self.min_sd)
         return p, abs(2 * p - 1)
 
     @classmethod

@@ -20,6 +20,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from artjudge.errors import InputError
+from artjudge.io.csv_cells import csv_cell
 from artjudge.io.files import atomic_path
 
 JUDGMENT_COLUMNS: tuple[str, ...] = ("annotator", "item_a", "item_b", "winner")
@@ -62,6 +63,8 @@ def _read_csv(path: str | Path, compact: bool = False) -> pd.DataFrame:
         return pd.DataFrame(
             {col: union_categoricals(cats, sort_categories=True) for col, cats in parts.items()}
         )
+    except pd.errors.EmptyDataError:  # whitespace or blank lines only: no header to read
+        raise InputError(str(path), "file has no header row (blank or whitespace only)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(str(path), f"not a readable CSV file ({err})") from err
 
@@ -247,4 +250,26 @@ def check_known_items(df: pd.DataFrame, known: Iterable[str], source: str, colum
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Atomic write: a crash never leaves a half-written file in place of a good one."""
     with atomic_path(path, suffix=".tmp") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        df.to_csv(fh, index=False)
+        _formula_safe(df).to_csv(fh, index=False)
+
+
+def _formula_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as formulas (an item named ``=HYPERLINK(..)``) get a quote.
+
+    The one rule of :mod:`artjudge.io.csv_cells`, as the campaign exports use; numbers stay as
+    they are. Only text columns are touched (a categorical once per category).
+    """
+    out = df
+    for col in df.columns:
+        column = df[col]
+        dtype = column.dtype
+        if (
+            isinstance(dtype, pd.CategoricalDtype)
+            or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+        ):
+            safe = column.map(lambda v: csv_cell(v) if isinstance(v, str) else v)
+            if out is df:
+                out = df.copy()
+            out[col] = safe
+    return out

@@ -223,6 +223,7 @@ class RatingFusion:
                     mode: Literal["refuse", "drop"] = "drop" if self.unjudged == "ratings-only" else "refuse"
                     joint = JointFusion(self.method, scale=self.scale, unanchored=mode, **kw).fit(sub, rsub)
                     result.joint[f"{dim}/{group}"] = joint.params_
+                    result.notes += [f"{dim}/{group}: {n}" for n in joint.notes_]
                     if joint.dropped_:
                         result.notes.append(
                             f"{dim}/{group}: {len(joint.dropped_)} compared item(s) without any "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -464,7 +464,18 @@ class TrueSkill:
         return self
 
 
-MODELS: dict[str, type[Any]] = {
+class PreferenceModel(Protocol):
+    """What every method here is: fit on judgments, result in ``result_`` (scikit-learn shape)."""
+
+    method: str
+    result_: PreferenceScores
+
+    def fit(
+        self, judgments: pd.DataFrame | Comparisons, items: Sequence[str] | None = None
+    ) -> PreferenceModel: ...
+
+
+MODELS: dict[str, type[PreferenceModel]] = {
     "bt": BradleyTerry,
     "thurstone": Thurstone,
     "elo": Elo,
@@ -472,7 +483,8 @@ MODELS: dict[str, type[Any]] = {
 }
 
 
-def make_model(method: str, **kwargs: Any) -> Any:
+def make_model(method: str, **kwargs: Any) -> PreferenceModel:
+    """The preference model named ``method`` (bt, thurstone, elo, trueskill), unfitted."""
     if method not in MODELS:
         raise InputError("--method", f"unknown method {method!r}; choose from {', '.join(MODELS)}")
     return MODELS[method](**kwargs)

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.stats import rankdata, spearmanr
 
+from artjudge.io.files import finite_or_none
 from artjudge.preference.graph import encode
 
 
@@ -64,9 +65,33 @@ class ReliabilityReport:
         return [a.annotator for a in self.annotators if a.flagged]
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain types for strict JSON: every statistic that could not be computed is null
+        (never NaN) and ``null_reasons`` says why."""
         out = asdict(self)
         out["flagged"] = self.flagged
-        return out
+        out["null_reasons"] = self.null_reasons()
+        clean: dict[str, Any] = finite_or_none(out)
+        return clean
+
+    def null_reasons(self) -> dict[str, str]:
+        """Why each statistic left undefined is undefined."""
+        raters = sum(a.n_ratings > 0 for a in self.annotators)
+        agreement = (
+            f"needs at least 2 annotators rating the same items (there were {raters})"
+            if raters < 2
+            else "too few items rated by several annotators to compute it"
+        )
+        why = {
+            "krippendorff_alpha_ordinal": agreement,
+            "krippendorff_alpha_interval": agreement,
+            "icc_2_1": agreement,
+            "icc_2_k": agreement,
+            "kendall_w": agreement,
+            "split_half_r": agreement,
+            "split_half_spearman_brown": agreement,
+            "intransitive_rate": "no three items were compared in a closed triad",
+        }
+        return {k: r for k, r in why.items() if not np.isfinite(getattr(self, k))}
 
 
 def rating_matrix(ratings: pd.DataFrame) -> pd.DataFrame:

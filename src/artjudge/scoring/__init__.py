@@ -3,7 +3,8 @@
 Two views of a score live here:
 
 * **Token-As-Score**: 101 ordered bins ``0, 1, ..., 100``; a model emits a distribution
-  over them, the score is its expectation and the uncertainty its standard deviation.
+  over them, the score is its expectation and its standard deviation the opinion spread
+  (how far raters would differ; the model's error interval is :mod:`.intervals`).
 * **Level-As-Score** (Q-Align): 5 ordered levels ``bad, poor, fair, good, excellent``
   placed at ``0, 25, 50, 75, 100`` (evenly spread over the whole scale, so that the
   expectation over levels spans exactly the same 0-100 range as the bins and the two
@@ -152,7 +153,7 @@ def distribution_std_batch(p: ArrayLike, bins: ArrayLike | None = None) -> NDArr
 
 
 def distribution_std(p: ArrayLike, bins: ArrayLike | None = None) -> float:
-    """Standard deviation of one distribution, the model's uncertainty about the score."""
+    """Standard deviation of one distribution: the opinion spread (not the score's error interval)."""
     arr = np.asarray(p, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(

@@ -9,9 +9,12 @@ one formula:
 
     interval = score +- q * scale
 
-``scale`` is a per-input error scale the model already has (1 for a constant-width interval;
-a closed-form head's cross-validated residual std widened for inputs far from its training
-rows; an ensemble's member spread), and ``q`` is the conformal quantile of
+``scale`` is a per-input error scale the model already has (``SCALES``): 1 for a
+constant-width interval (``constant``); a closed-form head's cross-validated residual std
+widened for inputs far from its training rows (``cv_std_widened``); the ensemble's member
+spread (``member_spread``); or the predicted opinion distribution's std (``opinion_std``:
+not the error itself, but on the shipped default it grows with the error, so dividing by it
+narrows the intervals at equal coverage; docs/embedded-model.md). ``q`` is the conformal quantile of
 ``|y - score| / scale`` over held-out rows, at ``ceil((n + 1) * level) / n``, which gives
 coverage of at least ``level`` on exchangeable data (Vovk et al.; MAPIE's split method).
 
@@ -20,7 +23,7 @@ A model folder's ``card.json`` carries the calibration as::
     "calibration": {
         "level": 0.9,
         "method": "split conformal on |residual| / scale, <held-out data used>",
-        "heads": {"overall": {"q": 1.64, "scale": "constant" | "cv_std_widened" | "member_spread",
+        "heads": {"overall": {"q": 1.64, "scale": "constant" | "cv_std_widened" | "member_spread" | "opinion_std",
                               "coverage": 0.91, "mean_width": 14.2, "n": 239}}
     }
 
@@ -31,22 +34,29 @@ themselves only where nothing else exists, and the card's ``method`` then says s
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
     "DEFAULT_LEVEL",
+    "SCALES",
     "IntervalCalibration",
     "conformal_quantile",
     "coverage",
     "interval",
     "oracle_width",
+    "read_calibration",
 ]
 
 DEFAULT_LEVEL: float = 0.9
 """The interval level every record uses unless a caller asks for another."""
+
+SCALES: tuple[str, ...] = ("constant", "cv_std_widened", "member_spread", "opinion_std")
+"""The per-input error scales a card's calibration may name (the module docstring says what each is)."""
 
 
 def conformal_quantile(abs_normalised_residuals: ArrayLike, level: float = DEFAULT_LEVEL) -> float:
@@ -119,12 +129,33 @@ class IntervalCalibration:
     @classmethod
     def from_dict(cls, d: dict[str, object], level: float = DEFAULT_LEVEL) -> IntervalCalibration:
         q = d.get("q")
-        cov, width = d.get("coverage"), d.get("mean_width")
+        cov, width, n = d.get("coverage"), d.get("mean_width"), d.get("n")
         return cls(
             q=float(q) if isinstance(q, int | float) else math.inf,
             scale=str(d.get("scale", "constant")),
             level=level,
             coverage=float(cov) if isinstance(cov, int | float) else None,
             mean_width=float(width) if isinstance(width, int | float) else None,
-            n=int(d["n"]) if isinstance(d.get("n"), int) else 0,
+            n=n if isinstance(n, int) else 0,
         )
+
+
+def read_calibration(card: Mapping[str, Any]) -> dict[str, IntervalCalibration]:
+    """Each head's calibration from a model card's ``calibration`` block; {} when it has none.
+
+    A head whose ``q`` is null (too few held-out rows) or whose scale this version does not
+    know is left out: its scores then carry no interval rather than a made-up one.
+    """
+    block = card.get("calibration")
+    if not isinstance(block, Mapping) or not isinstance(block.get("heads"), Mapping):
+        return {}
+    level = block.get("level", DEFAULT_LEVEL)
+    level = float(level) if isinstance(level, int | float) and 0.0 < level < 1.0 else DEFAULT_LEVEL
+    out = {}
+    for name, head in block["heads"].items():
+        if not isinstance(head, Mapping):
+            continue
+        cal = IntervalCalibration.from_dict(dict(head), level=level)
+        if math.isfinite(cal.q) and cal.scale in SCALES:
+            out[str(name)] = cal
+    return out

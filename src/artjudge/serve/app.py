@@ -16,7 +16,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from starlette.formparsers import MultiPartParser
 
 from artjudge import __version__
-from artjudge.errors import ArtjudgeError, InputError, ModelNotAvailable
+from artjudge.errors import ArtjudgeError, InputError, ModelNotAvailable, Unsupported
 from artjudge.serve.admission import BodyTimeout, HostOriginCheck, InferenceAdmission
 from artjudge.serve.engines import Engines, Unavailable
 from artjudge.serve.routes_campaign import Unauthorised
@@ -35,7 +35,7 @@ STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("artjudge.serve")
 
 DESCRIPTION = """
-Score artworks with uncertainty, explain the score, judge painting processes, and run
+Score artworks with calibrated error intervals, explain the score, judge painting processes, and run
 annotation campaigns (ratings and pairwise preferences) for expert panels.
 Every score is on 0-100, higher is better; every assessment body is the Assessment record
 (docs/record.md). See docs/service.md for the security model.
@@ -55,32 +55,15 @@ def _status_for(err: ArtjudgeError) -> int:
         return 409
     if isinstance(err, Unavailable | ModelNotAvailable):
         return 503
+    if isinstance(err, Unsupported):  # a well-formed request this model cannot serve
+        return 422
     if isinstance(err, InputError):
         return 400
     return 400
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app: open (and migrate) the store, register the organiser token, wire guards."""
-    settings = settings or Settings()
-    sessions = open_store(settings.db_url)
-    if settings.organiser_token:
-        with sessions() as s:  # the same organiser role; an earlier env token is revoked
-            _, revoked = store_repo.adopt_env_token(s, settings.organiser_name, settings.organiser_token)
-        if revoked:
-            log.warning("ARTJUDGE_ORGANISER_TOKEN changed: the previous one is revoked (campaigns kept)")
-
-    app = FastAPI(
-        title="artjudge", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
-    )
-    app.state.settings = settings
-    app.state.sessions = sessions
-    app.state.engines = Engines(settings.models, settings.process_models, settings.inference_concurrency)
-    app.state.decode_slots = threading.BoundedSemaphore(max(1, settings.decode_concurrency))
-    app.state.store_health = StoreHealth()
-    watch_store(sessions, app.state.store_health)
-    # Upload parts above this size are spooled to disk by the multipart parser (a class setting).
-    MultiPartParser.spool_max_size = settings.upload_spool_bytes
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as JSON ``{"detail": one line}`` with its status (``_status_for``); store outages are 503."""
 
     @app.exception_handler(ArtjudgeError)
     async def _artjudge_error(_request: Request, err: ArtjudgeError) -> JSONResponse:
@@ -120,13 +103,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         raise err
 
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: open (and migrate) the store, register the organiser token, wire guards."""
+    settings = settings or Settings()
+    sessions = open_store(settings.db_url)
+    if settings.organiser_token:
+        with sessions() as s:  # the same organiser role; an earlier env token is revoked
+            _, revoked = store_repo.adopt_env_token(s, settings.organiser_name, settings.organiser_token)
+        if revoked:
+            log.warning("ARTJUDGE_ORGANISER_TOKEN changed: the previous one is revoked (campaigns kept)")
+
+    app = FastAPI(
+        title="artjudge", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.engines = Engines(
+        settings.models,
+        settings.process_models,
+        settings.inference_concurrency,
+        runtime=settings.runtime,
+        threads=settings.threads,
+    )
+    app.state.decode_slots = threading.BoundedSemaphore(max(1, settings.decode_concurrency))
+    app.state.store_health = StoreHealth()
+    watch_store(sessions, app.state.store_health)
+    # Upload parts above this size are spooled to disk by the multipart parser (a class setting).
+    MultiPartParser.spool_max_size = settings.upload_spool_bytes
+
+    _add_error_handlers(app)
+
     from artjudge.serve.routes_campaign import router as campaign_router
+    from artjudge.serve.routes_grade import router as grade_router
     from artjudge.serve.routes_model import health_router
     from artjudge.serve.routes_model import router as model_router
 
     app.include_router(health_router)
     app.include_router(model_router)
     app.include_router(campaign_router)
+    app.include_router(grade_router)  # the teacher's grading page's API (routes_grade)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -139,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/", page("index.html"), include_in_schema=False)
     app.add_api_route("/annotate", page("annotate.html"), include_in_schema=False)
     app.add_api_route("/organise", page("organise.html"), include_in_schema=False)
+    app.add_api_route("/grade", page("grade.html"), include_in_schema=False)
     app.add_api_route("/docs", page("api.html"), include_in_schema=False)  # Swagger UI would need a CDN
 
     # Outermost first: headers on every answer, Host/Origin, then size, rate, admission, body deadline.

@@ -24,9 +24,17 @@ class Unavailable(ArtjudgeError):
 
 class Engines:
     def __init__(
-        self, models: tuple[str, ...], process_models: tuple[str, ...], concurrency: int = 1
+        self,
+        models: tuple[str, ...],
+        process_models: tuple[str, ...],
+        concurrency: int = 1,
+        *,
+        runtime: str | None = None,
+        threads: int | None = None,
     ) -> None:
         self.models = models
+        #: From the service's settings, passed to every loader (never through the environment).
+        self.runtime, self.threads = runtime, threads
         self.concurrency = max(1, concurrency)
         self._slots: dict[str, threading.Semaphore] = {}
         self.process_models = process_models
@@ -84,7 +92,7 @@ class Engines:
         def load() -> Scorer:
             import artjudge
 
-            return artjudge.load(name)
+            return artjudge.load(name, runtime=self.runtime, threads=self.threads)
 
         scorer: Scorer = self._get(f"scorer:{name}", load, f"model {name!r}")
         return scorer
@@ -100,9 +108,9 @@ class Engines:
             )
 
         def load() -> ProcessJudge:
-            from artjudge.models.process import load_process_judge
+            from artjudge.api import load_process
 
-            return load_process_judge(name)
+            return load_process(name, runtime=self.runtime)
 
         judge: ProcessJudge = self._get(f"process:{name}", load, f"process judge {name!r}")
         return judge

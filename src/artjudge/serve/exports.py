@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from artjudge.errors import InputError
+from artjudge.io.csv_cells import csv_cell
 from artjudge.io.files import atomic_write_text
 from artjudge.serve.analysis import PAIR_HEADER, RATING_HEADER
 
@@ -28,30 +29,8 @@ __all__ = [
 EXPORT_NAMES: tuple[str, str] = ("judgments.csv", "ratings.csv")
 
 
-def _csv_cell(v: Any) -> str:
-    """A cell as text; a string a spreadsheet would run as a formula gets a leading quote.
-
-    Numbers are never escaped: ``-2.71`` is a score, not a formula, and ``'-2.71`` would
-    break every reader of the file (``artjudge fuse`` included).
-    """
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, int | float):
-        return repr(v) if isinstance(v, float) else str(v)
-    s = str(v)
-    if s[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(s):
-        return "'" + s
-    return s
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return s.strip() == s and s.lower().lstrip("+-") not in ("nan", "inf", "infinity")
+#: The one escaping rule for every CSV artjudge writes (also ``assess --format csv``, ``fuse``, plans).
+_csv_cell = csv_cell
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:

@@ -7,10 +7,10 @@ in the store by (content hash, model id).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from artjudge import __version__
 from artjudge.errors import ArtjudgeError, InputError
+from artjudge.models.base import check_request
 from artjudge.record import Assessment
 from artjudge.serve.schemas import AssessmentOut, CompareOut, HealthOut, ModelsOut, ProcessOut
 from artjudge.serve.security import not_allowed, resolve_allowed
@@ -36,6 +37,9 @@ from artjudge.store import repo
 
 router = APIRouter(prefix="/v1", tags=["models"])
 log = logging.getLogger("artjudge.serve")
+
+#: Longest wait added to a cache hit (a miss that took longer is not matched beyond this).
+MAX_HIT_PAD_S = 10.0
 
 #: Longest prompt /v1/assess takes: prompts are a sentence or two, not documents.
 MAX_PROMPT_CHARS = 2000
@@ -97,9 +101,12 @@ def _assess_sync(
     app = request.app
     st = app.state.settings
     scorer = app.state.engines.scorer(model)
+    started = time.perf_counter()  # after the model is loaded: a first request's load is not the image's cost
+    # The one capability check: a prompt for a model that cannot use one is a 422 naming what it lacks.
+    check_request(scorer.info(), prompt=bool(prompt), reference=reference is not None, critique=critique)
     key = _cache_key(scorer.model_id, prompt, reference)
     with app.state.sessions() as s:
-        cached = repo.get_cached_assessment(s, up.sha256, key, critique)
+        cached = repo.get_cached_assessment(s, up.sha256, key, critique, version=scorer.version)
     if cached is not None:  # through the record: a cached 1.0 record is served in today's shape
         cached = Assessment.from_dict(cached).to_dict()
         cached["input"] = up.name
@@ -114,26 +121,60 @@ def _assess_sync(
             ref_path = str(reference.path)
     t0 = time.perf_counter()
     with app.state.engines.slot(scorer):
-        if prompt or ref_path:
-            record = scorer.assess(str(up.path), critique=critique, prompt=prompt or None, reference=ref_path)
-        else:
-            record = scorer.assess(str(up.path), critique=critique)
+        record = scorer.assess(str(up.path), critique=critique, prompt=prompt or None, reference=ref_path)
     elapsed = time.perf_counter() - t0
     d: dict[str, Any] = record.to_dict()
     d["input"] = up.name
     d["sha256"] = up.sha256
     if reference is not None and d.get("consistency"):  # the client's name, never a server temp path
         d["consistency"]["reference"] = reference.name
-    d.setdefault("timings", {})["service_s"] = round(elapsed, 4)
+    d.setdefault("timings", {})["model_s"] = round(elapsed, 4)
+    # the whole miss (checks, decode, model): what a later hit of this record is padded to
+    d["timings"]["service_s"] = round(time.perf_counter() - started, 4)
     if critique and not d.get("critique"):
         d.setdefault("notes", []).append("critique requested but this model returned none")
     try:
+        t_put = time.perf_counter()
         with app.state.sessions() as s:
-            stored = d if key == scorer.model_id else {**d, "model": {**d["model"], "id": key}}
-            repo.put_assessment(s, stored, critique, max_entries=st.cache_max_entries)
+            repo.put_assessment(s, d, critique, max_entries=st.cache_max_entries, model_key=key)
+        # the cache write is part of a miss's time: a hit is padded by it too (see _answer)
+        app.state.cache_put_s = 0.8 * getattr(app.state, "cache_put_s", 0.0) + 0.2 * (
+            time.perf_counter() - t_put
+        )
     except Exception as err:  # a full disk or a read-only store must not cost the client its answer
         log.warning("assessment cache: could not store %s (%s: %s)", up.sha256[:12], type(err).__name__, err)
     return d, False
+
+
+async def _answer(
+    request: Request,
+    file: UploadFile | None,
+    path: str | None,
+    what: str,
+    model: str,
+    critique: bool,
+    prompt: str | None = None,
+    reference: UploadFile | None = None,
+) -> dict[str, Any]:
+    """One image's record, with this request's own timing, a cache hit answering no faster than a miss.
+
+    Why: a hit used to answer in 10 ms instead of 500-900 ms and carried the first requester's
+    timings, so anyone could learn whether an image (with a prompt) had been assessed before.
+    A hit now waits, without holding a worker thread, until the time its miss took; the
+    answer's ``timings`` hold only ``service_s``, this request's own seconds, on hits and misses alike.
+    """
+    t0 = time.perf_counter()
+    record, hit = await run_in_threadpool(
+        _assess_one, request, file, path, what, model, critique, prompt, reference
+    )
+    if hit:
+        stored = float((record.get("timings") or {}).get("service_s") or 0.0)
+        stored += float(getattr(request.app.state, "cache_put_s", 0.0))
+        pad = min(stored, MAX_HIT_PAD_S) - (time.perf_counter() - t0)
+        if pad > 0:
+            await asyncio.sleep(pad)
+    record["timings"] = {"service_s": round(time.perf_counter() - t0, 4)}
+    return record
 
 
 def _assess_one(
@@ -175,19 +216,19 @@ async def assess(
         raise InputError("prompt", f"{len(prompt)} characters is over the limit of {MAX_PROMPT_CHARS}")
     if prompt is not None and reference is not None:
         raise InputError("prompt", "give a prompt or a reference, not both")
-    record, _hit = await run_in_threadpool(
-        _assess_one, request, file, path, "file", model, critique, prompt, reference
-    )
-    # No X-Artjudge-Cache header: a hit would tell anyone that someone assessed this image before.
-    return record
+    # No X-Artjudge-Cache header and no faster answer: a hit must not tell anyone that someone
+    # assessed this image before.
+    return await _answer(request, file, path, "file", model, critique, prompt, reference)
 
 
 def _p_greater(a: dict[str, Any], b: dict[str, Any]) -> float:
-    da = float(a["overall"]["score"]) - float(b["overall"]["score"])
-    sd = math.sqrt(float(a["overall"].get("std") or 0.0) ** 2 + float(b["overall"].get("std") or 0.0) ** 2)
-    if sd <= 1e-9:
-        return 1.0 if da > 0 else 0.0 if da < 0 else 0.5
-    return 0.5 * (1.0 + math.erf(da / (sd * math.sqrt(2.0))))
+    """P(a's overall score beats b's): the one formula (artjudge.scoring.compare)."""
+    from artjudge.scoring.compare import p_a_better
+
+    oa, ob = a["overall"], b["overall"]
+    return p_a_better(
+        float(oa["score"]), float(oa.get("std") or 0.0), float(ob["score"]), float(ob.get("std") or 0.0)
+    )
 
 
 @router.post("/compare", response_model=CompareOut, summary="Score two images and say which is better")
@@ -201,8 +242,8 @@ async def compare(
     model: str | None = Form(None),
 ) -> Any:
     model = model or request.app.state.settings.default_model
-    rec_a, _ = await run_in_threadpool(_assess_one, request, file_a, path_a, "file_a", model, critique)
-    rec_b, _ = await run_in_threadpool(_assess_one, request, file_b, path_b, "file_b", model, critique)
+    rec_a = await _answer(request, file_a, path_a, "file_a", model, critique)
+    rec_b = await _answer(request, file_b, path_b, "file_b", model, critique)
     p = _p_greater(rec_a, rec_b)
     better = "tie" if abs(p - 0.5) < 1e-9 else ("a" if p > 0.5 else "b")
     return {"a": rec_a, "b": rec_b, "better": better, "p_a_better": p}

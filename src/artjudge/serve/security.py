@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -181,24 +182,34 @@ class SecurityHeadersMiddleware:
 def resolve_allowed(path: str, allowed: Sequence[Path], what: str = "path") -> Path:
     """Resolve ``path`` (symlinks included) and insist it lies inside one of ``allowed``.
 
-    Relative paths are read against the first allowed folder. The check runs on the resolved
-    path, so ``..``, symlinks and absolute paths cannot step outside.
+    Relative paths are read against the first allowed folder. The path is first normalised
+    as text (``os.path.normpath``: ``..`` cancels the component before it, without looking at
+    the disk) and checked against the allowed folders; only a path already inside one is
+    resolved on disk, and the resolved path (symlinks followed) is checked again. Why text
+    first: ``Path.resolve(strict=True)`` stats components that a later ``..`` cancels, so
+    ``/etc/nonexistent/../../ALLOWED/x.jpg`` failing where ``/etc/ssl/../../ALLOWED/x.jpg``
+    succeeded told anyone which server paths exist. ``~`` is not expanded (a user's home is
+    not the caller's business).
     """
     if not allowed:
         raise InputError(what, "reading files by path is disabled on this server (no allowed folders)")
     if not path or "\x00" in path:
         raise InputError(what, "empty or malformed path")
-    p = Path(path).expanduser()
-    if not p.is_absolute():
-        p = allowed[0] / p
+    text = path if os.path.isabs(path) else os.path.join(allowed[0], path)
+    normal = Path(os.path.normpath(text))
+    if not _inside(normal, allowed):
+        raise not_allowed(path, what)
     try:
-        resolved = p.resolve(strict=True)
+        resolved = normal.resolve(strict=True)
     except (OSError, RuntimeError):
         raise not_allowed(path, what) from None
-    for root in allowed:
-        if resolved == root or resolved.is_relative_to(root):
-            return resolved
+    if _inside(resolved, allowed):
+        return resolved
     raise not_allowed(path, what)
+
+
+def _inside(p: Path, allowed: Sequence[Path]) -> bool:
+    return any(p == root or p.is_relative_to(root) for root in allowed)
 
 
 def not_allowed(path: str, what: str = "path") -> InputError:

@@ -26,6 +26,10 @@ class Settings:
     max_pixels: int = 40_000_000
     max_frames: int = 64
     inference_concurrency: int = 1  # model calls at once per model; 1 is fastest on a small CPU
+    runtime: str | None = (
+        None  # what runs the networks: "onnx" (default) or "torch" (artjudge serve --runtime)
+    )
+    threads: int | None = None  # network threads per model (ONNX Runtime or torch); None: the thread policy's
     rate_per_second: float = 20.0
     rate_burst: int = 60
     organiser_token: str | None = None

@@ -86,18 +86,6 @@ VIDEO_MAGIC: tuple[tuple[int, bytes], ...] = (
 )
 
 
-def check_video(name: str, data: bytes, max_bytes: int) -> str:
-    """Accept bytes whose magic says MP4/MOV, WebM/MKV or AVI; PyAV decodes them later."""
-    if len(data) == 0:
-        raise InputError(name, "empty upload (0 bytes)")
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(name, f"{len(data)} bytes is over the video limit of {max_bytes} bytes")
-    for offset, magic in VIDEO_MAGIC:
-        if data[offset : offset + len(magic)] == magic:
-            return {b"ftyp": ".mp4", b"\x1a\x45\xdf\xa3": ".webm", b"RIFF": ".avi"}[magic]
-    raise UnsupportedMedia(name, "content is not a supported video (MP4/MOV, WebM/MKV, AVI)")
-
-
 @dataclass
 class StoredUpload:
     """An upload (or an allowed file) on disk with its content hash: what waits for a model, not its bytes."""

@@ -34,10 +34,16 @@ class Base(DeclarativeBase):
 
 
 class AssessmentRow(Base):
-    """One Assessment record, cached by the image's content hash and the model that scored it."""
+    """One Assessment record, cached by the image's content hash and the model (id and version) that scored it.
+
+    The version carries a digest of the model's files, so a retrained model never serves its
+    predecessor's records.
+    """
 
     __tablename__ = "assessments"
-    __table_args__ = (UniqueConstraint("sha256", "model_id", "with_critique", name="uq_assessment_key"),)
+    __table_args__ = (
+        UniqueConstraint("sha256", "model_id", "model_version", "with_critique", name="uq_assessment_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)

@@ -69,14 +69,20 @@ def check_name(value: str, what: str, max_chars: int = MAX_NAME_CHARS) -> str:
 # ---------------------------------------------------------------- assessments
 
 
-def get_cached_assessment(s: Session, sha256: str, model_id: str, critique: bool) -> dict[str, Any] | None:
-    """A stored record for this content and model; a record with critique also serves one without."""
+def get_cached_assessment(
+    s: Session, sha256: str, model_id: str, critique: bool, *, version: str
+) -> dict[str, Any] | None:
+    """A stored record for this content and model (id and version); one with critique also serves one without.
+
+    ``version`` is required: a lookup by id alone served a retrained model's predecessor's records.
+    """
     wanted = [True] if critique else [True, False]
     row = s.scalars(
         select(AssessmentRow)
         .where(
             AssessmentRow.sha256 == sha256,
             AssessmentRow.model_id == model_id,
+            AssessmentRow.model_version == version,
             AssessmentRow.with_critique.in_(wanted),
         )
         .order_by(AssessmentRow.with_critique.asc())
@@ -94,17 +100,23 @@ def get_cached_assessment(s: Session, sha256: str, model_id: str, critique: bool
 
 
 def put_assessment(
-    s: Session, record: dict[str, Any], critique: bool, *, max_entries: int | None = None
+    s: Session,
+    record: dict[str, Any],
+    critique: bool,
+    *,
+    max_entries: int | None = None,
+    model_key: str | None = None,
 ) -> None:
-    """Cache a record; a concurrent insert of the same key wins quietly.
+    """Cache a record under its content hash and model id and version; a concurrent insert of the same key wins quietly.
 
-    With ``max_entries`` the least recently used records beyond it are deleted, so the cache
-    cannot grow without bound (one row per distinct upload otherwise).
+    ``model_key`` replaces the model id in the key (not in the record) when the record depends on
+    more than the model, e.g. the prompt it was checked against. With ``max_entries`` the least
+    recently used records beyond it are deleted, so the cache cannot grow without bound.
     """
     now = utcnow()
     row = AssessmentRow(
         sha256=record["sha256"],
-        model_id=record["model"]["id"],
+        model_id=model_key or record["model"]["id"],
         model_version=str(record["model"].get("version", "")),
         with_critique=critique,
         record=record,

@@ -29,7 +29,6 @@ Nothing here reads the test split.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import torch
 
 from artjudge.features.colour import soft_colour_fractions
 from artjudge.features.prompt_elements import parse_prompt
+from artjudge.io.files import atomic_write_json, dumps_strict
 from artjudge.models.consistency import (
     FEATURE_NAMES,
     SIGNS,
@@ -53,7 +53,7 @@ from artjudge.models.consistency import (
     reference_similarities,
     softmax,
 )
-from artjudge.models.weights import save_weights_file
+from artjudge.models.weights import save_weights_file, seal_folder
 
 _GROUNDING = [n for n in FEATURE_NAMES if n.startswith("grounding")]
 _TOP = [
@@ -221,29 +221,145 @@ def object_confidence(probs: np.ndarray, rel: np.ndarray, threshold: float) -> f
     return float(probs[rel >= max(threshold, best - 0.1)].sum())
 
 
-def fit(inputs_path: Path, out: Path = WEIGHTS_PATH, seed: int = 0) -> dict[str, Any]:
-    from sklearn.linear_model import LogisticRegression
+@dataclass
+class Calibration:
+    """The chosen calibration ridge (on standardised inputs) and the CV that chose it."""
 
+    mean: np.ndarray
+    std: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    residual_std: float
+    chosen: str
+    cv: dict[str, float]
+
+
+@dataclass
+class ReferenceCalibration:
+    """Percentiles of each reference similarity over different-prompt pairs, and their weights."""
+
+    quantiles: dict[str, np.ndarray]
+    weights: np.ndarray
+    auc: dict[str, float]
+    content_mean: np.ndarray
+    n_same: int
+    n_diff: int
+
+
+REFERENCE_KINDS = ("content", "layout", "palette")
+
+
+def fit(inputs_path: Path, out: Path = WEIGHTS_PATH, seed: int = 0) -> dict[str, Any]:
+    """Fit every part on the cached inputs, write the weights and ``card.json``; return the card."""
     from artjudge.models.process.grounding import concept_names
     from artjudge.models.process.text import embed_texts
 
     t0 = time.time()
     inp = Inputs.load(inputs_path)
-    train, trainval = inp.split == "train", inp.split != "test"
+    train = inp.split == "train"
     probs = class_probs(inp.pooled)
-    sig = signals_of(inp, probs)
     names = concept_names()
     concepts = np.asarray(embed_texts(names), dtype=np.float64)
     prompts = sorted(set(inp.prompt.tolist()))
     pemb = dict(zip(prompts, np.asarray(embed_texts(prompts), dtype=np.float64), strict=True))
     train_prompts = sorted(set(inp.prompt[train].tolist()))
     bank = np.stack([pemb[p] for p in train_prompts]) @ concepts.T
-    elements = {p: parse_prompt(p) for p in prompts}
     shares = np.stack([soft_colour_fractions(t) for t in inp.thumbs])
     colour_prior = shares[train].mean(axis=0)
-    quality = honest_quality(inp)
+    object_threshold, thr_scores = fit_object_threshold(inp, probs, concepts)
+    quality = honest_quality(inp)  # every fit and CV score reads the out-of-fold quality
+    feats = design_matrix(inp, quality, probs, concepts, pemb, bank, colour_prior, shares)
+    cal = fit_calibration(inp, feats, quality)
+    style = fit_style_classifier(inp)
+    ref = fit_reference_calibration(inp, signals_of(inp, probs), seed)
 
-    # object threshold, train only
+    version = time.strftime("%Y-%m-%d")
+    bank_emb = np.stack([pemb[p] for p in train_prompts])
+    blob = weights_blob(version, names, concepts, bank_emb, object_threshold, colour_prior, cal, style, ref)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    digest = save_weights_file(out, blob)
+    card = {
+        "id": "artjudge-consistency-offline",
+        "version": version,
+        "file": out.name,
+        "sha256": digest,
+        "data": "AGIQA-3K train split (split_by_group over prompts, test 0.2, val 0.1, seed 0); "
+        "choices by 5-fold CV grouped by prompt over train+val; test never read",
+        "target": "mos_align (0-5), score = 20 x prediction, clipped to 0-100",
+        "object_threshold": object_threshold,
+        "threshold_grid": {str(k): v for k, v in thr_scores.items()},
+        "calibration_quality": "out-of-fold quality for train rows (ridge on pooled features -> mos_quality, "
+        "5 folds grouped by prompt; val rows: fitted on train), scaled to the shipped score on val; "
+        "at inference the shipped quality score",
+        "cv_srcc_trainval": cal.cv,
+        "chosen": cal.chosen,
+        "chosen_inputs": GROUPS[cal.chosen][0],
+        "sign_constrained": GROUPS[cal.chosen][1],
+        "coefficients": {n: round(float(c), 5) for n, c in zip(FEATURE_NAMES, cal.coef, strict=True)},
+        "intercept": cal.intercept,
+        "residual_std": cal.residual_std,
+        "style_classes": [str(c) for c in style.classes_],
+        "reference": {
+            "pairs": {"same_prompt": ref.n_same, "different_prompt": ref.n_diff},
+            "auc": ref.auc,
+            "weights": dict(zip(REFERENCE_KINDS, map(float, ref.weights), strict=True)),
+        },
+        "seconds": round(time.time() - t0, 1),
+    }
+    atomic_write_json(out.parent / "card.json", card, indent=2)
+    seal_folder(out.parent)  # last: the seal covers the new weights and card
+    return card
+
+
+def weights_blob(
+    version: str,
+    names: list[str],
+    concepts: np.ndarray,
+    bank_emb: np.ndarray,
+    object_threshold: float,
+    colour_prior: np.ndarray,
+    cal: Calibration,
+    style: Any,
+    ref: ReferenceCalibration,
+) -> dict[str, Any]:
+    """Everything ``OfflineConsistency`` reads, as tensors (embeddings in float16)."""
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(a, dtype=np.float32))
+
+    return {
+        "version": version,
+        "concepts": t(concepts).half(),
+        "concept_names": names,
+        "prompt_bank": t(bank_emb).half(),
+        "object_threshold": float(object_threshold),
+        "colour_prior": t(colour_prior),
+        "feat_mean": t(cal.mean),
+        "feat_std": t(cal.std),
+        "coef": t(cal.coef),
+        "intercept": float(cal.intercept),
+        "residual_std": cal.residual_std,
+        "feature_names": list(FEATURE_NAMES),
+        "chosen": cal.chosen,
+        "style_classes": [str(c) for c in style.classes_],
+        "style_coef": t(style.coef_),
+        "style_intercept": t(style.intercept_),
+        "style_mean": t(style.mean_),
+        "style_std": t(style.std_),
+        "content_mean": t(ref.content_mean),
+        "ref_weights": t(ref.weights),
+        **{f"ref_q_{k}": t(v) for k, v in ref.quantiles.items()},
+    }
+
+
+def fit_object_threshold(
+    inp: Inputs, probs: np.ndarray, concepts: np.ndarray
+) -> tuple[float, dict[float, dict[str, float]]]:
+    """The object threshold (train only): best SRCC with ``mos_align`` among those checking half the objects."""
+    from artjudge.models.process.text import embed_texts
+
+    train = inp.split == "train"
+    elements = {p: parse_prompt(p) for p in sorted(set(inp.prompt.tolist()))}
     objects = sorted({e.value for els in elements.values() for e in els if e.kind == "object"})
     orel = dict(zip(objects, np.asarray(embed_texts(objects), dtype=np.float64) @ concepts.T, strict=True))
     thr_scores: dict[float, dict[str, float]] = {}
@@ -266,11 +382,12 @@ def fit(inputs_path: Path, out: Path = WEIGHTS_PATH, seed: int = 0) -> dict[str,
             "coverage": checked / max(total, 1),
         }
     eligible = [t for t in THRESHOLDS if thr_scores[t]["coverage"] >= 0.5]
-    object_threshold = max(eligible, key=lambda t: thr_scores[t]["srcc"])
+    return max(eligible, key=lambda t: thr_scores[t]["srcc"]), thr_scores
 
-    # calibration features
-    # calibration features, with the honest quality in the quality column
-    feats = design_matrix(inp, quality, probs, concepts, pemb, bank, colour_prior, shares)
+
+def fit_calibration(inp: Inputs, feats: np.ndarray, quality: np.ndarray) -> Calibration:
+    """Choose the input group by 5-fold CV grouped by prompt over train+val, then fit it on train."""
+    train, trainval = inp.split == "train", inp.split != "test"
     mean, std = feats[train].mean(axis=0), feats[train].std(axis=0) + 1e-9
     z = (feats - mean) / std
     y = inp.mos_align.astype(np.float64)
@@ -294,15 +411,28 @@ def fit(inputs_path: Path, out: Path = WEIGHTS_PATH, seed: int = 0) -> dict[str,
     coef = np.zeros(len(FEATURE_NAMES))
     coef[idx] = coef_sub
     residual_std = float(np.std(np.clip(oofs[chosen] * 20, 0, 100) - y[trainval] * 20))
+    return Calibration(mean, std, coef, intercept, residual_std, chosen, cv)
 
-    # style classifier, train only
+
+def fit_style_classifier(inp: Inputs) -> Any:
+    """Multinomial logistic regression on the standardised classifier features, train only;
+    the standardisation rides on the model as ``mean_`` / ``std_``."""
+    from sklearn.linear_model import LogisticRegression
+
+    train = inp.split == "train"
     style = np.array([s.replace(" style", "") if s else "none" for s in inp.style])
     head = inp.pooled[:, -2560:-1280].astype(np.float64)
     s_mean, s_std = head[train].mean(axis=0), head[train].std(axis=0) + 1e-6
     clf = LogisticRegression(C=0.05, max_iter=500).fit((head[train] - s_mean) / s_std, style[train])
+    clf.mean_, clf.std_ = s_mean, s_std
+    return clf
 
-    # reference calibration, train pairs
+
+def fit_reference_calibration(inp: Inputs, sig: list[ImageSignals], seed: int) -> ReferenceCalibration:
+    """Similarity percentiles over 4,000 different-prompt train pairs, weighted by how well each
+    similarity separates them from 4,000 same-prompt pairs (AUC - 0.5, normalised)."""
     rng = np.random.default_rng(seed)
+    train = inp.split == "train"
     tr_idx = np.flatnonzero(train)
     by_prompt: dict[str, list[int]] = {}
     for i in tr_idx:
@@ -316,86 +446,22 @@ def fit(inputs_path: Path, out: Path = WEIGHTS_PATH, seed: int = 0) -> dict[str,
         a, b = rng.choice(tr_idx, 2, replace=False)
         if inp.prompt[a] != inp.prompt[b]:
             diff.append((int(a), int(b)))
-    content_mean = head[train].mean(axis=0)
+    content_mean = inp.pooled[:, -2560:-1280].astype(np.float64)[train].mean(axis=0)
     sims = np.array(
         [[v for v in reference_similarities(sig[a], sig[b], content_mean).values()] for a, b in same + diff]
     )
     lab = np.r_[np.ones(len(same)), np.zeros(len(diff))]
     quantiles = {
-        k: np.quantile(sims[len(same) :, j], np.linspace(0, 1, 101))
-        for j, k in enumerate(("content", "layout", "palette"))
+        k: np.quantile(sims[len(same) :, j], np.linspace(0, 1, 101)) for j, k in enumerate(REFERENCE_KINDS)
     }
-    ref_auc = {k: _auc(sims[:, j], lab) for j, k in enumerate(("content", "layout", "palette"))}
-    ref_weights = np.array([max(ref_auc[k] - 0.5, 0.0) for k in ("content", "layout", "palette")])
-    ref_weights = ref_weights / max(float(ref_weights.sum()), 1e-9)
+    auc = {k: _auc(sims[:, j], lab) for j, k in enumerate(REFERENCE_KINDS)}
+    weights = np.array([max(auc[k] - 0.5, 0.0) for k in REFERENCE_KINDS])
+    weights = weights / max(float(weights.sum()), 1e-9)
     pct = np.stack(
-        [
-            np.searchsorted(quantiles[k], sims[:, j]) / 101.0
-            for j, k in enumerate(("content", "layout", "palette"))
-        ],
-        1,
+        [np.searchsorted(quantiles[k], sims[:, j]) / 101.0 for j, k in enumerate(REFERENCE_KINDS)], 1
     )
-    ref_auc["combined"] = _auc(pct @ ref_weights, lab)
-
-    def t(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(a, dtype=np.float32))
-
-    version = time.strftime("%Y-%m-%d")
-    blob = {
-        "version": version,
-        "concepts": t(concepts).half(),
-        "concept_names": names,
-        "prompt_bank": t(np.stack([pemb[p] for p in train_prompts])).half(),
-        "object_threshold": float(object_threshold),
-        "colour_prior": t(colour_prior),
-        "feat_mean": t(mean),
-        "feat_std": t(std),
-        "coef": t(coef),
-        "intercept": float(intercept),
-        "residual_std": residual_std,
-        "feature_names": list(FEATURE_NAMES),
-        "chosen": chosen,
-        "style_classes": [str(c) for c in clf.classes_],
-        "style_coef": t(clf.coef_),
-        "style_intercept": t(clf.intercept_),
-        "style_mean": t(s_mean),
-        "style_std": t(s_std),
-        "content_mean": t(content_mean),
-        "ref_weights": t(ref_weights),
-        **{f"ref_q_{k}": t(v) for k, v in quantiles.items()},
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    digest = save_weights_file(out, blob)
-    card = {
-        "id": "artjudge-consistency-offline",
-        "version": version,
-        "file": out.name,
-        "sha256": digest,
-        "data": "AGIQA-3K train split (split_by_group over prompts, test 0.2, val 0.1, seed 0); "
-        "choices by 5-fold CV grouped by prompt over train+val; test never read",
-        "target": "mos_align (0-5), score = 20 x prediction, clipped to 0-100",
-        "object_threshold": object_threshold,
-        "threshold_grid": {str(k): v for k, v in thr_scores.items()},
-        "calibration_quality": "out-of-fold quality for train rows (ridge on pooled features -> mos_quality, "
-        "5 folds grouped by prompt; val rows: fitted on train), scaled to the shipped score on val; "
-        "at inference the shipped quality score",
-        "cv_srcc_trainval": cv,
-        "chosen": chosen,
-        "chosen_inputs": GROUPS[chosen][0],
-        "sign_constrained": GROUPS[chosen][1],
-        "coefficients": {n: round(float(c), 5) for n, c in zip(FEATURE_NAMES, coef, strict=True)},
-        "intercept": intercept,
-        "residual_std": residual_std,
-        "style_classes": [str(c) for c in clf.classes_],
-        "reference": {
-            "pairs": {"same_prompt": len(same), "different_prompt": len(diff)},
-            "auc": ref_auc,
-            "weights": dict(zip(("content", "layout", "palette"), map(float, ref_weights), strict=True)),
-        },
-        "seconds": round(time.time() - t0, 1),
-    }
-    (out.parent / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    return card
+    auc["combined"] = _auc(pct @ weights, lab)
+    return ReferenceCalibration(quantiles, weights, auc, content_mean, len(same), len(diff))
 
 
 def _auc(score: np.ndarray, label: np.ndarray) -> float:
@@ -407,7 +473,7 @@ def _auc(score: np.ndarray, label: np.ndarray) -> float:
 if __name__ == "__main__":
     root = Path(__file__).resolve().parents[3]
     print(
-        json.dumps(
+        dumps_strict(
             fit(Path(sys.argv[1]) if len(sys.argv) > 1 else root / ".cache/consistency/agiqa_inputs.npz"),
             indent=2,
         )

@@ -1,270 +1,85 @@
-"""Training the embedded scorer's head on cached features.
+"""Training the embedded scorer's head on a manifest: the run ``artjudge train`` starts.
 
-The network below the tunable top is frozen, so every image is encoded once and the
-whole training loop runs on cached arrays: minutes on a CPU instead of hours. Targets
-are Token-As-Score soft labels (101 bins, exact expectation, see ``artjudge.scoring``)
-learnt with KL divergence, plus a pairwise ranking term because aesthetic benchmarks are
-judged by rank correlation. The best epoch on the validation split is kept.
+Under ``config.small_data_max`` labelled train+val works the small-data path trains
+(:mod:`artjudge.train.small`: k-fold CV, head family chosen per target, measured skill and
+intervals in the card, rubric.json); above it the MLP ensemble (:mod:`artjudge.train.fit`)
+trains on the train split with the val split selecting the epoch. Either way the works are
+encoded through the scorer's own pipeline (:mod:`artjudge.train.encode`) and the model folder
+is written whole into a new sibling folder, sealed, and swapped in
+(:mod:`artjudge.train.output`): a kill mid-run leaves the old model as it was.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from artjudge import scoring
 from artjudge.eval import metrics
 from artjudge.features.extract import FeatureBatch
-from artjudge.io.files import atomic_write_text
-from artjudge.models.head import HeadConfig, ScoringHead
-from artjudge.models.weights import load_weights_file, save_weights_file
-from artjudge.scoring import losses as score_losses
+from artjudge.io.files import atomic_write_text, dumps_strict
+from artjudge.models.weights import save_checkpoint
+from artjudge.train.cv import choose_targets
+from artjudge.train.encode import encode_works, line_progress
+from artjudge.train.fit import (
+    HeadTrainConfig,
+    Targets,
+    TrainingDiverged,
+    TrainResult,
+    fit_head,
+    predict_scores,
+)
+from artjudge.train.output import card_data, model_id_for, resume_dir, split_description, staged_model_folder
+from artjudge.train.skill import constant_calibration, val_skill_block
+from artjudge.train.small import train_small_head
+
+__all__ = [
+    "HeadTrainConfig",
+    "Targets",
+    "TrainResult",
+    "TrainedModel",
+    "TrainingDiverged",
+    "extract_manifest_features",
+    "fit_head",
+    "manifest_targets",
+    "predict_scores",
+    "train_head",
+]
 
 
 @dataclass
-class HeadTrainConfig:
-    """Everything that decides a trained head; saved beside the checkpoint."""
+class TrainedModel:
+    """What ``train_head`` produced: the model folder and its card, and how to say so."""
 
-    head: HeadConfig = field(default_factory=HeadConfig)
-    epochs: int = 4
-    batch_size: int = 32
-    lr: float = 1e-3
-    top_lr: float = 2e-4
-    weight_decay: float = 0.05
-    kl_weight: float = 1.0
-    rank_weight: float = 1.0
-    rank_scale: float = 5.0
-    seed: int = 0
-    patience: int = 100
-    # "best_val": keep the epoch with the best val SRCC (the shipped recipe); "last": keep the
-    # final epoch, for a fixed epoch count chosen by cross-validation (benchmarks/accuracy_cv.py).
-    select_epoch: str = "best_val"
-    # Small-data path (artjudge.train.small): under this many labelled train+val works, model
-    # selection is k-fold cross-validation and the head family is chosen per target (0: never).
-    small_data_max: int = 500
-    cv_folds: int = 5
-    small_families: list[str] = field(default_factory=lambda: ["ridge", "kernel", "mlp"])
-    # A target with fewer labelled training works than this (or under min_label_fraction of
-    # them) is reported and skipped instead of training a head on noise.
-    min_labels: int = 20
-    min_label_fraction: float = 0.3
+    folder: Path
+    card: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @property
+    def targets(self) -> list[str]:
+        return list(self.card.get("targets") or [])
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HeadTrainConfig:
-        d = dict(d)
-        head = HeadConfig(**d.pop("head", {}))
-        return cls(head=head, **d)
+    @property
+    def unskilled(self) -> list[str]:
+        """Targets whose skill the card does not establish (never shown as a bare grade)."""
+        from artjudge.models.head_config import unskilled_targets
 
+        return unskilled_targets(self.card)
 
-@dataclass
-class Targets:
-    """Per-target human scores on 0-100 and their std (NaN where unknown)."""
-
-    scores: dict[str, np.ndarray]
-    stds: dict[str, np.ndarray]
-
-    def take(self, idx: np.ndarray) -> Targets:
-        return Targets({k: v[idx] for k, v in self.scores.items()}, {k: v[idx] for k, v in self.stds.items()})
-
-
-@dataclass
-class TrainResult:
-    head: ScoringHead
-    history: list[dict[str, float]]
-    best_epoch: int
-    best_val_srcc: float
-
-
-class TrainingDiverged(RuntimeError):
-    """Raised when the loss turns NaN: the step is reported and no checkpoint is written."""
-
-
-def _freeze_batchnorm(module: nn.Module) -> None:
-    """Keep ImageNet BN statistics: small CPU batches would only add noise to them."""
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.eval()
-
-
-def predict_scores(head: ScoringHead, feats: FeatureBatch, batch_size: int = 128) -> dict[str, np.ndarray]:
-    """Expected score (0-100) per target for every row."""
-    head.eval()
-    out: dict[str, list[np.ndarray]] = {t: [] for t in head.config.targets}
-    with torch.inference_mode():
-        for i in range(0, len(feats), batch_size):
-            p, h, tr = feats.take(np.arange(i, min(i + batch_size, len(feats)))).tensors()
-            logits = head(p, h, tr)
-            for t, lg in logits.items():
-                out[t].append(score_losses.expectation_t(lg).numpy())
-    return {t: np.concatenate(v) for t, v in out.items()}
-
-
-def _state_path(folder: Path | None) -> Path | None:
-    return folder / "last_state.pt" if folder is not None else None
-
-
-def fit_head(
-    train: FeatureBatch,
-    train_targets: Targets,
-    val: FeatureBatch,
-    val_targets: Targets,
-    config: HeadTrainConfig,
-    *,
-    progress: Callable[[int, dict[str, float]], None] | None = None,
-    state_dir: Path | None = None,
-    resume: bool = False,
-) -> TrainResult:
-    """Train a head from scratch on features; returns the epoch with the best mean val SRCC.
-
-    With ``state_dir`` the full training state is saved after every epoch (atomically), and
-    ``resume=True`` continues from it. Rows whose target is NaN do not count in that target's loss.
-    """
-    if config.select_epoch not in ("best_val", "last"):
-        raise ValueError(f"select_epoch {config.select_epoch!r}: choose 'best_val' or 'last'")
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    head = ScoringHead(config.head)
-    p, h, tr = train.tensors()
-    with torch.no_grad():
-        frozen = torch.cat([p, h], dim=1) if config.head.use_handcrafted else p
-        head.frozen_mean.copy_(frozen.mean(0))
-        head.frozen_std.copy_(frozen.std(0).clamp_min(1e-4))
-        if head.top is not None:
-            if tr is None:
-                raise ValueError("tune_top needs trunk features: extract them with keep_trunk=True")
-            head.top.eval()
-            top = torch.cat([head.top(tr[i : i + 256]) for i in range(0, len(tr), 256)])
-            head.top_mean.copy_(top.mean(0))
-            head.top_std.copy_(top.std(0).clamp_min(1e-4))
-    targets: dict[str, torch.Tensor] = {}
-    valid: dict[str, torch.Tensor] = {}
-    target_scores: dict[str, torch.Tensor] = {}
-    for t in config.head.targets:
-        sc = train_targets.scores[t]
-        ok = np.isfinite(sc)
-        if not ok.any():
-            raise ValueError(f"target {t!r} has no labelled training rows")
-        lab = np.zeros((len(sc), scoring.N_BINS), dtype=np.float32)
-        lab[ok] = scoring.soft_labels(sc[ok], train_targets.stds[t][ok])  # NaN std: the score-based rule
-        targets[t] = torch.from_numpy(lab)
-        valid[t] = torch.from_numpy(ok)
-        target_scores[t] = torch.from_numpy(np.nan_to_num(sc, nan=0.0)).float()
-    top_params = list(head.top.parameters()) if head.top is not None else []
-    top_ids = {id(q) for q in top_params}
-    rest = [q for q in head.parameters() if id(q) not in top_ids]
-    groups: list[dict[str, Any]] = [{"params": rest, "lr": config.lr}]
-    if top_params:
-        groups.append({"params": top_params, "lr": config.top_lr})
-    optim = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-    n = len(train)
-    steps_per_epoch = math.ceil(n / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        optim, max_lr=[g["lr"] for g in groups], total_steps=total, pct_start=0.1
-    )
-    history: list[dict[str, float]] = []
-    best_state: dict[str, Any] | None = None
-    best_srcc, best_epoch, since_best = -math.inf, -1, 0
-    start_epoch = 0
-    state_file = _state_path(state_dir)
-    if resume and state_file is not None and state_file.is_file():
-        saved = load_weights_file(state_file)  # plain types and tensors: weights_only=True
-        head.load_state_dict(saved["head"])
-        optim.load_state_dict(saved["optim"])
-        sched.load_state_dict(saved["sched"])
-        rng.bit_generator.state = saved["rng"]
-        torch.set_rng_state(saved["torch_rng"])
-        history, best_state = saved["history"], saved["best_state"]
-        best_srcc, best_epoch, since_best = saved["best_srcc"], saved["best_epoch"], saved["since_best"]
-        start_epoch = saved["epoch"] + 1
-    step = start_epoch * steps_per_epoch
-    for epoch in range(start_epoch, config.epochs):
-        if since_best >= config.patience:
-            break
-        head.train()
-        if head.top is not None:
-            _freeze_batchnorm(head.top)
-        order = rng.permutation(n)
-        losses = []
-        for i in range(0, n, config.batch_size):
-            idx = torch.from_numpy(order[i : i + config.batch_size])
-            loss = torch.zeros(())
-            for member in head.member_logits(p[idx], h[idx], tr[idx] if tr is not None else None):
-                for t, lg in member.items():
-                    ok = valid[t][idx]
-                    if not ok.any():
-                        continue
-                    loss = loss + config.kl_weight * score_losses.kl_loss(lg[ok], targets[t][idx][ok])
-                    if config.rank_weight and int(ok.sum()) > 1:
-                        loss = loss + config.rank_weight * score_losses.pairwise_ranking_loss(
-                            score_losses.expectation_t(lg[ok]),
-                            target_scores[t][idx][ok],
-                            kind="logistic",
-                            scale=config.rank_scale,
-                        )
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step}; the last good "
-                    "checkpoint was left untouched (try a lower --set lr=...)"
-                )
-            optim.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(head.parameters(), 5.0)
-            optim.step()
-            sched.step()
-            step += 1
-            losses.append(float(loss.detach()))
-        preds = predict_scores(head, val)
-        per_target = []
-        for t in preds:
-            ok = np.isfinite(val_targets.scores[t])
-            if ok.sum() > 2:
-                per_target.append(metrics.srcc(preds[t][ok], val_targets.scores[t][ok]))
-        val_srcc = float(np.nanmean(per_target)) if per_target else float("nan")
-        # epochs count from 1 in the record, like the console line and the card's best_epoch
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_srcc": val_srcc}
-        history.append(record)
-        if progress is not None:
-            progress(epoch, record)
-        if val_srcc > best_srcc or best_state is None or config.select_epoch == "last":
-            best_srcc, best_epoch, since_best = val_srcc, epoch, 0
-            best_state = copy.deepcopy(head.state_dict())
-        else:
-            since_best += 1
-        if state_file is not None:
-            save_weights_file(
-                state_file,
-                {
-                    "head": head.state_dict(),
-                    "optim": optim.state_dict(),
-                    "sched": sched.state_dict(),
-                    "rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(),
-                    "history": history,
-                    "best_state": best_state,
-                    "best_srcc": best_srcc,
-                    "best_epoch": best_epoch,
-                    "since_best": since_best,
-                    "epoch": epoch,
-                },
+    def summary(self) -> str:
+        heads = self.card.get("heads") or {}
+        shown = [t for t in self.targets if t not in self.unskilled]
+        lines = [f"trained {self.card.get('id')!r}; model folder {self.folder}"]
+        if shown:
+            lines.append("trained: " + ", ".join(f"{t} ({heads[t]})" if t in heads else t for t in shown))
+        if self.unskilled:
+            lines.append(
+                "NOT SKILLED (kept out of the grades, never advised on): " + ", ".join(self.unskilled)
             )
-    assert best_state is not None
-    head.load_state_dict(best_state)
-    head.eval()
-    return TrainResult(head=head, history=history, best_epoch=best_epoch, best_val_srcc=best_srcc)
+        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- manifests
@@ -296,16 +111,41 @@ def extract_manifest_features(
     cache_dir: Path | None = None,
     desc: str = "features",
 ) -> FeatureBatch:
-    """Encode every image of a manifest, with a progress bar and the content-hash cache."""
-    from tqdm.auto import tqdm
+    """Encode every image through the scorer's pipeline (``encode_works``), reporting progress."""
+    with line_progress(len(paths), desc) as step:
+        return encode_works(
+            paths, resolution, keep_trunk=keep_trunk, flip=flip, cache_dir=cache_dir, progress=step
+        ).features
 
-    from artjudge.features.cache import FeatureCache
-    from artjudge.features.extract import FeatureExtractor, cache_key
 
-    cache = FeatureCache(cache_dir, encoder_key=cache_key(resolution))
-    extractor = FeatureExtractor(resolution, cache=cache, keep_trunk=keep_trunk)
-    with tqdm(total=len(paths), unit="img", desc=desc) as bar:
-        return extractor.encode_paths(paths, progress=bar.update, flip=flip)
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _fit_rows(present: Any, config: HeadTrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(splits, train rows, val rows): 10% of train, seeded, when the manifest has no val split."""
+    splits = present.frame["split"].to_numpy()
+    train_idx = np.flatnonzero(splits == "train")
+    val_idx = np.flatnonzero(splits == "val")
+    if len(train_idx) == 0:
+        raise ValueError(f"manifest {present.name!r}: the train split is empty")
+    if len(val_idx) == 0:  # some datasets publish no val split: hold out 10% of train, seeded
+        perm = np.random.default_rng(config.seed).permutation(train_idx)
+        n_val = max(1, len(perm) // 10)
+        val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    return splits, train_idx, val_idx
+
+
+def _note_ignored_settings(config: HeadTrainConfig, n_fit: int, say: Callable[[str], None]) -> None:
+    """Say when epochs / lr were set but the small-data path's closed-form heads do not use them."""
+    default = HeadTrainConfig()
+    changed = [k for k in ("epochs", "lr") if getattr(config, k) != getattr(default, k)]
+    if changed:
+        say(
+            f"note: {' and '.join(changed)} apply to the MLP ensemble only; with {n_fit} works (< "
+            f"{config.small_data_max}) each head's family is chosen by cross-validation, and the "
+            "closed-form (ridge / kernel) heads are solved exactly, without epochs or a learning rate"
+        )
 
 
 def train_head(
@@ -319,75 +159,85 @@ def train_head(
     flip_augment: bool = False,
     groups: Mapping[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Train the embedded head on a manifest's train split and write a checkpoint folder.
+    data: Mapping[str, Any] | None = None,
+) -> TrainedModel:
+    """Train the head on a manifest and write the model folder ``out_dir`` whole.
 
-    The checkpoint (head.pt, card.json, head.pt.sha256) loads with ``artjudge.load(out_dir)``.
-    Returns the model card. Images missing on disk are left out with a warning.
-    Targets with too few labels are reported through ``log`` and skipped. Under
-    ``config.small_data_max`` labelled train+val works the small-data path
-    (:mod:`artjudge.train.small`: k-fold CV, grouped by ``groups`` = image id -> group,
-    head family chosen per target) trains instead, and also writes rubric.json.
-    ``flip_augment`` adds mirrored copies of the training images; on AGIQA-3K it lowered
-    the 5-fold grouped cross-validation SRCC (0.805 against 0.810), so it is off by default.
+    The folder (head.pt, card.json, train_config.json, seal, and rubric.json with exemplars on
+    the small-data path) loads with ``artjudge.load(out_dir)``. The model's id is ``model_id``
+    (``--name``), else the folder's name. Images missing on disk are left out with a warning;
+    targets with too few labels are reported through ``log`` and skipped. ``data`` adds what
+    only the caller knows about the training data (the label file's columns) to the card.
+    ``flip_augment`` adds mirrored copies of the training images; on AGIQA-3K it lowered the
+    5-fold grouped cross-validation SRCC (0.805 against 0.810), so it is off by default.
     """
-    from datetime import UTC, datetime
-
-    from artjudge.models.weights import save_checkpoint
-
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     present = manifest.present() if hasattr(manifest, "present") else manifest
     if len(present) == 0:
         raise ValueError(f"manifest {manifest.name!r}: none of its images are on disk (use --images DIR)")
-    df = present.frame
-    splits = df["split"].to_numpy()
-    train_idx = np.flatnonzero(splits == "train")
-    val_idx = np.flatnonzero(splits == "val")
-    if len(train_idx) == 0:
-        raise ValueError(f"manifest {manifest.name!r}: the train split is empty")
-    if len(val_idx) == 0:  # some datasets publish no val split: hold out 10% of train, seeded
-        perm = np.random.default_rng(config.seed).permutation(train_idx)
-        n_val = max(1, len(perm) // 10)
-        val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    say = log or (lambda line: print(line, flush=True))
+    say = log or _say
+    splits, train_idx, val_idx = _fit_rows(present, config)
     config, skipped = _with_labelled_targets(present, config, np.flatnonzero(splits != "test"), say)
-    n_fit = int(
-        np.isfinite(manifest_targets(present, config).scores[config.head.targets[0]][splits != "test"]).sum()
-    )
-    if 0 < n_fit < config.small_data_max and not resume:
-        from artjudge.train.small import train_small_head
+    first = manifest_targets(present, config).scores[config.head.targets[0]]
+    n_fit = int(np.isfinite(first[splits != "test"]).sum())
+    name = model_id_for(out, model_id)
+    small = 0 < n_fit < config.small_data_max and not resume
+    with staged_model_folder(out) as stage:
+        if small:
+            _note_ignored_settings(config, n_fit, say)
+            card = train_small_head(
+                present,
+                config,
+                stage,
+                targets=manifest_targets(present, config).scores,
+                skipped=skipped,
+                groups=_group_list(present, groups),
+                cache_dir=cache_dir,
+                model_id=name,
+                log=say,
+                data=dict(data or {}),
+            )
+        else:
+            if groups is not None:
+                say(
+                    f"note: {n_fit} labelled works (>= small_data_max {config.small_data_max}): the "
+                    "train/val split selects the model; the group column is not used"
+                )
+            card = _train_ensemble(
+                present, config, stage, resume_dir(out), name, skipped, (splits, train_idx, val_idx),
+                resume=resume, cache_dir=cache_dir, flip_augment=flip_augment, data=data, say=say,
+            )  # fmt: skip
+    _clear_resume_state(out)
+    return TrainedModel(out, card)
 
-        ids = df["image_id"].astype(str).tolist()
-        if groups is not None:
-            missing = [i for i in ids if i not in groups]
-            if missing:
-                raise ValueError(f"group column: no group for {len(missing)} work(s), e.g. {missing[0]!r}")
-        all_t = manifest_targets(present, config)
-        return train_small_head(
-            present,
-            config,
-            out,
-            targets=all_t.scores,
-            skipped=skipped,
-            groups=[groups[i] for i in ids] if groups is not None else None,
-            cache_dir=cache_dir,
-            model_id=model_id,
-            log=say,
-        )
-    if groups is not None:
-        say(
-            f"note: {n_fit} labelled works (>= small_data_max {config.small_data_max}): the train/val split "
-            "selects the model; the group column is not used"
-        )
-    paths = df["path"].astype(str).tolist()
+
+def _group_list(present: Any, groups: Mapping[str, Any] | None) -> list[Any] | None:
+    if groups is None:
+        return None
+    ids = present.frame["image_id"].astype(str).tolist()
+    missing = [i for i in ids if i not in groups]
+    if missing:
+        raise ValueError(f"group column: no group for {len(missing)} work(s), e.g. {missing[0]!r}")
+    return [groups[i] for i in ids]
+
+
+def _clear_resume_state(out: Path) -> None:
+    """The run finished: nothing is left to resume."""
+    import shutil
+
+    shutil.rmtree(resume_dir(out), ignore_errors=True)
+
+
+def _ensemble_features(
+    present: Any, config: HeadTrainConfig, train_idx: np.ndarray, cache_dir: Path | None, flip: bool
+) -> tuple[FeatureBatch, FeatureBatch | None]:
+    paths = present.frame["path"].astype(str).tolist()
     keep_trunk = config.head.tune_top
     feats = extract_manifest_features(
-        paths, config.head.resolution, keep_trunk=keep_trunk, cache_dir=cache_dir, desc="features"
+        paths, config.head.resolution, keep_trunk=keep_trunk, cache_dir=cache_dir
     )
-    all_targets = manifest_targets(present, config)
-    train_feats, train_t = feats.take(train_idx), all_targets.take(train_idx)
-    if flip_augment:
+    flipped = None
+    if flip:
         flipped = extract_manifest_features(
             [paths[i] for i in train_idx],
             config.head.resolution,
@@ -396,6 +246,49 @@ def train_head(
             cache_dir=cache_dir,
             desc="mirrored",
         )
+    return feats, flipped
+
+
+def _split_metrics(
+    head: Any, feats: FeatureBatch, all_targets: Targets, rows: dict[str, np.ndarray]
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """SRCC / PLCC per target on each held-out split, and the predictions they came from."""
+    out: dict[str, Any] = {}
+    preds_by: dict[str, dict[str, np.ndarray]] = {}
+    for name, idx in rows.items():
+        if len(idx) < 3:
+            continue
+        preds = preds_by[name] = predict_scores(head, feats.take(idx))
+        for t, pr in preds.items():
+            y = all_targets.scores[t][idx]
+            ok = np.isfinite(y)
+            if ok.sum() > 2:
+                out[f"{name}_{t}_srcc"] = round(metrics.srcc(pr[ok], y[ok]), 4)
+                out[f"{name}_{t}_plcc"] = round(metrics.plcc(pr[ok], y[ok]), 4)
+    return out, preds_by
+
+
+def _train_ensemble(
+    present: Any,
+    config: HeadTrainConfig,
+    stage: Path,
+    state_dir: Path,
+    name: str,
+    skipped: list[str],
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    resume: bool,
+    cache_dir: Path | None,
+    flip_augment: bool,
+    data: Mapping[str, Any] | None,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """The MLP ensemble on the train split, the epoch chosen on val; card and files into ``stage``."""
+    splits, train_idx, val_idx = rows
+    feats, flipped = _ensemble_features(present, config, train_idx, cache_dir, flip_augment)
+    all_targets = manifest_targets(present, config)
+    train_feats, train_t = feats.take(train_idx), all_targets.take(train_idx)
+    if flipped is not None:
         train_feats = FeatureBatch.concat([train_feats, flipped])
         train_t = Targets(
             {k: np.concatenate([v, v]) for k, v in train_t.scores.items()},
@@ -403,47 +296,58 @@ def train_head(
         )
 
     def report(epoch: int, rec: dict[str, float]) -> None:
-        print(
-            f"epoch {epoch + 1}/{config.epochs}  loss {rec['loss']:.4f}  val SRCC {rec['val_srcc']:.4f}",
-            flush=True,
-        )
+        say(f"epoch {epoch + 1}/{config.epochs}  loss {rec['loss']:.4f}  val SRCC {rec['val_srcc']:.4f}")
 
-    result = fit_head(
-        train_feats,
-        train_t,
-        feats.take(val_idx),
-        all_targets.take(val_idx),
-        config,
-        progress=report,
-        state_dir=out,
-        resume=resume,
-    )
-    split_metrics: dict[str, Any] = {}
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if config.tune_blocks is not None:  # partial fine-tuning of the encoder's top
+        from artjudge.train.finetune import fit_tuned_head
+
+        result = fit_tuned_head(
+            train_feats, train_t, feats.take(val_idx), all_targets.take(val_idx), config,
+            config.tune_blocks, rank=config.tune_rank, progress=report,
+        )  # fmt: skip
+    else:
+        result = fit_head(
+            train_feats, train_t, feats.take(val_idx), all_targets.take(val_idx), config,
+            progress=report, state_dir=state_dir, resume=resume,
+        )  # fmt: skip
     test_idx = np.flatnonzero(splits == "test")
-    for name, idx in (("val", val_idx), ("test", test_idx)):
-        if len(idx) < 3:
-            continue
-        preds = predict_scores(result.head, feats.take(idx))
-        for t, pr in preds.items():
-            y = all_targets.scores[t][idx]
-            ok = np.isfinite(y)
-            if ok.sum() > 2:
-                split_metrics[f"{name}_{t}_srcc"] = round(metrics.srcc(pr[ok], y[ok]), 4)
-                split_metrics[f"{name}_{t}_plcc"] = round(metrics.plcc(pr[ok], y[ok]), 4)
-    card = {
-        "id": model_id or f"artjudge-{manifest.name}",
+    split_metrics, preds = _split_metrics(result.head, feats, all_targets, {"val": val_idx, "test": test_idx})
+    card = _ensemble_card(present, config, name, skipped, splits, result, split_metrics, data, flip_augment)
+    if "val" in preds:
+        held = {"val": (all_targets.take(val_idx).scores, preds["val"])}
+        if "test" in preds:
+            held["test"] = (all_targets.take(test_idx).scores, preds["test"])
+        card["skill"] = val_skill_block(*held["val"])
+        card["calibration"] = constant_calibration(held["val"], held.get("test"))
+    save_checkpoint(stage, result.head.state_dict(), card)
+    atomic_write_text(stage / "train_config.json", dumps_strict(config.to_dict(), indent=2) + "\n")
+    return card
+
+
+def _ensemble_card(
+    present: Any,
+    config: HeadTrainConfig,
+    name: str,
+    skipped: list[str],
+    splits: np.ndarray,
+    result: TrainResult,
+    split_metrics: dict[str, Any],
+    data: Mapping[str, Any] | None,
+    flip_augment: bool,
+) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    return {
+        "id": name,
         "version": datetime.now(UTC).strftime("%Y.%m.%d"),
         "description": f"EfficientNet-Lite0 multi-scale features + {config.head.members}-member "
-        f"Token-As-Score head, trained on {manifest.name}",
-        "data": {
-            "dataset": manifest.name,
-            "source": str(getattr(manifest, "source", "")),
-            "rows": {k: int(v) for k, v in zip(*np.unique(splits, return_counts=True), strict=True)},
-            "images_used": int(len(df)),
-            "flip_augment": flip_augment,
-        },
-        "split": "the manifest's split column (AGIQA-3K: split_by_group over prompts, "
-        "test 0.2, val 0.1, seed 0)",
+        f"Token-As-Score head, trained on {present.name}",
+        "data": card_data(
+            present, splits, list(config.head.targets), dict(data or {}, flip_augment=flip_augment)
+        ),
+        "split": split_description(present, "the manifest's split column")
+        + "; train fits, val selects the epoch, test held out",
         "targets": config.head.targets,
         "skipped_targets": skipped,
         "metrics": split_metrics,
@@ -452,20 +356,12 @@ def train_head(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": config.to_dict(),
     }
-    save_checkpoint(out, result.head.state_dict(), card)
-    atomic_write_text(out / "train_config.json", json.dumps(config.to_dict(), indent=2) + "\n")
-    state = _state_path(out)
-    if state is not None:
-        state.unlink(missing_ok=True)  # the run finished; nothing left to resume
-    return card
 
 
 def _with_labelled_targets(
     present: Any, config: HeadTrainConfig, fit_rows: np.ndarray, say: Callable[[str], None]
 ) -> tuple[HeadTrainConfig, list[str]]:
     """A copy of ``config`` whose targets are those with enough labels, and one line per skip."""
-    from artjudge.train.small import choose_targets
-
     scores = manifest_targets(present, config).scores
     choice = choose_targets(
         {t: v[fit_rows] for t, v in scores.items()},

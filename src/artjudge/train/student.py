@@ -8,7 +8,6 @@ squared-error anchor that keeps its output on the score scale.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from artjudge.errors import InputError
+from artjudge.io.files import dumps_strict
 from artjudge.models.student import (
     STUDENT_FORMAT,
     STUDENT_FORMAT_VERSION,
@@ -142,13 +142,13 @@ class MLPStudent:
         blob = {
             "format": STUDENT_FORMAT,
             "format_version": STUDENT_FORMAT_VERSION,
-            "config_json": json.dumps(asdict(self.config)),
+            "config_json": dumps_strict(asdict(self.config)),
             "state_dict": {k: v.detach().cpu() for k, v in self.net_.state_dict().items()},
             "x_mean": torch.from_numpy(np.asarray(self.x_mean_, dtype=np.float64)),
             "x_std": torch.from_numpy(np.asarray(self.x_std_, dtype=np.float64)),
             "y_mean": float(self.y_mean_),
             "y_std": float(self.y_std_),
-            "meta_json": json.dumps(extra or {}, default=str),
+            "meta_json": dumps_strict(extra or {}, default=str),
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_weights_file(Path(path), blob)

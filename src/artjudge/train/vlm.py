@@ -244,7 +244,7 @@ def _save_checkpoint(
     history: list[tuple[int, float]],
     keep: int,
 ) -> None:
-    with atomic_dir(folder / f"step-{step}") as tmp:
+    with atomic_dir(folder / f"step-{step}", replace=True) as tmp:  # the run's own checkpoint
         model.save_pretrained(str(tmp))
         save_weights_file(
             tmp / "trainer_state.pt",
@@ -342,11 +342,27 @@ def _run_stage(
     bar.close()
     seconds = time.perf_counter() - t0
     adapter = out / "adapters" / tag
-    with atomic_dir(adapter) as tmp:
+    with atomic_dir(adapter, replace=True) as tmp:  # this run's own stage folder
         model.save_pretrained(str(tmp))
     vlm.backbone.model = model.merge_and_unload()
     vlm.backbone.model.eval()
     return StageResult(stage, rank, step, history, seconds, f"adapters/{tag}")
+
+
+def _open_state(cfg: VLMTrainConfig, out: Path) -> tuple[Path, dict[str, Any]]:
+    """The run's state file: a resumed run's, else a new one (an earlier run without --resume is
+    refused); written at once, so from now on a fresh run into this folder is refused."""
+    state_path = out / STATE_FILE
+    state: dict[str, Any] = {"config": asdict(cfg), "completed": []}
+    if cfg.resume and state_path.is_file():
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        state["config"] = asdict(cfg)
+    elif not cfg.resume and state_path.is_file():
+        raise InputError(
+            str(out), "holds a previous training run; pass --resume to continue it or use a new --out"
+        )
+    atomic_write_json(state_path, state, indent=1, ensure_ascii=True)
+    return state_path, state
 
 
 def train_vlm(
@@ -367,17 +383,7 @@ def train_vlm(
         resolution=cfg.resolution,
         allow_download=cfg.allow_download,
     )
-    state_path = out / STATE_FILE
-    state: dict[str, Any] = {"config": asdict(cfg), "completed": []}
-    if cfg.resume and state_path.is_file():
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        state["config"] = asdict(cfg)
-    elif not cfg.resume and state_path.is_file():
-        raise InputError(
-            str(out), "holds a previous training run; pass --resume to continue it or use a new --out"
-        )
-    # from now on a fresh run into this folder is refused
-    atomic_write_json(state_path, state, indent=1, ensure_ascii=True)
+    state_path, state = _open_state(cfg, out)
     score, level = new_tokens(bb)
     save_tokens(out, score, level)
     done = {s["tag"]: s for s in state["completed"]}
@@ -435,23 +441,37 @@ def train_vlm(
     return summary
 
 
-def merge_into(vlm: VLM, folder: Path, meta: VLMMeta) -> Path:
-    """Write the LoRA-merged model as a plain checkpoint (loadable without peft)."""
-    with atomic_dir(folder) as tmp:
+def merge_into(vlm: VLM, folder: Path, meta: VLMMeta, *, replace: bool = True) -> Path:
+    """Write the LoRA-merged model as a plain checkpoint (loadable without peft).
+
+    The folder is built beside ``folder``, sealed, and swapped in whole; an existing
+    ``folder`` with files in it is replaced only when ``replace`` (see ``io.files.atomic_dir``).
+    """
+    from artjudge.models.weights import seal_folder
+
+    with atomic_dir(folder, replace=replace) as tmp:
         vlm.model.save_pretrained(str(tmp))
         vlm.tokenizer.save_pretrained(str(tmp))
         vlm.backbone.image_processor.save_pretrained(str(tmp))
         save_tokens(tmp, vlm.score_tokens, vlm.level_tokens)
         merged = VLMMeta(**{**meta.to_dict(), "base": ".", "adapters": []})
         write_meta(tmp, merged)
+        seal_folder(tmp)
     return folder
 
 
 def merge_checkpoint(
-    path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, **kw: Any
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    replace: bool = False,
+    **kw: Any,
 ) -> Path:
-    """Merge a trained folder's adapters into its base and save the result (default PATH/merged)."""
+    """Merge a trained folder's adapters into its base and save the result (default PATH/merged).
+
+    An existing, non-empty ``out`` is refused unless ``replace`` (the CLI's ``--force``).
+    """
     from artjudge.models.vlm.core import load_vlm
 
     vlm = load_vlm(path, **kw)
-    return merge_into(vlm, Path(out) if out else Path(path) / "merged", vlm.meta)
+    return merge_into(vlm, Path(out) if out else Path(path) / "merged", vlm.meta, replace=replace)

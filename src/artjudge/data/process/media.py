@@ -191,8 +191,39 @@ def _paper(rng: np.random.Generator, size: int, medium: str) -> np.ndarray:
     return np.clip(page * (1 + tooth[..., None]), 0, 1)
 
 
-def _layers(target: np.ndarray, medium: str, rng: np.random.Generator, paper: np.ndarray) -> _Layers:
-    """The stage images of ``target`` in ``medium`` and their reveal fields (seeded by ``rng``)."""
+@dataclass
+class _Sketch:
+    """What every medium's stages start from: the target's regions, lines and reveal order."""
+
+    target: np.ndarray
+    paper: np.ndarray
+    labels: np.ndarray
+    flat: np.ndarray
+    mid: np.ndarray
+    bounds: np.ndarray
+    lines: np.ndarray
+    area: np.ndarray
+    lab_lum: np.ndarray
+    fine_edges: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.target.shape[0])
+
+    def region_field(self, order: np.ndarray) -> np.ndarray:
+        """Reveal whole regions one after another in ``order`` (ties broken by the area field)."""
+        n_lab = len(self.lab_lum)
+        rank = np.empty(n_lab, np.float32)
+        rank[order] = np.arange(n_lab, dtype=np.float32)
+        return _rank01(rank[self.labels] + 0.8 * self.area)
+
+
+def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """A hard mask softened into a 0-1 coverage (a drawn line's falloff)."""
+    return np.clip(_blur(mask.astype(np.float32), sigma) * 1.5, 0, 1)[..., None]
+
+
+def _sketch(target: np.ndarray, rng: np.random.Generator, paper: np.ndarray) -> _Sketch:
     size = target.shape[0]
     coarse = _blur(target, size / 40)
     labels, flat = _regions(coarse, int(rng.integers(5, 10)))
@@ -204,93 +235,114 @@ def _layers(target: np.ndarray, medium: str, rng: np.random.Generator, paper: np
     n_lab = int(labels.max()) + 1
     lab_lum = np.array([lum_flat[labels == i].mean() if (labels == i).any() else 0.0 for i in range(n_lab)])
     fine_edges = _edges(target, 0.9)
+    return _Sketch(target, paper, labels, flat, mid, bounds, lines, area, lab_lum, fine_edges)
+
+
+def _watercolour(sk: _Sketch, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    size, paper, area = sk.size, sk.paper, sk.area
     pc = np.median(paper.reshape(-1, 3), axis=0)
+    refl = np.clip(sk.target / pc, 0.02, 1.0)
+    pencil = _soft(sk.lines, 0.5) * rng.uniform(0.3, 0.45)
+    sketch = paper * (1 - pencil * (1 - np.array([0.45, 0.45, 0.5], np.float32)))
+    gran = 1 - 0.06 * np.abs(_noise(rng, size, size, 0.8))[..., None]
+    wash1 = sketch * np.clip(sk.flat / pc, 0.02, 1) ** rng.uniform(0.4, 0.6) * gran
+    bloom = np.ones((size, size), np.float32)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):  # back-runs: a paler centre, a dark cauliflower rim
+        cx, cy, r = rng.uniform(0, size, 2).tolist() + [float(rng.uniform(0.04, 0.1) * size)]
+        d = np.hypot(xx - cx, yy - cy) / r * (1 + 0.15 * _noise(rng, size, size, 2))
+        bloom += 0.08 * (d < 0.9) - 0.12 * np.exp(-(((d - 1.0) / 0.12) ** 2))
+    wash2 = sketch * refl ** rng.uniform(0.8, 0.95) * gran**2 * np.clip(bloom, 0.7, 1.1)[..., None]
+    accents = _soft(sk.fine_edges, 0.4) * 0.25
+    detail = paper * refl * (1 - 0.6 * pencil) * (1 - accents) * gran
+    states = [paper, sketch, wash1, wash2, detail]
+    for k in range(2, len(states)):  # transparent paint only darkens: lighter to darker
+        states[k] = np.minimum(states[k], states[k - 1])
+    fields = [
+        area,
+        sk.region_field(np.argsort(-sk.lab_lum)),
+        _rank01(area + 0.5 * _noise(rng, size, size, 4)),
+        area,
+    ]
+    return states, fields
 
-    def region_field(order: np.ndarray) -> np.ndarray:
-        rank = np.empty(n_lab, np.float32)
-        rank[order] = np.arange(n_lab, dtype=np.float32)
-        return _rank01(rank[labels] + 0.8 * area)
 
-    def soft(mask: np.ndarray, sigma: float) -> np.ndarray:
-        return np.clip(_blur(mask.astype(np.float32), sigma) * 1.5, 0, 1)[..., None]
+def _opaque(sk: _Sketch, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    size, paper, area, target, fine_edges = sk.size, sk.paper, sk.area, sk.target, sk.fine_edges
+    charcoal = _soft(sk.lines, 0.6) * rng.uniform(0.5, 0.7)
+    sketch = paper * (1 - charcoal * 0.8)
+    angle_noise = _noise(rng, size, size, size / 10) > 0
+    brush = np.where(
+        angle_noise,
+        _blur(rng.normal(size=(size, size)), (0.6, 4.0)),
+        _blur(rng.normal(size=(size, size)), (4.0, 0.6)),
+    ).astype(np.float32)
+    brush = (brush / (brush.std() + 1e-6))[..., None]
+    under = sk.flat * rng.uniform(0.55, 0.75) * (1 + 0.05 * brush)
+    layers = sk.mid * (1 + 0.05 * brush)
+    lum = _luma(target)
+    high = _soft(fine_edges & (lum > np.quantile(lum, 0.8)), 0.4)
+    detail = target * (1 + 0.03 * brush)
+    detail = detail * (1 - 0.25 * _soft(fine_edges & (lum < np.quantile(lum, 0.3)), 0.4)) + 0.2 * high
+    states = [paper, sketch, under, layers, detail]
+    fields = [
+        area,
+        sk.region_field(np.argsort(sk.lab_lum)),
+        _rank01(area + 0.6 * _noise(rng, size, size, 3)),
+        area,
+    ]
+    return states, fields
 
-    if medium == "watercolour":
-        refl = np.clip(target / pc, 0.02, 1.0)
-        pencil = soft(lines, 0.5) * rng.uniform(0.3, 0.45)
-        sketch = paper * (1 - pencil * (1 - np.array([0.45, 0.45, 0.5], np.float32)))
-        gran = 1 - 0.06 * np.abs(_noise(rng, size, size, 0.8))[..., None]
-        wash1 = sketch * np.clip(flat / pc, 0.02, 1) ** rng.uniform(0.4, 0.6) * gran
-        bloom = np.ones((size, size), np.float32)
-        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-        for _ in range(int(rng.integers(1, 4))):  # back-runs: a paler centre, a dark cauliflower rim
-            cx, cy, r = rng.uniform(0, size, 2).tolist() + [float(rng.uniform(0.04, 0.1) * size)]
-            d = np.hypot(xx - cx, yy - cy) / r * (1 + 0.15 * _noise(rng, size, size, 2))
-            bloom += 0.08 * (d < 0.9) - 0.12 * np.exp(-(((d - 1.0) / 0.12) ** 2))
-        wash2 = sketch * refl ** rng.uniform(0.8, 0.95) * gran**2 * np.clip(bloom, 0.7, 1.1)[..., None]
-        accents = soft(fine_edges, 0.4) * 0.25
-        detail = paper * refl * (1 - 0.6 * pencil) * (1 - accents) * gran
-        states = [paper, sketch, wash1, wash2, detail]
-        for k in range(2, len(states)):  # transparent paint only darkens: lighter to darker
-            states[k] = np.minimum(states[k], states[k - 1])
-        fields = [
-            area,
-            region_field(np.argsort(-lab_lum)),
-            _rank01(area + 0.5 * _noise(rng, size, size, 4)),
-            area,
-        ]
-    elif medium == "opaque":
-        charcoal = soft(lines, 0.6) * rng.uniform(0.5, 0.7)
-        sketch = paper * (1 - charcoal * 0.8)
-        angle_noise = _noise(rng, size, size, size / 10) > 0
-        brush = np.where(
-            angle_noise,
-            _blur(rng.normal(size=(size, size)), (0.6, 4.0)),
-            _blur(rng.normal(size=(size, size)), (4.0, 0.6)),
-        ).astype(np.float32)
-        brush = (brush / (brush.std() + 1e-6))[..., None]
-        under = flat * rng.uniform(0.55, 0.75) * (1 + 0.05 * brush)
-        layers = mid * (1 + 0.05 * brush)
-        lum = _luma(target)
-        high = soft(fine_edges & (lum > np.quantile(lum, 0.8)), 0.4)
-        detail = target * (1 + 0.03 * brush)
-        detail = detail * (1 - 0.25 * soft(fine_edges & (lum < np.quantile(lum, 0.3)), 0.4)) + 0.2 * high
-        states = [paper, sketch, under, layers, detail]
-        fields = [
-            area,
-            region_field(np.argsort(lab_lum)),
-            _rank01(area + 0.6 * _noise(rng, size, size, 3)),
-            area,
-        ]
-    elif medium == "digital":
-        ink = np.array([0.3, 0.4, 0.7], np.float32) * rng.uniform(0.7, 1.0)
-        line = (lines.astype(np.float32) * 0.7)[..., None]
-        sketch = paper * (1 - line) + ink * line
-        flats = flat * (1 - line) + ink * line
-        shade = mid * (1 - 0.7 * line) + ink * 0.7 * line
-        art = fine_edges.astype(np.float32)[..., None] * 0.5
-        detail = target * (1 - art) + 0.08 * art
-        states = [paper, sketch, flats, shade, detail]
-        fields = [area, region_field(rng.permutation(n_lab)), area, area]
-    elif medium == "pencil_ink":
-        pencil = soft(lines, 0.5) * 0.3
-        sketch = paper * (1 - pencil * 0.5)
-        ink_c = np.array([0.1, 0.08, 0.08], np.float32)
-        inked = soft(bounds | _edges(mid, 0.96), 0.3) * 0.9
-        ink = sketch * (1 - inked) + ink_c * inked
-        lum = _luma(mid)
-        yy, xx = np.mgrid[0:size, 0:size]
-        period = max(3, size // 64)
-        h1 = ((xx + yy) % period) == 0
-        h2 = ((xx - yy) % period) == 0
-        hatch = ((lum < np.quantile(lum, 0.6)) & h1) | ((lum < np.quantile(lum, 0.3)) & h2)
-        hm = soft(hatch, 0.3) * 0.7
-        tone = ink * (1 - hm) + ink_c * hm
-        blacks = soft((lum < np.quantile(lum, 0.06)) | fine_edges & (lum < np.quantile(lum, 0.4)), 0.4) * 0.9
-        detail = tone * (1 - blacks) + ink_c * blacks
-        states = [paper, sketch, ink, tone, detail]
-        fields = [area, _rank01(area + 0.3 * _noise(rng, size, size, 3)), _rank01(-lum + 0.3 * area), area]
-    else:
+
+def _digital(sk: _Sketch, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    paper, area = sk.paper, sk.area
+    ink = np.array([0.3, 0.4, 0.7], np.float32) * rng.uniform(0.7, 1.0)
+    line = (sk.lines.astype(np.float32) * 0.7)[..., None]
+    sketch = paper * (1 - line) + ink * line
+    flats = sk.flat * (1 - line) + ink * line
+    shade = sk.mid * (1 - 0.7 * line) + ink * 0.7 * line
+    art = sk.fine_edges.astype(np.float32)[..., None] * 0.5
+    detail = sk.target * (1 - art) + 0.08 * art
+    states = [paper, sketch, flats, shade, detail]
+    fields = [area, sk.region_field(rng.permutation(len(sk.lab_lum))), area, area]
+    return states, fields
+
+
+def _pencil_ink(sk: _Sketch, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    size, paper, area, fine_edges = sk.size, sk.paper, sk.area, sk.fine_edges
+    pencil = _soft(sk.lines, 0.5) * 0.3
+    sketch = paper * (1 - pencil * 0.5)
+    ink_c = np.array([0.1, 0.08, 0.08], np.float32)
+    inked = _soft(sk.bounds | _edges(sk.mid, 0.96), 0.3) * 0.9
+    ink = sketch * (1 - inked) + ink_c * inked
+    lum = _luma(sk.mid)
+    yy, xx = np.mgrid[0:size, 0:size]
+    period = max(3, size // 64)
+    h1 = ((xx + yy) % period) == 0
+    h2 = ((xx - yy) % period) == 0
+    hatch = ((lum < np.quantile(lum, 0.6)) & h1) | ((lum < np.quantile(lum, 0.3)) & h2)
+    hm = _soft(hatch, 0.3) * 0.7
+    tone = ink * (1 - hm) + ink_c * hm
+    blacks = _soft((lum < np.quantile(lum, 0.06)) | fine_edges & (lum < np.quantile(lum, 0.4)), 0.4) * 0.9
+    detail = tone * (1 - blacks) + ink_c * blacks
+    states = [paper, sketch, ink, tone, detail]
+    fields = [area, _rank01(area + 0.3 * _noise(rng, size, size, 3)), _rank01(-lum + 0.3 * area), area]
+    return states, fields
+
+
+_MEDIUM_STAGES = {
+    "watercolour": _watercolour,
+    "opaque": _opaque,
+    "digital": _digital,
+    "pencil_ink": _pencil_ink,
+}
+
+
+def _layers(target: np.ndarray, medium: str, rng: np.random.Generator, paper: np.ndarray) -> _Layers:
+    """The stage images of ``target`` in ``medium`` and their reveal fields (seeded by ``rng``)."""
+    if medium not in _MEDIUM_STAGES:
         raise ValueError(f"medium {medium!r}: expected one of {', '.join(MEDIA)}")
+    states, fields = _MEDIUM_STAGES[medium](_sketch(target, rng, paper), rng)
     return _Layers([np.clip(s, 0, 1).astype(np.float32) for s in states], fields, paper)
 
 
@@ -324,6 +376,64 @@ def _render(layers: _Layers, schedule: Sequence[tuple[int, float]], medium: str)
             frame = frame - 4 * m * (1 - m) * 0.35 * np.clip(before - after, 0, None)
         out.append(frame)
     return out
+
+
+@dataclass
+class _Scene:
+    """What a fault needs to repaint a process: its target, medium, page, layer seed and schedule."""
+
+    target: np.ndarray
+    medium: str
+    paper: np.ndarray
+    layer_seed: int
+    schedule: Sequence[tuple[int, float]]
+
+    def render(self, target: np.ndarray, medium: str) -> list[np.ndarray]:
+        """The frames of ``target`` painted in ``medium`` with the process's own layer seed."""
+        layers = _layers(target, medium, np.random.default_rng(self.layer_seed), self.paper)
+        return _render(layers, self.schedule, self.medium)
+
+
+def _middle_faults(
+    frames: list[np.ndarray], faults: dict[str, float], rng: np.random.Generator, scene: _Scene
+) -> list[np.ndarray]:
+    """The faults that strike from a middle frame on, drawn from ``rng`` in a fixed order."""
+    size, medium, paper, tgt = scene.target.shape[0], scene.medium, scene.paper, scene.target
+    n = len(frames)
+    lo, hi = (1, n - 1) if n < 5 else (2, n - 2)
+    hi = max(hi, lo + 1)
+    if "style_switch" in faults:
+        alt = [m for m in MEDIA if m != medium and m != "pencil_ink"][int(rng.integers(2))]
+        alt_frames = scene.render(tgt, alt)
+        region = (_rank01(_noise(rng, size, size, size / 6)) < faults["style_switch"])[..., None]
+        at = int(rng.integers(lo, hi))
+        frames = [
+            np.where(region, a, f) if k >= at else f
+            for k, (f, a) in enumerate(zip(frames, alt_frames, strict=True))
+        ]
+    if "layout_shift" in faults:
+        amp = faults["layout_shift"] * 0.3 * size
+        ang = rng.uniform(0, 2 * np.pi)
+        shift = (int(round(amp * np.sin(ang))), int(round(amp * np.cos(ang))))
+        moved_frames = scene.render(np.roll(tgt, shift, axis=(0, 1)), medium)
+        at = int(rng.integers(lo, hi))
+        frames = [moved_frames[k] if k >= at else f for k, f in enumerate(frames)]
+    if "colour_jump" in faults:
+        at = int(rng.integers(lo, hi))
+        for k in range(at, min(n - 1, at + (2 if faults["colour_jump"] > 0.5 else 1))):
+            painted = np.clip(np.abs(frames[k] - paper).max(axis=-1, keepdims=True) * 5, 0, 1)
+            mixed = np.clip(_hue_mix(frames[k], faults["colour_jump"], rng), 0, 1)
+            frames[k] = frames[k] + (mixed - frames[k]) * painted
+    if "regression" in faults:  # scrubbed back to paper, repainted in the frames after
+        k = int(rng.integers(lo, hi))
+        area = (0.1 + 0.5 * faults["regression"]) * size * size
+        n_rect = 1 + int(faults["regression"] > 0.6)
+        frames[k] = frames[k].copy()
+        for _ in range(n_rect):
+            w = int(np.sqrt(area / n_rect))
+            x0, y0 = (int(v) for v in rng.integers(0, max(1, size - w), 2))
+            frames[k][y0 : y0 + w, x0 : x0 + w] = paper[y0 : y0 + w, x0 : x0 + w]
+    return frames
 
 
 def generate_media_process(
@@ -372,41 +482,7 @@ def generate_media_process(
             layers.states[k][y0 : y0 + w, x0 : x0 + w] = layers.states[2][y0 : y0 + w, x0 : x0 + w]
     frames = _render(layers, schedule, medium)
 
-    n = len(frames)
-    lo, hi = (1, n - 1) if n < 5 else (2, n - 2)
-    hi = max(hi, lo + 1)
-    if "style_switch" in faults:
-        alt = [m for m in MEDIA if m != medium and m != "pencil_ink"][int(rng.integers(2))]
-        alt_frames = _render(_layers(tgt, alt, np.random.default_rng(layer_seed), paper), schedule, medium)
-        region = (_rank01(_noise(rng, size, size, size / 6)) < faults["style_switch"])[..., None]
-        at = int(rng.integers(lo, hi))
-        frames = [
-            np.where(region, a, f) if k >= at else f
-            for k, (f, a) in enumerate(zip(frames, alt_frames, strict=True))
-        ]
-    if "layout_shift" in faults:
-        amp = faults["layout_shift"] * 0.3 * size
-        ang = rng.uniform(0, 2 * np.pi)
-        shift = (int(round(amp * np.sin(ang))), int(round(amp * np.cos(ang))))
-        moved = _layers(np.roll(tgt, shift, axis=(0, 1)), medium, np.random.default_rng(layer_seed), paper)
-        moved_frames = _render(moved, schedule, medium)
-        at = int(rng.integers(lo, hi))
-        frames = [moved_frames[k] if k >= at else f for k, f in enumerate(frames)]
-    if "colour_jump" in faults:
-        at = int(rng.integers(lo, hi))
-        for k in range(at, min(n - 1, at + (2 if faults["colour_jump"] > 0.5 else 1))):
-            painted = np.clip(np.abs(frames[k] - paper).max(axis=-1, keepdims=True) * 5, 0, 1)
-            mixed = np.clip(_hue_mix(frames[k], faults["colour_jump"], rng), 0, 1)
-            frames[k] = frames[k] + (mixed - frames[k]) * painted
-    if "regression" in faults:  # scrubbed back to paper, repainted in the frames after
-        k = int(rng.integers(lo, hi))
-        area = (0.1 + 0.5 * faults["regression"]) * size * size
-        n_rect = 1 + int(faults["regression"] > 0.6)
-        frames[k] = frames[k].copy()
-        for _ in range(n_rect):
-            w = int(np.sqrt(area / n_rect))
-            x0, y0 = (int(v) for v in rng.integers(0, max(1, size - w), 2))
-            frames[k][y0 : y0 + w, x0 : x0 + w] = paper[y0 : y0 + w, x0 : x0 + w]
+    frames = _middle_faults(frames, faults, rng, _Scene(tgt, medium, paper, layer_seed, schedule))
 
     imgs = [Image.fromarray((np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8)) for f in frames]
     imgs = photograph_all(imgs, rng, camera)

@@ -140,6 +140,119 @@ def _stroke(
         draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=col, width=max(1, int(r * 0.7)))
 
 
+@dataclass
+class _FaultPlan:
+    """When and how each fault strikes in one stroke process (drawn from the process's rng)."""
+
+    switch_at: int
+    shift_at: int
+    jump_at: int
+    jump_len: int
+    erase_at: int
+    n_levels: int
+    shift_px: tuple[int, int]
+    unfinished_box: tuple[int, int, int, int] | None
+
+
+def _plan_faults(rng: np.random.Generator, faults: dict[str, float], n_frames: int, size: int) -> _FaultPlan:
+    """Draw the frames at which faults strike, in a fixed order (the seed's outputs depend on it)."""
+    mid_lo, mid_hi = 2, max(3, n_frames - 2)
+    switch_at = int(rng.integers(mid_lo, mid_hi)) if "style_switch" in faults else n_frames + 1
+    shift_at = int(rng.integers(mid_lo, mid_hi)) if "layout_shift" in faults else n_frames + 1
+    jump_at = int(rng.integers(mid_lo, mid_hi)) if "colour_jump" in faults else -10
+    jump_len = 2 if faults.get("colour_jump", 0) > 0.5 else 1
+    erase_at = int(rng.integers(mid_lo, mid_hi)) if "regression" in faults else -10
+    n_levels = n_frames
+    if "no_detail" in faults:
+        n_levels = max(2, n_frames - int(round(faults["no_detail"] * 5)))
+    shift_px = (0, 0)
+    if "layout_shift" in faults:
+        amp = faults["layout_shift"] * 0.3 * size
+        ang = rng.uniform(0, 2 * np.pi)
+        shift_px = (int(round(amp * np.cos(ang))), int(round(amp * np.sin(ang))))
+    unfinished_box: tuple[int, int, int, int] | None = None
+    if "unfinished" in faults:
+        frac = 0.6 * faults["unfinished"]
+        w = int(size * np.sqrt(frac))
+        x0, y0 = rng.integers(0, size - w + 1, 2)
+        unfinished_box = (int(x0), int(y0), int(x0) + w, int(y0) + w)
+    return _FaultPlan(switch_at, shift_at, jump_at, jump_len, erase_at, n_levels, shift_px, unfinished_box)
+
+
+def _target_paint(
+    ref: Image.Image, rng: np.random.Generator, faults: dict[str, float], size: int, other: Image.Image | None
+) -> np.ndarray:
+    """The picture the painter aims at: the reference, bent by the departure and flat-colour faults."""
+    paint_arr = np.asarray(ref, dtype=np.float32).copy()
+    if "departure" in faults:
+        oth = (other or procedural_target(rng, size)).convert("RGB").resize((size, size))
+        paint_arr = (1 - faults["departure"]) * paint_arr + faults["departure"] * np.asarray(oth, np.float32)
+    if "flat_colour" in faults:
+        paint_arr = _flatten_colour(paint_arr, faults["flat_colour"])
+    return np.clip(paint_arr, 0, 255)
+
+
+def _paint_frame(
+    canvas: Image.Image,
+    k: int,
+    base_target: np.ndarray,
+    plan: _FaultPlan,
+    faults: dict[str, float],
+    styles: tuple[str, str],
+    rng: np.random.Generator,
+) -> Image.Image:
+    """Frame ``k``: strokes where the canvas is furthest from the (blurred) target, then any scrub."""
+    style, other_style = styles
+    size = canvas.size[0]
+    r0 = size / 6.0
+    tgt = np.roll(base_target, plan.shift_px, axis=(0, 1)) if k >= plan.shift_at else base_target
+    level = min(k, plan.n_levels - 1)
+    r = max(1.2, r0 * 0.6**level)
+    blurred = np.asarray(
+        Image.fromarray(tgt.astype(np.uint8)).filter(ImageFilter.GaussianBlur(max(0.5, r / 2))),
+        np.float32,
+    )
+    colours = blurred
+    if plan.jump_at <= k < plan.jump_at + plan.jump_len:
+        colours = np.clip(_hue_mix(blurred, faults["colour_jump"], rng), 0, 255)
+    err = np.abs(np.asarray(canvas, np.float32) - blurred).sum(axis=-1) + 1.0
+    if plan.unfinished_box is not None and level >= 1:
+        x0, y0, x1, y1 = plan.unfinished_box
+        err[y0:y1, x0:x1] = 0.0
+    if k >= plan.n_levels:  # detail that never arrives: only a few coarse touches
+        n_strokes = 15
+        r = max(1.2, r0 * 0.6 ** max(0, plan.n_levels - 2))
+    else:
+        n_strokes = int(min(700, 0.9 * size * size / (np.pi * r * r) + 40))
+    p = (err**2).ravel()
+    p = p / p.sum()
+    idx = rng.choice(size * size, size=n_strokes, p=p)
+    ys, xs = np.divmod(idx, size)
+    layer = Image.new("RGB", (size, size))
+    mask = Image.new("L", (size, size), 0)
+    draw, mdraw = ImageDraw.Draw(layer), ImageDraw.Draw(mask)
+    for x, y in zip(xs, ys, strict=True):
+        st = style
+        if k >= plan.switch_at and rng.random() < faults["style_switch"]:
+            st = other_style
+        col = tuple(int(v) for v in colours[y, x])
+        s = int(rng.integers(1 << 30))
+        _stroke(draw, st, float(x), float(y), r, col, np.random.default_rng(s))
+        _stroke(mdraw, st, float(x), float(y), r, (255,), np.random.default_rng(s))
+    if style == "watercolor" and k < plan.switch_at:
+        mask = mask.point(lambda v: int(v * 0.7))
+    canvas = Image.composite(layer, canvas, mask)
+    if k == plan.erase_at:
+        draw_c = ImageDraw.Draw(canvas)
+        area = (0.1 + 0.5 * faults["regression"]) * size * size
+        n_rect = 1 + int(faults["regression"] > 0.6)
+        for _ in range(n_rect):
+            w = int(np.sqrt(area / n_rect))
+            x0, y0 = rng.integers(0, max(1, size - w), 2)
+            draw_c.rectangle([int(x0), int(y0), int(x0) + w, int(y0) + w], fill=PAPER)
+    return canvas
+
+
 def generate_process(
     target: Image.Image,
     seed: int,
@@ -164,88 +277,13 @@ def generate_process(
         faults = {f: float(rng.uniform(0.15, 1.0)) for f in FAULTS if rng.random() < fault_rate}
     style = style or STYLES[int(rng.integers(len(STYLES)))]
     other_style = STYLES[(STYLES.index(style) + 1 + int(rng.integers(len(STYLES) - 1))) % len(STYLES)]
-
-    ref_arr = np.asarray(ref, dtype=np.float32)
-    paint_arr = ref_arr.copy()
-    if "departure" in faults:
-        oth = (other or procedural_target(rng, size)).convert("RGB").resize((size, size))
-        paint_arr = (1 - faults["departure"]) * paint_arr + faults["departure"] * np.asarray(oth, np.float32)
-    if "flat_colour" in faults:
-        paint_arr = _flatten_colour(paint_arr, faults["flat_colour"])
-    base_target = np.clip(paint_arr, 0, 255)
-
-    mid_lo, mid_hi = 2, max(3, n_frames - 2)
-    switch_at = int(rng.integers(mid_lo, mid_hi)) if "style_switch" in faults else n_frames + 1
-    shift_at = int(rng.integers(mid_lo, mid_hi)) if "layout_shift" in faults else n_frames + 1
-    jump_at = int(rng.integers(mid_lo, mid_hi)) if "colour_jump" in faults else -10
-    jump_len = 2 if faults.get("colour_jump", 0) > 0.5 else 1
-    erase_at = int(rng.integers(mid_lo, mid_hi)) if "regression" in faults else -10
-    n_levels = n_frames
-    if "no_detail" in faults:
-        n_levels = max(2, n_frames - int(round(faults["no_detail"] * 5)))
-    shift_px = (0, 0)
-    if "layout_shift" in faults:
-        amp = faults["layout_shift"] * 0.3 * size
-        ang = rng.uniform(0, 2 * np.pi)
-        shift_px = (int(round(amp * np.cos(ang))), int(round(amp * np.sin(ang))))
-    unfinished_box: tuple[int, int, int, int] | None = None
-    if "unfinished" in faults:
-        frac = 0.6 * faults["unfinished"]
-        w = int(size * np.sqrt(frac))
-        x0, y0 = rng.integers(0, size - w + 1, 2)
-        unfinished_box = (int(x0), int(y0), int(x0) + w, int(y0) + w)
+    base_target = _target_paint(ref, rng, faults, size, other)
+    plan = _plan_faults(rng, faults, n_frames, size)
 
     canvas = Image.new("RGB", (size, size), PAPER)
     frames: list[Image.Image] = []
-    r0 = size / 6.0
     for k in range(n_frames):
-        tgt = base_target
-        if k >= shift_at:
-            tgt = np.roll(tgt, shift_px, axis=(0, 1))
-        level = min(k, n_levels - 1)
-        r = max(1.2, r0 * 0.6**level)
-        blurred = np.asarray(
-            Image.fromarray(tgt.astype(np.uint8)).filter(ImageFilter.GaussianBlur(max(0.5, r / 2))),
-            np.float32,
-        )
-        colours = blurred
-        if jump_at <= k < jump_at + jump_len:
-            colours = np.clip(_hue_mix(blurred, faults["colour_jump"], rng), 0, 255)
-        err = np.abs(np.asarray(canvas, np.float32) - blurred).sum(axis=-1) + 1.0
-        if unfinished_box is not None and level >= 1:
-            x0, y0, x1, y1 = unfinished_box
-            err[y0:y1, x0:x1] = 0.0
-        if k >= n_levels:  # detail that never arrives: only a few coarse touches
-            n_strokes = 15
-            r = max(1.2, r0 * 0.6 ** max(0, n_levels - 2))
-        else:
-            n_strokes = int(min(700, 0.9 * size * size / (np.pi * r * r) + 40))
-        p = (err**2).ravel()
-        p = p / p.sum()
-        idx = rng.choice(size * size, size=n_strokes, p=p)
-        ys, xs = np.divmod(idx, size)
-        layer = Image.new("RGB", (size, size))
-        mask = Image.new("L", (size, size), 0)
-        draw, mdraw = ImageDraw.Draw(layer), ImageDraw.Draw(mask)
-        for x, y in zip(xs, ys, strict=True):
-            st = style
-            if k >= switch_at and rng.random() < faults["style_switch"]:
-                st = other_style
-            col = tuple(int(v) for v in colours[y, x])
-            s = int(rng.integers(1 << 30))
-            _stroke(draw, st, float(x), float(y), r, col, np.random.default_rng(s))
-            _stroke(mdraw, st, float(x), float(y), r, (255,), np.random.default_rng(s))
-        if style == "watercolor" and k < switch_at:
-            mask = mask.point(lambda v: int(v * 0.7))
-        canvas = Image.composite(layer, canvas, mask)
-        if k == erase_at:
-            draw_c = ImageDraw.Draw(canvas)
-            area = (0.1 + 0.5 * faults["regression"]) * size * size
-            n_rect = 1 + int(faults["regression"] > 0.6)
-            for _ in range(n_rect):
-                w = int(np.sqrt(area / n_rect))
-                x0, y0 = rng.integers(0, max(1, size - w), 2)
-                draw_c.rectangle([int(x0), int(y0), int(x0) + w, int(y0) + w], fill=PAPER)
+        canvas = _paint_frame(canvas, k, base_target, plan, faults, (style, other_style), rng)
         frames.append(canvas.copy())
 
     labels = labels_from_faults(faults)

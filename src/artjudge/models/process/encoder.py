@@ -13,9 +13,7 @@ independent of the still-image scorer's evolution.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +23,6 @@ from PIL import Image
 from torch import nn
 
 from artjudge.features.encoder import load_backbone
-from artjudge.io.files import atomic_path
 from artjudge.models.process.onnx_encoder import TOKEN_DIM, frame_batch
 
 MID_BLOCK = 10  # 112 channels at stride 16
@@ -118,20 +115,3 @@ class PatchEncoder:
         ]
         logits = torch.cat(out) if out else torch.zeros(0, 1000)
         return logits.reshape(*lead, -1).numpy()
-
-
-def cached_encode(
-    encoder: PatchEncoder, images: Sequence[Image.Image], key: str, cache_dir: Path | None
-) -> np.ndarray:
-    """Encode with an on-disk cache named by ``key`` (the caller's content description)."""
-    if cache_dir is None:
-        return encoder.encode(images)
-    digest = hashlib.sha256(f"{key}|{encoder.resolution}|{encoder.grid}".encode()).hexdigest()[:24]
-    path = cache_dir / f"{digest}.npy"
-    if path.is_file():
-        return np.load(path)
-    feats = encoder.encode(images)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:  # keeps the .npy suffix, so np.save adds none
-        np.save(tmp, feats)
-    return feats

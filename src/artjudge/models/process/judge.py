@@ -7,9 +7,6 @@ same cache for live use (``artjudge process --follow``).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from collections.abc import Sequence
 from importlib import resources
@@ -23,14 +20,35 @@ from PIL import Image
 from artjudge.errors import InputError, ModelNotAvailable
 from artjudge.features.process_signals import SignalTracker
 from artjudge.io.files import sha256_file
-from artjudge.io.images import load_image
+from artjudge.io.images import load_image, pixel_sha256
 from artjudge.io.keyframes import KeyframeConfig, prepare_frame, select_frames
+from artjudge.models.process.calibration import (
+    NO_STD_NOTE,
+    read_interval_calibration,
+    read_residual_std,
+    residual_std_path,
+)
+from artjudge.models.process.context_check import (
+    UNCHECKED_NOTE,
+    ContextVerdict,
+    cant_tell_text,
+    read_verdicts,
+    verdict_path,
+)
 from artjudge.models.process.encoder import PatchEncoder
 from artjudge.models.process.model import KVCache, PPJudgeNet, ProcessConfig, logits_to_scores
 from artjudge.models.process.onnx_encoder import ONNX_GRID, ONNX_RESOLUTION, OnnxPatchEncoder
 from artjudge.models.process.signals_readout import SignalsReadout, readout_path
-from artjudge.models.weights import load_weights_file, save_weights_file
+from artjudge.models.weights import (
+    SEAL_FILE,
+    files_digest,
+    folder_digest,
+    load_weights_file,
+    save_weights_file,
+    versioned,
+)
 from artjudge.record import ModelInfo, ProcessAssessment, ScoreDistribution
+from artjudge.scoring.intervals import IntervalCalibration, interval
 from artjudge.taxonomy import PROCESS
 
 MODEL_ID = "artjudge-ppjudge-tiny"
@@ -39,37 +57,6 @@ WEIGHTS_NAME = "ppjudge_tiny.pt"
 
 def default_weights_path() -> Path:
     return Path(str(resources.files("artjudge") / "weights" / "process" / WEIGHTS_NAME))
-
-
-def residual_std_path(weights: Path) -> Path:
-    """Where ``scripts/process_residual_std.py`` writes the measured per-attribute std."""
-    return weights.with_name(weights.name + ".residual_std.json")
-
-
-def read_residual_std(weights: Path, digest: str | None) -> dict[str, float] | None:
-    """The measured std (0-100) per attribute for these weights, or None when there is none
-    or it was measured on other weights (its ``weights_sha256`` differs from ``digest``)."""
-    path = residual_std_path(weights)
-    if not path.is_file():
-        return None
-    d = json.loads(path.read_text())
-    if digest is not None and d.get("weights_sha256") != digest:
-        return None
-    std = {k: float(v) for k, v in d.get("residual_std", {}).items()}
-    return std if set(std) == set(PROCESS.keys()) else None
-
-
-def _pixel_sha256(im: Image.Image) -> str:
-    """SHA-256 of a judged frame's pixels, hashed as :mod:`artjudge.io.images` hashes images in memory."""
-    h = hashlib.sha256(f"{im.mode} {im.size[0]}x{im.size[1]}\n".encode())
-    h.update(im.tobytes())
-    return h.hexdigest()
-
-
-NO_STD_NOTE = (
-    "these weights have no measured residual std (scripts/process_residual_std.py --weights PATH): "
-    "std 0 means unknown, not certain"
-)
 
 
 def _open_image(src: str | Path | Image.Image, what: str) -> Image.Image:
@@ -97,6 +84,8 @@ class ProcessJudge:
         styles: Sequence[str] = (),
         residual_std: dict[str, float] | None = None,
         signals: SignalsReadout | None = None,
+        context_verdicts: dict[str, ContextVerdict] | None = None,
+        calibration: dict[str, IntervalCalibration] | None = None,
     ) -> None:
         self.net = net.eval()
         self.signals = signals  # the fitted canvas-signals readout blended in, or None: network only
@@ -106,7 +95,12 @@ class ProcessJudge:
         self.version = version
         self.styles = list(styles)
         self.residual_std = residual_std
-        self._cache: KVCache | None = None
+        # measured per kind (prompt / reference): can the judge tell right from wrong? None: never measured
+        self.context_verdicts = context_verdicts
+        self.calibration = calibration or {}  # attribute -> the error interval's q (0-100)
+        self._context_kind: str | None = None
+        self._cache: KVCache | None = None  # the frames alone: every attribute but consistency
+        self._context_cache: KVCache | None = None  # frames with the reference or prompt: consistency
         self._relevance: torch.Tensor | None = None
         self._has_context = False
         self._first_size: tuple[int, int] | None = None
@@ -167,13 +161,18 @@ class ProcessJudge:
             )
         return ref, text
 
-    def _as_dict(self, logits: torch.Tensor) -> dict[str, float]:
-        """The network's 1-10 scores; without a reference or prompt there is no consistency
-        to judge, so the attribute is left out (not reported as a number that means nothing)."""
+    def _as_dict(self, logits: torch.Tensor, context_logits: torch.Tensor | None = None) -> dict[str, float]:
+        """The network's 1-10 scores. ``logits`` come from the pass without context, so the
+        depths and stabilities never move with a reference or prompt (the network read the
+        reference into composition depth: 57 / 72 / 68 for none / right / unrelated on the
+        real time-lapse); ``context_logits`` give consistency only. Without them (no
+        reference or prompt, or one of a kind the judge cannot tell apart) it is left out."""
         s = logits_to_scores(logits.reshape(-1)).tolist()
         out = {k: round(float(v), 4) for k, v in zip(PROCESS.keys(), s, strict=True)}
-        if not self._has_context:
+        if context_logits is None:
             out.pop("consistency")
+        else:
+            out["consistency"] = round(float(logits_to_scores(context_logits.reshape(-1))[0]), 4)
         return out
 
     # ----- incremental use -------------------------------------------------------------
@@ -187,9 +186,13 @@ class ProcessJudge:
         ref, text = self._context(reference, prompt, prompt_embedding)
         self._relevance = self._relevance_of(ref, text)
         self._has_context = ref is not None or text is not None
+        self._context_kind = "reference" if ref is not None else "prompt" if text is not None else None
         self._first_size = None
         self._tracker = SignalTracker()
-        self._cache = self.net.start(ref, text, batch=1)
+        self._cache = self.net.start(None, None, batch=1)
+        # consistency needs the context pass only where the judge can tell this kind of context apart
+        judged = self._has_context and self._consistency_status(self._context_kind)[0] is None
+        self._context_cache = self.net.start(ref, text, batch=1) if judged else None
 
     def update(self, frame: str | Path | Image.Image) -> dict[str, float]:
         """Fold one new frame in (earlier frames are not recomputed); the network's 1-10 scores after it.
@@ -209,10 +212,15 @@ class ProcessJudge:
         """One prepared frame through the cache (no loading, no resizing here)."""
         assert self._cache is not None
         tokens = self._tokens([img])
-        align = self._align(tokens, self._relevance)
-        logits = self.net.step(self._cache, tokens, None if align is None else align[:, 0])
+        logits = self.net.step(self._cache, tokens, None)
+        context_logits = None
+        if self._context_cache is not None:  # a second cache: the context reaches consistency only
+            align = self._align(tokens, self._relevance)
+            context_logits = self.net.step(
+                self._context_cache, tokens, None if align is None else align[:, 0]
+            )
         summary = self._tracker.add(img)  # the canvas signals, frame by frame like the cache
-        scores = self._as_dict(logits)
+        scores = self._as_dict(logits, context_logits)
         return self.signals.combine(scores, summary) if self.signals is not None else scores
 
     @property
@@ -228,12 +236,51 @@ class ProcessJudge:
         prompt: str | None = None,
         prompt_embedding: np.ndarray | None = None,
     ) -> np.ndarray:
-        """(T, 8) scores after each frame, recomputed from scratch (no cache)."""
+        """(T, 8) scores after each frame, recomputed from scratch (no cache); as in :meth:`update`,
+        only consistency reads the reference or prompt."""
         ref, text = self._context(reference, prompt, prompt_embedding)
         tokens = self._tokens(frames)
-        align = self._align(tokens, self._relevance_of(ref, text))
-        out = self.net(tokens.unsqueeze(0), ref, text, align)["logits"][0]
-        return logits_to_scores(out).numpy()
+        out = logits_to_scores(self.net(tokens.unsqueeze(0))["logits"][0])
+        if ref is not None or text is not None:
+            align = self._align(tokens, self._relevance_of(ref, text))
+            ctx = self.net(tokens.unsqueeze(0), ref, text, align)["logits"][0]
+            out[:, 0] = logits_to_scores(ctx)[:, 0]
+        return out.numpy()
+
+    @torch.no_grad()
+    def consistency_of(
+        self,
+        frames: Sequence[Image.Image],
+        references: Sequence[str | Path | Image.Image] = (),
+        prompt_embeddings: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Consistency (1-10) of one process with each reference, then each prompt embedding.
+
+        What :meth:`judge` reports as consistency for each context (the same key frames, the
+        network's context pass, which the signals readout leaves alone), with the frames
+        encoded once and every context in one batch: for swap benchmarks, which judge each
+        process against many contexts. Whether a kind can be told apart is not applied here.
+        """
+        images = select_frames(frames).frames
+        tokens = self._tokens(images)
+        out: list[np.ndarray] = []
+        contexts: list[tuple[torch.Tensor | None, torch.Tensor | None]] = []
+        if references:
+            contexts.append((self._tokens([_open_image(r, "reference") for r in references]), None))
+        if prompt_embeddings is not None and len(prompt_embeddings):
+            contexts.append((None, torch.as_tensor(np.asarray(prompt_embeddings, np.float32))))
+        for ref, text in contexts:
+            n = len(ref) if ref is not None else len(text) if text is not None else 0
+            align = None
+            if self.net.grounder.ready:
+                rel = self._relevance_of(ref, text)
+                assert rel is not None  # the grounder is ready and one context is given
+                logits = torch.from_numpy(self.encoder.class_logits(tokens)).unsqueeze(0).expand(n, -1, -1)
+                align = self.net.grounder.features(logits, rel)
+            frames_b = tokens.unsqueeze(0).expand(n, -1, -1, -1)
+            last = self.net(frames_b, ref, text, align)["logits"][:, -1, 0]
+            out.append(logits_to_scores(last).numpy())
+        return np.concatenate(out) if out else np.zeros(0)
 
     def judge(
         self,
@@ -260,7 +307,7 @@ class ProcessJudge:
             indices,
             notes=notes,
             sha256=digest,
-            frame_sha256=[_pixel_sha256(im) for im in images],
+            frame_sha256=[pixel_sha256(im) for im in images],
             reference=str(reference) if isinstance(reference, str | Path) else None,
             prompt=prompt,
             timings={"total_s": round(time.perf_counter() - t0, 4)},
@@ -292,14 +339,16 @@ class ProcessJudge:
         if self.signals is not None:
             notes.append(
                 "scores blend the network with a readout of the measured canvas signals "
-                "(docs/process.md); the std was measured on the network alone"
+                "(docs/process.md); std and interval are this blend's error on held-out synthetic processes"
             )
         tl = [{k: round(10.0 * v, 3) for k, v in step.items()} for step in timeline]
-        std = self.residual_std or {}
+        withheld, note = self._consistency_status(self._context_kind)
+        notes += [note] if note else []
+        cant_tell = {"consistency": withheld} if withheld else {}
         return ProcessAssessment(
             source=source,
             model=ModelInfo(self.model_id, self.version),
-            attributes={k: ScoreDistribution(score=v, std=std.get(k, 0.0)) for k, v in tl[-1].items()},
+            attributes={k: self._distribution(k, v) for k, v in tl[-1].items()},
             timeline=tl,
             keyframe_indices=list(keyframe_indices),
             sha256=sha256,
@@ -309,7 +358,32 @@ class ProcessJudge:
             prompt=prompt,
             timings=dict(timings or {}),
             signals=self.signals_record() if len(self._tracker.values) == len(tl) else {},
+            cant_tell=cant_tell,
         )
+
+    def _distribution(self, attribute: str, score: float) -> ScoreDistribution:
+        """A final score (0-100) with its measured residual std and, where calibrated, its
+        error interval: ``score +- q`` from held-out synthetic processes (the std here is the
+        judge's error too: the judge predicts no opinion spread)."""
+        std = (self.residual_std or {}).get(attribute, 0.0)
+        cal = self.calibration.get(attribute)
+        if cal is None:
+            return ScoreDistribution(score=score, std=std)
+        lo, hi = interval(score, cal.q)
+        return ScoreDistribution(
+            score=score, std=std, interval=[round(lo, 3), round(hi, 3)], interval_level=cal.level
+        )
+
+    def _consistency_status(self, kind: str | None) -> tuple[str | None, str | None]:
+        """(why consistency is withheld, a note) for a context of ``kind``: withheld where the
+        judge was measured unable to tell a right context of this kind from a wrong one
+        (:mod:`artjudge.models.process.context_check`), noted where it was never measured."""
+        if kind is None:
+            return None, None
+        if self.context_verdicts is None or kind not in self.context_verdicts:
+            return None, UNCHECKED_NOTE.format(kind=kind)
+        verdict = self.context_verdicts[kind]
+        return (None if verdict.can_tell else cant_tell_text(verdict)), None
 
 
 def save_checkpoint(
@@ -346,23 +420,28 @@ def load_net(path: Path, check_hash: bool = True) -> tuple[PPJudgeNet, dict[str,
     return net.eval(), blob
 
 
-def load_process_judge(model: str = "default", engine: str | None = None, **kwargs: Any) -> ProcessJudge:
-    """The shipped judge ("default") or a checkpoint path written by ``artjudge train-process``.
+def load_process_judge(
+    model: str = "default", runtime: str | None = None, *, engine: str | None = None
+) -> ProcessJudge:
+    """The shipped judge ("default") or a checkpoint (``checkpoint:PATH`` or a path) from ``artjudge train-process``.
 
-    ``engine`` ("onnx", the default, or "torch"; else ``$ARTJUDGE_ENGINE``) runs the frame
+    ``runtime`` ("onnx", the default, or "torch"; else ``$ARTJUDGE_RUNTIME``) runs the frame
     encoder: on ONNX Runtime it is several times faster and agrees with torch to ~1e-5 on
     the tokens. A checkpoint trained at another frame size or grid than the shipped graphs
-    (128 px, 4 x 4) encodes on torch whatever is asked.
+    (128 px, 4 x 4) encodes on torch whatever is asked. ``engine`` is the deprecated name.
     """
-    from artjudge.models.embedded import DEFAULT_ENGINE, ENGINE_ENV, ENGINES
+    from artjudge.models.embedded import resolve_runtime
+    from artjudge.models.spec import parse_spec
 
-    path = default_weights_path() if model == "default" else Path(model)
-    if kwargs:
-        raise TypeError(f"unexpected options: {', '.join(kwargs)}")
-    engine = engine or os.environ.get(ENGINE_ENV, "").strip() or DEFAULT_ENGINE
-    if engine not in ENGINES:
-        raise InputError("engine", f"{engine!r} is not an inference engine; choose {' or '.join(ENGINES)}")
+    spec = parse_spec(model, "process")
+    path = default_weights_path() if spec.shipped else Path(spec.target).expanduser()
+    engine = resolve_runtime(runtime, engine)
+    # A sealed folder (the shipped one) has every file checked against its seal before any is read.
+    model_digest = folder_digest(path.parent) if (path.parent / SEAL_FILE).is_file() else ""
     net, blob = load_net(path)
+    model_digest = model_digest or files_digest(
+        [path, residual_std_path(path), readout_path(path), verdict_path(path)]
+    )
     resolution = int(blob.get("meta", {}).get("resolution", 128))
     encoder: PatchEncoder | OnnxPatchEncoder
     if engine == "onnx" and (resolution, net.cfg.grid) == (ONNX_RESOLUTION, ONNX_GRID):
@@ -374,9 +453,11 @@ def load_process_judge(model: str = "default", engine: str | None = None, **kwar
     return ProcessJudge(
         net,
         encoder,
-        model_id=MODEL_ID if model == "default" else path.stem,
-        version=str(blob.get("version", "?")),
+        model_id=MODEL_ID if spec.shipped else path.stem,
+        version=versioned(str(blob.get("version", "?")), model_digest),
         styles=blob.get("styles", ()),
         residual_std=read_residual_std(path, digest),
         signals=SignalsReadout.load(readout_path(path), digest),
+        context_verdicts=read_verdicts(path, digest) or None,
+        calibration=read_interval_calibration(path, digest),
     )

@@ -68,6 +68,30 @@ def _not_available(name: str, err: Exception) -> ModelNotAvailable:
     )
 
 
+#: Weight files that are Python pickles: loading one can run any code it carries.
+PICKLED_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def refuse_pickled_weights(folder: str | os.PathLike[str], spec: str) -> None:
+    """Raise :class:`ModelNotAvailable` when a local model folder holds pickled weights and no safetensors.
+
+    Why: ``pytorch_model.bin`` is a pickle, so a downloaded folder could run code at load time,
+    and transformers' own refusal surfaced as a traceback. Only safetensors are loaded here.
+    """
+    d = Path(folder)
+    if not d.is_dir():
+        return
+    if any(d.glob("*.safetensors")):
+        return
+    pickled = sorted(f.name for f in d.iterdir() if f.suffix.lower() in PICKLED_WEIGHTS)
+    if pickled:
+        raise ModelNotAvailable(
+            f"{spec}: holds only pickled weights ({', '.join(pickled[:3])}), which can run code when loaded; "
+            "artjudge loads safetensors only: convert them where you trust the file "
+            "(model.save_pretrained(DIR, safe_serialization=True))"
+        )
+
+
 @dataclass
 class Backbone:
     """A loaded VLM: the model, its tokenizer and image processor, and where they came from."""
@@ -133,13 +157,18 @@ def load_backbone(
         raise InputError(
             name, f"model type {model_type!r} is not supported; supported: {', '.join(FAMILIES)}"
         )
+    refuse_pickled_weights(name, f"vlm:{name}")
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
         image_processor = AutoImageProcessor.from_pretrained(name, local_files_only=local_only, backend="pil")
         model = _model_class(model_type).from_pretrained(
-            name, local_files_only=local_only, dtype=dt, device_map=None if dev == "cpu" else dev
+            name,
+            local_files_only=local_only,
+            dtype=dt,
+            device_map=None if dev == "cpu" else dev,
+            use_safetensors=True,  # never unpickle a downloaded checkpoint
         )
     except OSError as err:
         raise _not_available(name, err) from err

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,10 @@ from PIL import Image
 
 from artjudge.errors import ArtjudgeError, InputError
 from artjudge.io import ImageSource, load_image
-from artjudge.models.base import RecordCritic, ScorerInfo, collect_records, make_info, no_critic_error
+from artjudge.models.base import NO_CONSISTENCY, BaseScorer, RecordCritic, ScorerInfo, make_info
 from artjudge.models.vlm.backbone import Sample
 from artjudge.models.vlm.core import VLM, load_vlm
+from artjudge.models.weights import SEAL_FILE, folder_digest, versioned
 from artjudge.record import Assessment, Failure, ModelInfo, ScoreDistribution
 from artjudge.scoring import LEVEL_NAMES, LEVEL_SCORES, distribution_std, expectation
 
@@ -40,7 +42,7 @@ def open_image(item: ImageLike) -> tuple[str, str, Image.Image]:
     return loaded.source, loaded.sha256, loaded.image
 
 
-class VLMScorer:
+class VLMScorer(BaseScorer):
     """Token-As-Score (101 bins) or Level-As-Score (5 levels) read from a VLM.
 
     Implements :class:`artjudge.models.base.Scorer`; ``critic`` (injected by
@@ -58,6 +60,8 @@ class VLMScorer:
         self.batch_size = max(1, int(batch_size))
         self.mode = mode
         self.critic = critic
+        #: The sealed folder's digest (checked on load), "" for an unsealed folder or a hub id.
+        self.digest = ""
 
     @property
     def model_id(self) -> str:
@@ -65,7 +69,9 @@ class VLMScorer:
 
     @property
     def model_version(self) -> str:
-        return str(self.vlm.meta.version)
+        """The checkpoint's version, plus its folder's digest when the folder is sealed (``seal.json``)."""
+        version = str(self.vlm.meta.version)
+        return versioned(version, self.digest) if self.digest else version
 
     @property
     def version(self) -> str:
@@ -93,7 +99,17 @@ class VLMScorer:
             training_data=f"base {m.base or self.vlm.name}; artjudge fine-tuning stages: {stages}",
             attributes=self.attributes,
             card=m.to_dict(),
+            unsupported=self._unsupported(),
         )
+
+    def _unsupported(self) -> dict[str, str]:
+        """What this VLM cannot do: no consistency component; critique only with a critic; its attributes."""
+        out = {"prompt": NO_CONSISTENCY, "reference": NO_CONSISTENCY}
+        if self.critic is None:
+            out["critique"] = "no critic attached; load it with artjudge.load('vlm:PATH')"
+        if not self.attributes:
+            out["attributes"] = "this checkpoint was not fine-tuned on attribute scores"
+        return out
 
     @property
     def attributes(self) -> list[str]:
@@ -172,15 +188,10 @@ class VLMScorer:
             timings={"score_s": seconds},
         )
 
-    def assess(self, image: ImageLike, *, critique: bool = False) -> Assessment:
-        """Score one image; a bad input raises InputError."""
-        out = next(self.iter_assess([image], batch_size=1, critique=critique, skip_errors=False))
-        assert isinstance(out, Assessment)  # skip_errors=False raises instead of yielding a Failure
-        return out
-
-    def _score_chunk(
+    def _score_batch(
         self, chunk: list[ImageLike], critique: bool, skip_errors: bool
     ) -> list[Assessment | Failure]:
+        """One forward pass over ``chunk`` (the base class batches and streams)."""
         results: list[Assessment | Failure | None] = [None] * len(chunk)
         loaded: list[tuple[int, str, str, Image.Image]] = []
         for i, item in enumerate(chunk):
@@ -207,45 +218,6 @@ class VLMScorer:
                 results[i] = rec
         return [r for r in results if r is not None]
 
-    def iter_assess(
-        self,
-        images: Iterable[ImageLike],
-        *,
-        batch_size: int | None = None,
-        critique: bool = False,
-        skip_errors: bool = True,
-    ) -> Iterator[Assessment | Failure]:
-        """Stream records in input order, one forward pass per ``batch_size`` images."""
-        if critique and self.critic is None:
-            raise no_critic_error(self.model_id)
-        bs = max(1, batch_size or self.batch_size)
-        chunk: list[ImageLike] = []
-        for item in images:
-            chunk.append(item)
-            if len(chunk) == bs:
-                yield from self._score_chunk(chunk, critique, skip_errors)
-                chunk = []
-        if chunk:
-            yield from self._score_chunk(chunk, critique, skip_errors)
-
-    def assess_many(
-        self,
-        images: Iterable[ImageLike],
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-        skip_errors: bool = False,
-        critique: bool = False,
-    ) -> list[Assessment | Failure]:
-        """Score many inputs; a bad input raises, or with ``skip_errors`` becomes a Failure."""
-        items = list(images)
-        records = self.iter_assess(items, batch_size=batch_size, critique=critique, skip_errors=skip_errors)
-        return collect_records(records, total=len(items), progress=progress, desc=self.model_id)
-
-    def __call__(self, images: Sequence[ImageLike]) -> list[float]:
-        """Q-Align style: a list of images in, a list of overall scores out."""
-        return [r.overall.score for r in self.assess_many(images) if isinstance(r, Assessment)]
-
     @torch.no_grad()
     def embed(self, images: Sequence[ImageLike]) -> np.ndarray:
         """Mean of the last hidden layer over the scoring prompt's tokens, per image."""
@@ -269,5 +241,14 @@ def load_vlm_scorer(
     critic: RecordCritic | None = None,
     **kw: Any,
 ) -> VLMScorer:
-    """``artjudge.load("vlm:PATH")`` lands here; ``kw`` goes to :func:`load_vlm` (dtype, device...)."""
-    return VLMScorer(load_vlm(path, **kw), batch_size=batch_size, mode=mode, critic=critic)
+    """``artjudge.load("vlm:PATH")`` lands here; ``kw`` goes to :func:`load_vlm` (dtype, device...).
+
+    A sealed folder (``seal.json``, written by ``artjudge merge-vlm`` and the VLM trainer) has
+    every file checked against its seal before loading, and its digest joins the version; an
+    unsealed one (a bare transformers checkpoint) is loaded as it is, its version the checkpoint's.
+    """
+    folder = Path(path).expanduser()
+    digest = folder_digest(folder) if (folder / SEAL_FILE).is_file() else ""
+    scorer = VLMScorer(load_vlm(path, **kw), batch_size=batch_size, mode=mode, critic=critic)
+    scorer.digest = digest
+    return scorer

@@ -194,98 +194,105 @@ def _build_qwen(family: str, out: Path, image_size: int) -> None:
     template = CHATML_TEMPLATE.replace("{{ IMAGE }}", "<|vision_start|><|image_pad|><|vision_end|>")
     tok = build_tokenizer(special, template=template)
     ids = {s: tok.convert_tokens_to_ids(s) for s in special}
-    vocab = len(tok)
-    config: Any
-    model: Any
-    if family == "qwen2_5_vl":
-        from transformers import (
-            Qwen2_5_VLConfig,
-            Qwen2_5_VLForConditionalGeneration,
-            Qwen2VLImageProcessorPil,
-        )
+    build = _qwen2_5 if family == "qwen2_5_vl" else _qwen3
+    model, improc = build(ids, len(tok), image_size)
+    _save(model, tok, improc, out)
 
-        patch = 14
-        config = Qwen2_5_VLConfig(  # type: ignore[call-arg]
-            text_config=_text_config(
-                vocab,
-                rope_scaling={"type": "mrope", "mrope_section": [1, 1, 2]},
-                bos_token_id=ids["<|endoftext|>"],
-                eos_token_id=ids["<|im_end|>"],
-                pad_token_id=ids["<|endoftext|>"],
-            ),
-            vision_config={
-                "depth": 1,
-                "hidden_size": 32,
-                "intermediate_size": 64,
-                "num_heads": 2,
-                "out_hidden_size": 32,
-                "patch_size": patch,
-                "spatial_merge_size": 2,
-                "temporal_patch_size": 2,
-                "window_size": 56,
-                "fullatt_block_indexes": [0],
-            },
-            image_token_id=ids["<|image_pad|>"],
-            video_token_id=ids["<|video_pad|>"],
-            vision_start_token_id=ids["<|vision_start|>"],
-            vision_end_token_id=ids["<|vision_end|>"],
+
+def _qwen2_5(ids: dict[str, int], vocab: int, image_size: int) -> tuple[Any, Any]:
+    """A tiny Qwen2.5-VL (randomly initialised from torch's seed) and its image processor."""
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2VLImageProcessorPil,
+    )
+
+    patch = 14
+    config = Qwen2_5_VLConfig(  # type: ignore[call-arg]
+        text_config=_text_config(
+            vocab,
+            rope_scaling={"type": "mrope", "mrope_section": [1, 1, 2]},
             bos_token_id=ids["<|endoftext|>"],
             eos_token_id=ids["<|im_end|>"],
             pad_token_id=ids["<|endoftext|>"],
-        )
-        model = Qwen2_5_VLForConditionalGeneration(config)
-        improc = Qwen2VLImageProcessorPil(
-            patch_size=patch,
-            merge_size=2,
-            temporal_patch_size=2,
-            min_pixels=28 * 28,
-            max_pixels=image_size * image_size,
-        )
-    else:
-        from transformers import (
-            Qwen2VLImageProcessorPil,
-            Qwen3VLConfig,
-            Qwen3VLForConditionalGeneration,
-        )
+        ),
+        vision_config={
+            "depth": 1,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": 32,
+            "patch_size": patch,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 56,
+            "fullatt_block_indexes": [0],
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    improc = Qwen2VLImageProcessorPil(
+        patch_size=patch,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=28 * 28,
+        max_pixels=image_size * image_size,
+    )
+    return model, improc
 
-        patch = 16
-        config = Qwen3VLConfig(
-            text_config=_text_config(
-                vocab,
-                head_dim=8,
-                bos_token_id=ids["<|endoftext|>"],
-                eos_token_id=ids["<|im_end|>"],
-                pad_token_id=ids["<|endoftext|>"],
-                rope_scaling={"rope_type": "default", "mrope_section": [1, 1, 2], "mrope_interleaved": True},
-            ),
-            vision_config={
-                "depth": 2,
-                "hidden_size": 32,
-                "intermediate_size": 64,
-                "num_heads": 2,
-                "out_hidden_size": 32,
-                "patch_size": patch,
-                "spatial_merge_size": 2,
-                "temporal_patch_size": 2,
-                "num_position_embeddings": 64,
-                "deepstack_visual_indexes": [1],
-            },
-            image_token_id=ids["<|image_pad|>"],
-            video_token_id=ids["<|video_pad|>"],
-            vision_start_token_id=ids["<|vision_start|>"],
-            vision_end_token_id=ids["<|vision_end|>"],
-        )
-        model = Qwen3VLForConditionalGeneration(config)
-        improc = Qwen2VLImageProcessorPil(
-            patch_size=patch,
-            merge_size=2,
-            temporal_patch_size=2,
-            min_pixels=32 * 32,
-            max_pixels=image_size * image_size,
-            image_mean=[0.5, 0.5, 0.5],
-            image_std=[0.5, 0.5, 0.5],
-        )
-    _save(model, tok, improc, out)
+
+def _qwen3(ids: dict[str, int], vocab: int, image_size: int) -> tuple[Any, Any]:
+    """A tiny Qwen3-VL (randomly initialised from torch's seed) and its image processor."""
+    from transformers import (
+        Qwen2VLImageProcessorPil,
+        Qwen3VLConfig,
+        Qwen3VLForConditionalGeneration,
+    )
+
+    patch = 16
+    config = Qwen3VLConfig(
+        text_config=_text_config(
+            vocab,
+            head_dim=8,
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+            rope_scaling={"rope_type": "default", "mrope_section": [1, 1, 2], "mrope_interleaved": True},
+        ),
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": 32,
+            "patch_size": patch,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "num_position_embeddings": 64,
+            "deepstack_visual_indexes": [1],
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    model = Qwen3VLForConditionalGeneration(config)
+    improc = Qwen2VLImageProcessorPil(
+        patch_size=patch,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=32 * 32,
+        max_pixels=image_size * image_size,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    return model, improc
 
 
 def _build_internvl(out: Path, image_size: int) -> None:

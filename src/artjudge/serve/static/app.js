@@ -1,4 +1,4 @@
-/* The assess page: drop an image -> score, uncertainty, radar, critique with evidence; or a process. */
+/* The assess page: drop an image -> score with its error interval and the raters' spread, radar, critique with evidence; or a process. */
 "use strict";
 (() => {
   const { el, api, fmt, status } = AJ;
@@ -56,12 +56,19 @@
     img.dataset.url = URL.createObjectURL(file);
     img.src = img.dataset.url;
     $("preview-name").textContent = rec.input;
-    const s = rec.overall.score, sd = rec.overall.std || 0;
-    $("score").replaceChildren(fmt(s), el("small", { text: `± ${fmt(sd)}` }));
-    $("score").setAttribute("aria-label", `score ${fmt(s)} out of 100, plus or minus ${fmt(sd)}`);
+    const s = rec.overall.score, sd = rec.overall.std || 0, iv = rec.overall.interval;
+    const spread = spreadText(rec.overall, "raters would spread");
+    $("score").textContent = fmt(s);
+    $("score-spread").textContent = spread;
+    $("score").setAttribute("aria-label", `score ${fmt(s)} out of 100; ${spread.replace(/±/g, "plus or minus ")}`);
+    // the band is the error interval when the model has one, else one opinion std either side
+    const [lo, hi] = iv ? iv : [Math.max(0, s - sd), Math.min(100, s + sd)];
     const band = $("band"), mark = $("mark");
-    band.style.left = Math.max(0, s - sd) + "%";
-    band.style.width = (Math.min(100, s + sd) - Math.max(0, s - sd)) + "%";
+    band.style.left = lo + "%";
+    band.style.width = (hi - lo) + "%";
+    $("band-help").textContent = iv
+      ? `The band is the model's ${levelText(rec.overall)} error interval: where the raters' mean probably lies, measured on images it did not learn from.`
+      : "This model has no calibrated error interval; the band spans the raters' spread (one std either side).";
     mark.style.left = s + "%";
     Charts.distribution($("dist"), rec.overall.distribution, s, sd);
     $("model-line").textContent = `Model ${rec.model.id} (version ${rec.model.version})` +
@@ -72,15 +79,28 @@
     showConsistency(rec.consistency);
   }
 
-  // The record's consistency entry (docs/consistency.md): score ± std and each element checked.
+  // Two spreads, named apart (docs/record.md): the model's error interval for its score ("likely
+  // 57-71, 90% interval") and how far raters would spread (the opinion distribution's std).
+  function levelText(d) { return `${Math.round(100 * (d.interval_level || 0.9))}%`; }
+  function spreadText(d, spreadName) {
+    const parts = [];
+    if (d.interval) parts.push(`likely ${fmt(d.interval[0], 0)}-${fmt(d.interval[1], 0)} (${levelText(d)} interval)`);
+    if (spreadName && d.std) parts.push(`${spreadName} ±${fmt(d.std, 0)}`);
+    return parts.join("; ");
+  }
+
+  // The record's consistency entry (docs/consistency.md): score, its interval and each element checked.
   // Text goes in through el(..., {text}) only, so a prompt cannot inject markup.
   function showConsistency(c) {
     const panel = $("consistency-panel");
     if (!c) { panel.hidden = true; return; }
     panel.hidden = false;
     $("cons-h").textContent = c.source === "reference" ? "Consistency with the reference" : "Consistency with the prompt";
-    $("cons-score").replaceChildren(fmt(c.score), el("small", { text: `± ${fmt(c.std || 0)}` }));
-    $("cons-score").setAttribute("aria-label", `consistency ${fmt(c.score)} out of 100, plus or minus ${fmt(c.std || 0)}`);
+    // a prompt's std is the calibration's residual std (the interval says it better); a reference's is its parts' spread
+    const spread = c.interval ? spreadText(c, null) : (c.std ? `its parts spread ±${fmt(c.std, 0)}; no error interval (no human target)` : "");
+    $("cons-score").textContent = fmt(c.score);
+    $("cons-spread").textContent = spread;
+    $("cons-score").setAttribute("aria-label", `consistency ${fmt(c.score)} out of 100; ${spread.replace(/±/g, "plus or minus ")}`);
     const what = c.source === "reference" ? `Reference: ${c.reference}` : `Prompt: “${c.prompt}”`;
     $("cons-line").textContent = `${what} · ${c.model}`;
     const table = $("cons-table");
@@ -101,10 +121,16 @@
       box.append(el("p", { class: "muted", text: "This model has no attribute heads, so no attribute scores are shown (none are invented)." }));
       return;
     }
-    const items = keys.map((k) => ({ label: SHORT[k] || label(k), full: label(k), score: attrs[k].score, std: attrs[k].std }));
+    const items = keys.map((k) => ({ label: SHORT[k] || label(k), full: label(k), score: attrs[k].score, std: attrs[k].std,
+      interval: attrs[k].interval, level: attrs[k].interval_level }));
     if (items.length >= 3) box.append(Charts.radar(items));
-    table.append(el("tr", {}, el("th", { text: "Attribute" }), el("th", { text: "Score" }), el("th", { text: "± std" })));
-    for (const it of items) table.append(el("tr", {}, el("td", { text: it.full }), el("td", { text: fmt(it.score) }), el("td", { text: fmt(it.std) })));
+    table.append(el("tr", {}, el("th", { text: "Attribute" }), el("th", { text: "Score" }),
+      el("th", { text: "Likely (error interval)" }), el("th", { text: "Raters ± std" })));
+    for (const it of items) {
+      const likely = it.interval ? `${fmt(it.interval[0], 0)}-${fmt(it.interval[1], 0)} (${levelText({ interval_level: it.level })})` : "–";
+      table.append(el("tr", {}, el("td", { text: it.full }), el("td", { text: fmt(it.score) }), el("td", { text: likely }),
+        el("td", { text: fmt(it.std) })));
+    }
   }
 
   function chip(key, evidence) {
@@ -172,11 +198,18 @@
     // PPJudge's 1-10 reading is score / 10, shown beside it
     const attrs = res.attributes || {};
     const table = $("process-table");
+    // "likely" is the judge's error interval (90%, calibrated on held-out processes), not a raters' spread
     table.replaceChildren(el("tr", {}, el("th", { text: "Attribute" }), el("th", { text: "Final score (0-100)" }),
-      el("th", { text: "± std" }), el("th", { text: "PPJudge (1-10)" })));
+      el("th", { text: "Likely (90%)" }), el("th", { text: "± error std" }), el("th", { text: "PPJudge (1-10)" })));
     for (const [k, v] of Object.entries(attrs)) {
-      table.append(el("tr", {}, el("td", { text: label(k) }), el("td", { text: fmt(v.score, 1) }),
+      const likely = v.interval ? `${fmt(v.interval[0], 0)}–${fmt(v.interval[1], 0)}` : "–";
+      table.append(el("tr", {}, el("td", { text: label(k) }), el("td", { text: fmt(v.score, 1) }), el("td", { text: likely }),
         el("td", { text: v.std > 0 ? fmt(v.std, 1) : "?" }), el("td", { text: fmt(v.score / 10, 2) })));
+    }
+    // attributes the judge was measured unable to tell (e.g. consistency with a prompt): words, not a number
+    for (const [k, why] of Object.entries(res.cant_tell || {})) {
+      table.append(el("tr", { title: why }, el("td", { text: label(k) }), el("td", { text: "can't tell" }),
+        el("td", { text: "–" }), el("td", { text: "–" }), el("td", { text: "–" })));
     }
     const tl = res.timeline || [];
     const idx = res.keyframe_indices || tl.map((_, i) => i);
