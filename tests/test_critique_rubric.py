@@ -252,8 +252,9 @@ def test_cli_critique_and_assess_use_the_rubric(
     bare = tmp_path / "bare"
     shutil.copytree(model, bare)
     (bare / "rubric.json").unlink()
-    assert cli_main(["critique", probe, "--model", str(bare), "--json", str(out)]) == 0
-    assert "composition" in json.loads(out.read_text())["critique"]["attributes"]
+    out_bare = tmp_path / "c_bare.json"
+    assert cli_main(["critique", probe, "--model", str(bare), "--json", str(out_bare)]) == 0
+    assert "composition" in json.loads(out_bare.read_text())["critique"]["attributes"]
 
 
 def test_bad_rubric_files_are_one_line_errors(rubric_model: dict[str, Any], tmp_path: Path) -> None:

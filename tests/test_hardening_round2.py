@@ -103,6 +103,51 @@ def test_plan_labels_refuses_to_overwrite_and_never_its_pool(tmp_path: Path) -> 
     assert pool.read_text() == "path\npool/a.png\n"
 
 
+def test_eval_out_refuses_a_folder_holding_reports_and_never_its_inputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,score\n" + "".join(f"img{i}.png,{i % 10}\n" for i in range(40)))
+    preds = tmp_path / "pred.csv"
+    preds.write_text("image_id,score\n" + "".join(f"img{i}.png,{(i % 10) * 5}\n" for i in range(40)))
+    run = ["eval", "--dataset", "csv", "--labels", str(labels), "--score-col", "score", "--scale", "0,10",
+           "--image-col", "path", "--predictions", str(preds), "--bootstrap", "0", "--no-plots"]  # fmt: skip
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "report.json").write_text("my earlier report\n")
+    assert main([*run, "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "report.json").read_text() == "my earlier report\n"
+    assert main([*run, "--out", str(tmp_path), "--force"]) == 2  # the folder holds the labels
+    assert labels.read_text().startswith("path,score\n") and not (tmp_path / "report.json").exists()
+    assert main([*run, "--out", str(out), "--force"]) == 0
+    assert json.loads((out / "report.json").read_text())["n"] > 0
+    manifest = tmp_path / "m.jsonl"  # `datasets --out` follows the same rule
+    manifest.write_text("my earlier manifest\n")
+    assert main(["datasets", *run[1:11], "--out", str(manifest)]) == 2
+    assert manifest.read_text() == "my earlier manifest\n"
+
+
+def test_critique_outputs_refuse_an_existing_file_and_never_their_inputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"id": "t0", "reference": "r", "candidates": {"a": "x", "b": "y"}}) + "\n")
+    judge = ["--judge", "http://127.0.0.1:9", "--retries", "0", "--backoff", "0.01", "--timeout", "1"]
+    out = tmp_path / "report.json"
+    out.write_text("my earlier report\n")
+    assert main(["judge-text", str(items), *judge, "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err and out.read_text() == "my earlier report\n"
+    before = items.read_text()
+    assert main(["judge-text", str(items), *judge, "--out", str(items), "--force"]) == 2
+    assert items.read_text() == before
+    img = _png(tmp_path / "a.png")
+    record = tmp_path / "a.json"
+    record.write_text("my earlier record\n")
+    assert main(["critique", str(img), "--no-score", "--json", str(record)]) == 2
+    assert "--force" in capsys.readouterr().err and record.read_text() == "my earlier record\n"
+
+
 # ------------------------------------------------------------------ 2. nothing read
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artjudge.io.files import atomic_write_json
+from artjudge.io.files import atomic_write_json, refuse_overwrite
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,6 +29,7 @@ def register(subparsers: Any) -> None:
         "--json", dest="json_out", default=None, help="also write the record (with critique) as JSON"
     )
     p.add_argument("--evidence", action="store_true", help="print the evidence table too")
+    p.add_argument("--force", action="store_true", help="replace an existing --json file (never the image)")
     p.set_defaults(func=cmd_critique)
 
     d = subparsers.add_parser(
@@ -67,6 +68,7 @@ def register(subparsers: Any) -> None:
     j.add_argument("--bootstrap", type=int, default=1000)
     j.add_argument("--seed", type=int, default=0)
     j.add_argument("--out", default=None, help="write the report JSON here (per-item picks included)")
+    j.add_argument("--force", action="store_true", help="replace an existing --out file (never the items)")
     j.set_defaults(func=cmd_judge_text)
 
 
@@ -156,6 +158,8 @@ def cmd_critique(args: argparse.Namespace) -> int:
     from artjudge.features.evidence import measure
     from artjudge.models.spec import parse_spec
 
+    # before any work: an existing --json file only with --force, and never the image itself
+    refuse_overwrite(args.json_out, [args.image], force=args.force, option="--json")
     image, sha = _image_for_measuring(args.image)
     record, rubric_critic, warning = _record(args)
     console = Console()
@@ -201,6 +205,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
     from artjudge.critique.backends import backend_from_spec
     from artjudge.critique.describe import describe_dataset, items_from_frame, read_items
 
+    # --out is appended to (a rerun resumes), so an existing one is expected; never the manifest
+    refuse_overwrite(args.out, [args.manifest], option="--out", replace_existing=True)
     if Path(str(args.manifest) + ".meta.json").is_file():  # an artjudge manifest: data reads it
         from artjudge.data.manifest import Manifest
 
@@ -242,6 +248,8 @@ def cmd_judge_text(args: argparse.Namespace) -> int:
     from artjudge.critique.backends import backend_from_spec
     from artjudge.critique.judge_text import judge_items, read_text_items, summarise
 
+    # before any judge call: an existing --out only with --force, and never the items file
+    refuse_overwrite(args.out, [args.items], force=args.force, option="--out")
     items = read_text_items(args.items)
     judge = backend_from_spec(
         args.judge, model=args.judge_model, retries=args.retries, backoff=args.backoff, timeout=args.timeout

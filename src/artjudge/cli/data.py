@@ -47,6 +47,9 @@ def _register_datasets(subparsers: Any) -> None:
     )
     _dataset_args(p, required=False)
     p.add_argument("--out", help="write the manifest here (.jsonl or .parquet, plus .meta.json)")
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing --out manifest (never the labels)"
+    )
     p.set_defaults(func=cmd_datasets)
 
 
@@ -69,6 +72,9 @@ def _register_eval(subparsers: Any) -> None:
         "instead of running a model",
     )
     e.add_argument("--out", required=True, help="report folder")
+    e.add_argument(
+        "--force", action="store_true", help="replace the reports in a non-empty --out (never an input)"
+    )
     e.add_argument(
         "--all",
         action="store_true",
@@ -189,6 +195,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             t.add_row(name, info.label_files, info.split)  # whole cells: wrapped on a terminal, never cut
         print_table(t)
         return 0
+    from artjudge.io.files import refuse_overwrite
+
+    # before reading: an existing manifest only with --force, and never the labels it is read from
+    refuse_overwrite(args.out, [args.labels, args.images], force=args.force, option="--out")
     m = _read(args)
     print(_summary(m))
     if args.out:
@@ -257,7 +267,12 @@ def _eval_one(m: Any, args: argparse.Namespace, out: Path) -> Any:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from artjudge.io.files import refuse_overwrite
+
     out = Path(args.out)
+    # before any scoring: a folder holding files only with --force, and never one holding an input
+    inputs = [args.labels, args.images, args.predictions, args.data_root if args.all else None]
+    refuse_overwrite(out, inputs, force=args.force, option="--out")
     if args.all:
         return _eval_all(args, out)
     if not args.dataset:

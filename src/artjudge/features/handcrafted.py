@@ -71,8 +71,10 @@ def _immerkaer(d2_rows: np.ndarray) -> float:
     if h < 3 or w < 3:
         return 0.0
     inner = d2_rows[1:-1]
-    conv = (inner[:, :-2] + inner[:, 2:]) - 2.0 * inner[:, 1:-1]
-    return float(np.sqrt(np.pi / 2) * np.abs(conv).sum() / (6.0 * (w - 2) * (h - 2)))
+    # (left + right) - 2 centre, as written before, in two buffers instead of five temporaries
+    conv = np.add(inner[:, :-2], inner[:, 2:])
+    conv -= np.multiply(inner[:, 1:-1], 2.0)
+    return float(np.sqrt(np.pi / 2) * np.abs(conv, out=conv).sum() / (6.0 * (w - 2) * (h - 2)))
 
 
 def noise_sigma(gray: np.ndarray) -> float:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ from artjudge.threads import apply_policy, policy_for
 from artjudge.train.rubric_data import evidence_values
 
 __all__ = ["EncodedWorks", "encode_works", "line_progress", "training_extractor"]
+
+MAX_PENDING = 8  # chunks decoded for the evidence thread and not yet measured (16 works each)
 
 
 @dataclass
@@ -102,26 +107,44 @@ def encode_works(
     if flip:
         flags = [False] * len(paths)
 
-    def work(chunk: list[tuple[str, bool]]) -> tuple[FeatureBatch, list[dict[str, float]]]:
-        loaded: list[LoadedImage] = [load_image(p, target_size=target) for p, _ in chunk]
-        images = [li.image for li in loaded]
-        hashes = [li.sha256 for li in loaded]
-        if flip:
-            images = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in images]
-            hashes = [h + "-flip" for h in hashes]
-        feats = extractor.encode(images, hashes, lane=lanes > 1)
-        measured = [li for li, (_, m) in zip(loaded, chunk, strict=True) if m]
-        return feats, evidence_values(measured, root) if measured else []
+    # One thread measures the evidence while the lanes decode and encode: the network runs
+    # without the GIL, the measures hold it for many small NumPy steps, and two lanes that
+    # both measured contended for it. Memory stays bounded: a lane waits when MAX_PENDING
+    # chunks' decoded images already await measuring.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artjudge-evidence") as measurer:
+        pending: deque[Future[list[dict[str, float]]]] = deque()
+        room = threading.Semaphore(MAX_PENDING)
 
-    items = list(zip(paths, flags, strict=True))
-    chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    batches: list[FeatureBatch] = []
-    measured: list[dict[str, float]] = []
-    for feats, ev in in_lanes(chunks, work, lanes):
-        batches.append(feats)
-        measured.extend(ev)
-        if progress is not None:
-            progress(len(feats))
+        def measure(loaded: list[LoadedImage]) -> list[dict[str, float]]:
+            try:
+                return evidence_values(loaded, root)
+            finally:
+                room.release()
+
+        def work(chunk: list[tuple[str, bool]]) -> tuple[FeatureBatch, Future[list[dict[str, float]]] | None]:
+            loaded: list[LoadedImage] = [load_image(p, target_size=target) for p, _ in chunk]
+            measured = [li for li, (_, m) in zip(loaded, chunk, strict=True) if m]
+            job = None
+            if measured:
+                room.acquire()
+                job = measurer.submit(measure, measured)
+            images = [li.image for li in loaded]
+            hashes = [li.sha256 for li in loaded]
+            if flip:
+                images = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in images]
+                hashes = [h + "-flip" for h in hashes]
+            return extractor.encode(images, hashes, lane=lanes > 1), job
+
+        items = list(zip(paths, flags, strict=True))
+        chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        batches: list[FeatureBatch] = []
+        for feats, job in in_lanes(chunks, work, lanes):
+            batches.append(feats)
+            if job is not None:
+                pending.append(job)
+            if progress is not None:
+                progress(len(feats))
+        measured = [values for job in pending for values in job.result()]
     engine = str(getattr(extractor.encoder, "engine", "torch"))
     return EncodedWorks(FeatureBatch.concat(batches), measured if any(flags) else None, engine)
 

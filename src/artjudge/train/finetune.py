@@ -209,6 +209,144 @@ def _batch_loss(
     return loss
 
 
+@dataclass
+class _TunedTop:
+    """What one fine-tuning run trains and reads each step: the head, the train rows' frozen
+    features and lower activations, the first tuned block, the adapter and the tuned top's
+    parameters (kept together so the step and the snapshot need not take them one by one)."""
+
+    head: ScoringHead
+    p: torch.Tensor
+    h: torch.Tensor
+    act: LowerActivations
+    start: int
+    adapter: HeadConvAdapter | None
+    top_params: list[nn.Parameter]
+
+
+def _check_tunable(
+    train: FeatureBatch, val: FeatureBatch, config: HeadTrainConfig, tune_blocks: int, rank: int | None
+) -> None:
+    """Refuse, with the reason, the inputs partial fine-tuning cannot use."""
+    if train.trunk.size == 0 or val.trunk.size == 0:
+        raise ValueError("partial fine-tuning needs trunk maps: extract features with keep_trunk=True")
+    if config.head.families:
+        raise ValueError("closed-form (ridge / kernel) heads cannot fine-tune the network's top")
+    if rank is not None and tune_blocks != 0:
+        raise ValueError("a low-rank adapter tunes the head conv only: use tune_blocks=0 with rank")
+
+
+def _standardise(run: _TunedTop, use_handcrafted: bool, replace_frozen_top: bool) -> None:
+    """Set the head's input standardisation from the train rows: the frozen features (with the
+    frozen copies of the head conv's statistics masked out when ``replace_frozen_top``) and the
+    untuned top's statistics."""
+    head, act = run.head, run.act
+    assert head.top is not None
+    with torch.no_grad():
+        frozen = torch.cat([run.p, run.h], dim=1) if use_handcrafted else run.p
+        head.frozen_mean.copy_(frozen.mean(0))
+        head.frozen_std.copy_(frozen.std(0).clamp_min(1e-4))
+        if replace_frozen_top:  # standardised to ~0: the frozen copies no longer reach the ensemble
+            head.frozen_std[POOLED_DIM - 2 * HEAD_CHANNELS : POOLED_DIM] = MASKED_STD
+        head.top.eval()
+        top = torch.cat(
+            [
+                _top_stats(head, act.take(np.arange(i, min(i + 128, len(act)))), run.start, run.adapter)
+                for i in range(0, len(act), 128)
+            ]
+        )
+        head.top_mean.copy_(top.mean(0))
+        head.top_std.copy_(top.std(0).clamp_min(1e-4))
+
+
+def _tuned_params(head: ScoringHead, start: int, adapter: HeadConvAdapter | None) -> list[nn.Parameter]:
+    """Freeze the network's top, then unfreeze and return what tunes: the adapter and the head
+    conv's BN affine, or the blocks from ``start`` up with the head conv and its BN."""
+    assert head.top is not None
+    head.top.requires_grad_(False)
+    if adapter is not None:
+        top_params = [adapter.a, adapter.b, head.top.bn.weight, head.top.bn.bias]
+    else:
+        top_params = [q for q in head.top.blocks[start:].parameters()]
+        top_params += [*head.top.conv_head.parameters(), *head.top.bn.parameters()]
+    for q in top_params:
+        q.requires_grad_(True)
+    return top_params
+
+
+def _optimiser(
+    head: ScoringHead, top_params: list[nn.Parameter], config: HeadTrainConfig, n: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.OneCycleLR]:
+    """AdamW with ``lr`` for the ensemble and ``top_lr`` for the network's layers, one-cycle."""
+    assert head.top is not None
+    top_ids = {id(q) for q in head.top.parameters()}
+    rest = [q for q in head.parameters() if id(q) not in top_ids]
+    groups: list[dict[str, Any]] = [
+        {"params": rest, "lr": config.lr},
+        {"params": top_params, "lr": config.top_lr},
+    ]
+    optim = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    total = math.ceil(n / config.batch_size) * config.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        optim, max_lr=[g["lr"] for g in groups], total_steps=total, pct_start=0.1
+    )
+    return optim, sched
+
+
+def _train_epoch(
+    run: _TunedTop,
+    order: np.ndarray,
+    labels: tuple[dict[str, torch.Tensor], ...],
+    config: HeadTrainConfig,
+    optim: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.OneCycleLR,
+    epoch: int,
+) -> float:
+    """One pass over the train rows in ``order``; the mean batch loss."""
+    head = run.head
+    assert head.top is not None
+    head.train()
+    head.top.eval()  # ImageNet BN statistics, no dropout in the top
+    losses = []
+    for i in range(0, len(order), config.batch_size):
+        rows = order[i : i + config.batch_size]
+        top = _top_stats(head, run.act.take(rows), run.start, run.adapter)
+        x = _features(head, run.p[rows], run.h[rows], top)
+        loss = _batch_loss([m(x) for m in head.members], torch.from_numpy(rows), labels, config)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}; try a lower top_lr")
+        optim.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_([*head.parameters(), *run.top_params], 5.0)
+        optim.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+    return float(np.mean(losses))
+
+
+def _val_srcc(preds: dict[str, np.ndarray], val_targets: Targets) -> float:
+    """Mean SRCC over the targets with more than two labelled validation rows (NaN if none)."""
+    per_target = [
+        metrics.srcc(preds[t][ok], val_targets.scores[t][ok])
+        for t in preds
+        if (ok := np.isfinite(val_targets.scores[t])).sum() > 2
+    ]
+    return float(np.nanmean(per_target)) if per_target else float("nan")
+
+
+def _snapshot(head: ScoringHead, adapter: HeadConvAdapter | None) -> dict[str, Any]:
+    """A copy of the head's state; with an adapter, the merged conv (the adapter is left as is)."""
+    if adapter is None:
+        return copy.deepcopy(head.state_dict())
+    assert head.top is not None
+    weight = head.top.conv_head.weight.detach().clone()
+    adapter.merge()
+    state = copy.deepcopy(head.state_dict())
+    with torch.no_grad():
+        head.top.conv_head.weight.copy_(weight)
+    return state
+
+
 def fit_tuned_head(
     train: FeatureBatch,
     train_targets: Targets,
@@ -236,12 +374,7 @@ def fit_tuned_head(
     them (False) cost 0.011 SRCC on a CV fold before any tuning (benchmarks/accuracy_finetune.py,
     ``top_frozen``).
     """
-    if train.trunk.size == 0 or val.trunk.size == 0:
-        raise ValueError("partial fine-tuning needs trunk maps: extract features with keep_trunk=True")
-    if config.head.families:
-        raise ValueError("closed-form (ridge / kernel) heads cannot fine-tune the network's top")
-    if rank is not None and tune_blocks != 0:
-        raise ValueError("a low-rank adapter tunes the head conv only: use tune_blocks=0 with rank")
+    _check_tunable(train, val, config, tune_blocks, rank)
     dev = torch.device(device) if device is not None else default_device()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -256,83 +389,25 @@ def fit_tuned_head(
     act, val_act = lower
     adapter = HeadConvAdapter(head.top, rank).to(dev) if rank is not None else None
     p, h = torch.from_numpy(train.pooled).to(dev), torch.from_numpy(train.handcrafted).to(dev)
-    with torch.no_grad():
-        frozen = torch.cat([p, h], dim=1) if config.head.use_handcrafted else p
-        head.frozen_mean.copy_(frozen.mean(0))
-        head.frozen_std.copy_(frozen.std(0).clamp_min(1e-4))
-        if replace_frozen_top:  # standardised to ~0: the frozen copies no longer reach the ensemble
-            head.frozen_std[POOLED_DIM - 2 * HEAD_CHANNELS : POOLED_DIM] = MASKED_STD
-        head.top.eval()
-        top = torch.cat(
-            [
-                _top_stats(head, act.take(np.arange(i, min(i + 128, len(act)))), start, adapter)
-                for i in range(0, len(act), 128)
-            ]
-        )
-        head.top_mean.copy_(top.mean(0))
-        head.top_std.copy_(top.std(0).clamp_min(1e-4))
-    head.top.requires_grad_(False)
-    if adapter is not None:
-        top_params = [adapter.a, adapter.b, head.top.bn.weight, head.top.bn.bias]
-    else:
-        top_params = [q for q in head.top.blocks[start:].parameters()]
-        top_params += [*head.top.conv_head.parameters(), *head.top.bn.parameters()]
-    for q in top_params:
-        q.requires_grad_(True)
-    top_ids = {id(q) for q in head.top.parameters()}
-    rest = [q for q in head.parameters() if id(q) not in top_ids]
-    groups: list[dict[str, Any]] = [
-        {"params": rest, "lr": config.lr},
-        {"params": top_params, "lr": config.top_lr},
-    ]
-    optim = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    run = _TunedTop(head, p, h, act, start, adapter, top_params=[])
+    _standardise(run, config.head.use_handcrafted, replace_frozen_top)
+    run.top_params = _tuned_params(head, start, adapter)
     n = len(train)
-    total = math.ceil(n / config.batch_size) * config.epochs
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        optim, max_lr=[g["lr"] for g in groups], total_steps=total, pct_start=0.1
-    )
+    optim, sched = _optimiser(head, run.top_params, config, n)
     labels = _labels(train_targets, head.mlp_targets)
     history: list[dict[str, float]] = []
     best_state: dict[str, Any] | None = None
     best_srcc, best_epoch = -math.inf, -1
     for epoch in range(config.epochs):
-        head.train()
-        head.top.eval()  # ImageNet BN statistics, no dropout in the top
-        order = rng.permutation(n)
-        losses = []
-        for i in range(0, n, config.batch_size):
-            rows = order[i : i + config.batch_size]
-            x = _features(head, p[rows], h[rows], _top_stats(head, act.take(rows), start, adapter))
-            loss = _batch_loss([m(x) for m in head.members], torch.from_numpy(rows), labels, config)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}; try a lower top_lr")
-            optim.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_([*head.parameters(), *top_params], 5.0)
-            optim.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-        preds = predict_lower(head, val, val_act, start, adapter)
-        per_target = [
-            metrics.srcc(preds[t][ok], val_targets.scores[t][ok])
-            for t in preds
-            if (ok := np.isfinite(val_targets.scores[t])).sum() > 2
-        ]
-        val_srcc = float(np.nanmean(per_target)) if per_target else float("nan")
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_srcc": val_srcc}
+        loss = _train_epoch(run, rng.permutation(n), labels, config, optim, sched, epoch)
+        val_srcc = _val_srcc(predict_lower(head, val, val_act, start, adapter), val_targets)
+        record = {"epoch": epoch + 1, "loss": loss, "val_srcc": val_srcc}
         history.append(record)
         if progress is not None:
             progress(epoch, record)
         if val_srcc > best_srcc or best_state is None or config.select_epoch == "last":
             best_srcc, best_epoch = val_srcc, epoch
-            if adapter is not None:  # the state to keep is the merged conv, not the adapter
-                weight = head.top.conv_head.weight.detach().clone()
-                adapter.merge()
-                best_state = copy.deepcopy(head.state_dict())
-                with torch.no_grad():
-                    head.top.conv_head.weight.copy_(weight)
-            else:
-                best_state = copy.deepcopy(head.state_dict())
+            best_state = _snapshot(head, adapter)
     assert best_state is not None
     head.load_state_dict(best_state)
     head.requires_grad_(False)
