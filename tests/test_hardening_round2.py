@@ -438,8 +438,13 @@ def test_a_cache_hit_is_no_faster_and_carries_its_own_timing(client: object) -> 
     t_hit = time.perf_counter() - t0
     assert miss.status_code == hit.status_code == 200
     assert set(hit.json()["timings"]) == set(miss.json()["timings"]) == {"service_s"}
-    assert hit.json()["timings"]["service_s"] != miss.json()["timings"]["service_s"]  # its own, not a copy
-    assert t_hit >= 0.7 * t_miss, (t_hit, t_miss)
+    miss_s, hit_s = miss.json()["timings"]["service_s"], hit.json()["timings"]["service_s"]
+    assert hit_s != miss_s  # its own, not a copy
+    # the hit is padded to the miss's whole service time, so neither the server's own clock nor the
+    # client's shows it faster (compared with the server-side figure: the client-side one also holds
+    # the test client's multipart overhead, which on a 256 px image is as large as the model's time)
+    assert hit_s >= 0.9 * miss_s - 2e-3, (hit_s, miss_s)
+    assert t_hit >= 0.9 * miss_s - 2e-3, (t_hit, miss_s, t_miss)
 
 
 def test_process_json_output_goes_to_the_file_only_and_no_png_lands_in_the_cwd(

@@ -138,9 +138,9 @@ def _assess_sync(
         with app.state.sessions() as s:
             repo.put_assessment(s, d, critique, max_entries=st.cache_max_entries, model_key=key)
         # the cache write is part of a miss's time: a hit is padded by it too (see _answer)
-        app.state.cache_put_s = 0.8 * getattr(app.state, "cache_put_s", 0.0) + 0.2 * (
-            time.perf_counter() - t_put
-        )
+        put_s = time.perf_counter() - t_put
+        last = getattr(app.state, "cache_put_s", None)  # the first write seeds the average
+        app.state.cache_put_s = put_s if last is None else 0.8 * last + 0.2 * put_s
     except Exception as err:  # a full disk or a read-only store must not cost the client its answer
         log.warning("assessment cache: could not store %s (%s: %s)", up.sha256[:12], type(err).__name__, err)
     return d, False
